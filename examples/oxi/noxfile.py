@@ -1,0 +1,5 @@
+"""The oxi release sessions: all of them come from releasekit."""
+
+import releasekit.nox
+
+releasekit.nox.install()

@@ -1,0 +1,103 @@
+"""The one place releasekit starts processes.
+
+Every command is logged (``releasekit`` logger, INFO) before it runs; a
+non-zero exit raises :class:`~releasekit.errors.CommandFailed` carrying the
+command, the exit code and the tail of its output.  Secrets passed through
+``redact`` never appear in the log or the error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from releasekit.errors import CommandFailed
+
+__all__ = ["redact_text", "run"]
+
+log = logging.getLogger("releasekit")
+
+_TAIL_LINES = 20
+
+
+def redact_text(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret in ``text`` by ``***`` (empty secrets are ignored)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _tail(text: str, lines: int = _TAIL_LINES) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def run(
+    command: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    capture: bool = True,
+    check: bool = True,
+    redact: Iterable[str] = (),
+    what: str = "",
+    hint: str = "",
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` and return the completed process.
+
+    With ``capture`` (the default) stdout and stderr are joined and returned
+    in ``.stdout``; without it the child writes to the terminal, so long
+    tools (pytest, ruff) show their own output as they go.
+    ``env`` *replaces* the environment when given; build one from
+    ``os.environ`` to extend it.  ``what`` names the step in the error.
+    """
+    args = [os.fspath(part) for part in command]
+    secrets = [s for s in redact if s]
+    shown = redact_text(shlex.join(args), secrets)
+    log.info("$ %s%s", shown, f"  (in {cwd})" if cwd else "")
+    try:
+        proc = subprocess.run(
+            args,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdout=subprocess.PIPE if capture else None,
+            stderr=subprocess.STDOUT if capture else None,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+    except FileNotFoundError as exc:
+        raise CommandFailed(
+            f"{what or 'command'} could not start: {args[0]!r} was not found",
+            hint or f"install {args[0]!r} or put it on PATH",
+            command=args,
+            returncode=127,
+        ) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise CommandFailed(
+            f"{what or 'command'} timed out after {timeout:g} s: {shown}",
+            hint or "run it by hand to see where it stops",
+            command=args,
+            returncode=124,
+        ) from exc
+    if check and proc.returncode != 0:
+        output = redact_text(proc.stdout or "", secrets)
+        tail = _tail(output)
+        message = f"{what or 'command'} failed (exit {proc.returncode}): {shown}"
+        if tail:
+            message += "\n" + tail
+        raise CommandFailed(
+            message,
+            hint or "read the output above, fix the cause, and run the same command again",
+            command=args,
+            returncode=proc.returncode,
+            output=output,
+        )
+    if proc.stdout is not None and secrets:
+        proc.stdout = redact_text(proc.stdout, secrets)
+    return proc

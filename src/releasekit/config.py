@@ -1,0 +1,341 @@
+"""``[tool.releasekit]``: load, validate, resolve.
+
+The root ``pyproject.toml`` holds the workspace keys (``packages``,
+``indexes``, ``signing``) and defaults for the per-package keys; a package's
+own ``pyproject.toml`` may override the per-package keys.  Every problem is a
+:class:`~releasekit.errors.ConfigError` that names the key and, for a typo,
+the nearest valid one.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+import tomlkit.exceptions
+
+from releasekit.errors import ConfigError
+
+__all__ = [
+    "BUILTIN_INDEXES",
+    "DEFAULT_LINT",
+    "DEFAULT_SMOKE",
+    "DEFAULT_TEST",
+    "PACKAGE_KEYS",
+    "WORKSPACE_KEYS",
+    "Config",
+    "IndexConfig",
+    "PackageSettings",
+    "SigningConfig",
+    "load_config",
+    "read_pyproject",
+    "resolve_package_settings",
+]
+
+DEFAULT_LINT = ("ruff check {path}", "ruff format --check {path}")
+DEFAULT_TEST = ("pytest {path}/tests",)
+DEFAULT_SMOKE: tuple[str, ...] = ()  # empty: every console script is run with --version
+DEFAULT_VERIFY_TIMEOUT = 180.0
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """A package index: where to upload, where to read (PEP 503 simple API).
+
+    ``local`` is the embedded pypiserver: its URLs are known only once it runs
+    (see :func:`releasekit.index.local_index`), so they are ``None`` here.
+    """
+
+    name: str
+    upload_url: str | None
+    simple_url: str | None
+
+    @property
+    def embedded(self) -> bool:
+        return self.name == "local"
+
+    @property
+    def is_pypi(self) -> bool:
+        """PyPI or TestPyPI: the indexes that take trusted publishing and attestations."""
+        return self.name in {"pypi", "testpypi"}
+
+
+BUILTIN_INDEXES: Mapping[str, IndexConfig] = {
+    "pypi": IndexConfig("pypi", "https://upload.pypi.org/legacy/", "https://pypi.org/simple/"),
+    "testpypi": IndexConfig(
+        "testpypi", "https://test.pypi.org/legacy/", "https://test.pypi.org/simple/"
+    ),
+    "local": IndexConfig("local", None, None),
+}
+
+
+@dataclass(frozen=True)
+class SigningConfig:
+    """Who is expected to have signed a release (``[tool.releasekit.signing]``).
+
+    ``identity`` may contain ``{tag}``, ``{name}``, ``{version}``; with
+    ``identity_is_regexp`` it is matched as a regular expression, like
+    ``sigstore verify identity --cert-identity-regexp``.
+    """
+
+    identity: str
+    issuer: str
+    identity_is_regexp: bool = False
+    staging: bool = False
+
+
+@dataclass(frozen=True)
+class PackageSettings:
+    """The per-package keys, after root defaults and package overrides are merged."""
+
+    tag_format: str | None = None  # None: decided by the workspace (one package or several)
+    release_notes: str | None = None
+    changelog: str | None = None
+    branch: str = "main"
+    lint: tuple[str, ...] | None = None  # None: the defaults apply
+    test: tuple[str, ...] | None = None
+    smoke: tuple[str, ...] = DEFAULT_SMOKE
+    leak_allow: tuple[str, ...] = ()
+    verify_timeout: float = DEFAULT_VERIFY_TIMEOUT
+
+
+@dataclass(frozen=True)
+class Config:
+    """The workspace configuration read from the root ``pyproject.toml``."""
+
+    root: Path
+    packages: tuple[str, ...] = (".",)
+    defaults: PackageSettings = field(default_factory=PackageSettings)
+    indexes: Mapping[str, IndexConfig] = field(default_factory=lambda: dict(BUILTIN_INDEXES))
+    signing: SigningConfig | None = None
+    raw_package_keys: Mapping[str, Any] = field(default_factory=dict)
+
+    def index(self, name: str) -> IndexConfig:
+        """The index called ``name``; an unknown name lists the known ones."""
+        try:
+            return self.indexes[name]
+        except KeyError:
+            known = ", ".join(sorted(self.indexes))
+            raise ConfigError(
+                f"unknown index {name!r}{_nearest(name, self.indexes)}",
+                f"known indexes: {known}; add others under [tool.releasekit.indexes.NAME]",
+            ) from None
+
+
+# key -> (expected python type(s), description used in errors)
+PACKAGE_KEYS: Mapping[str, tuple[type | tuple[type, ...], str]] = {
+    "tag-format": (str, "a string such as '{name}-v{version}'"),
+    "release-notes": (str, "a path template such as 'docs/release-notes/v{version}.md'"),
+    "changelog": (str, "a path such as 'CHANGELOG.md'"),
+    "branch": (str, "a branch name such as 'main'"),
+    "lint": (list, "a list of command strings"),
+    "test": (list, "a list of command strings"),
+    "smoke": (list, "a list of command strings"),
+    "leak-allow": (list, "a list of glob patterns of dist member paths"),
+    "verify-timeout": ((int, float), "a number of seconds"),
+}
+WORKSPACE_KEYS: Mapping[str, tuple[type | tuple[type, ...], str]] = {
+    "packages": (list, "a list of package root globs such as ['.', 'adapters/*']"),
+    "indexes": (dict, "a table of [tool.releasekit.indexes.NAME] tables"),
+    "signing": (dict, "a table with 'identity' and 'issuer'"),
+}
+INDEX_KEYS = ("upload-url", "simple-url")
+SIGNING_KEYS = ("identity", "identity-regexp", "issuer", "staging")
+_TEMPLATE_FIELDS = ("{name}", "{version}", "{tag}", "{path}", "{script}")
+
+
+def _nearest(key: str, valid: object) -> str:
+    matches = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)  # type: ignore[call-overload]
+    return f" (did you mean {matches[0]!r}?)" if matches else ""
+
+
+def read_pyproject(path: Path) -> dict[str, Any]:
+    """Parse ``path`` as TOML; missing or malformed files are ConfigErrors."""
+    if path.is_dir():
+        path = path / "pyproject.toml"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no pyproject.toml at {str(path.parent)!r}",
+            "run releasekit from the project root, or create pyproject.toml there",
+        ) from None
+    try:
+        data = tomlkit.parse(text).unwrap()
+    except tomlkit.exceptions.ParseError as exc:
+        raise ConfigError(
+            f"{str(path)!r} is not valid TOML: {exc}",
+            "fix the TOML syntax at the line and column shown",
+        ) from None
+    return data
+
+
+def _check_type(where: str, key: str, value: object, spec: tuple[type | tuple[type, ...], str]) -> None:
+    expected, description = spec
+    ok = isinstance(value, expected) and not (
+        isinstance(value, bool) and expected != bool  # noqa: E721 - bool is an int subclass
+    )
+    if not ok:
+        raise ConfigError(
+            f"{where}.{key} must be {description}, not {type(value).__name__} {value!r}",
+            f"set {key} = ... to {description} in pyproject.toml",
+        )
+    if isinstance(value, list):
+        for item in value:
+            if not isinstance(item, str):
+                raise ConfigError(
+                    f"{where}.{key} must be {description}; item {item!r} is not a string",
+                    f"write every item of {key} as a quoted string",
+                )
+
+
+def _check_keys(where: str, table: Mapping[str, Any], valid: object) -> None:
+    valid_keys = list(valid)  # type: ignore[call-overload]
+    for key in table:
+        if key not in valid_keys:
+            raise ConfigError(
+                f"unknown key {where}.{key}{_nearest(key, valid_keys)}",
+                f"valid keys here: {', '.join(valid_keys)}",
+            )
+
+
+def _package_settings(
+    where: str, table: Mapping[str, Any], base: PackageSettings
+) -> PackageSettings:
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        _check_type(where, key, value, PACKAGE_KEYS[key])
+        attr = key.replace("-", "_")
+        if isinstance(value, list):
+            value = tuple(value)
+        if key == "verify-timeout":
+            value = float(value)
+            if value <= 0:
+                raise ConfigError(
+                    f"{where}.verify-timeout must be positive, not {value!r}",
+                    "set verify-timeout to a number of seconds such as 180",
+                )
+        values[attr] = value
+    if "release-notes" in table and "changelog" in table and where.endswith("releasekit"):
+        pass  # both may be set: the changelog is then kept beside the notes directory
+    if "tag-format" in table and "{version}" not in table["tag-format"]:
+        raise ConfigError(
+            f"{where}.tag-format {table['tag-format']!r} has no '{{version}}'",
+            "a tag must name the version, e.g. 'v{version}' or '{name}-v{version}'",
+        )
+    merged = {**base.__dict__, **values}
+    return PackageSettings(**merged)
+
+
+def _indexes(table: Mapping[str, Any]) -> dict[str, IndexConfig]:
+    indexes = dict(BUILTIN_INDEXES)
+    for name, spec in table.items():
+        where = f"tool.releasekit.indexes.{name}"
+        if not isinstance(spec, dict):
+            raise ConfigError(
+                f"{where} must be a table with upload-url and simple-url, not {spec!r}",
+                f"write it as [{where}] with upload-url = ... and simple-url = ...",
+            )
+        if name in BUILTIN_INDEXES:
+            raise ConfigError(
+                f"{where}: {name!r} is a built-in index and cannot be redefined",
+                "give your index another name, e.g. 'staging'",
+            )
+        _check_keys(where, spec, INDEX_KEYS)
+        urls: dict[str, str] = {}
+        for key in INDEX_KEYS:
+            value = spec.get(key)
+            if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"{where}.{key} must be an http(s) URL, not {value!r}",
+                    f"set {key} = \"https://.../\" in [{where}]",
+                )
+            urls[key] = value if value.endswith("/") else value + "/"
+        indexes[name] = IndexConfig(name, urls["upload-url"], urls["simple-url"])
+    return indexes
+
+
+def _signing(table: Mapping[str, Any]) -> SigningConfig:
+    where = "tool.releasekit.signing"
+    _check_keys(where, table, SIGNING_KEYS)
+    if ("identity" in table) == ("identity-regexp" in table):
+        raise ConfigError(
+            f"{where} needs exactly one of 'identity' or 'identity-regexp'",
+            "identity = \"https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/tags/{tag}\"",
+        )
+    issuer = table.get("issuer")
+    if not isinstance(issuer, str) or not issuer:
+        raise ConfigError(
+            f"{where}.issuer must be the OIDC issuer URL, not {issuer!r}",
+            "for GitHub Actions: issuer = \"https://token.actions.githubusercontent.com\"",
+        )
+    regexp = "identity-regexp" in table
+    identity = table["identity-regexp" if regexp else "identity"]
+    if not isinstance(identity, str) or not identity:
+        raise ConfigError(
+            f"{where}.{'identity-regexp' if regexp else 'identity'} must be a non-empty string",
+            "set it to the certificate identity (SAN) that signs your releases",
+        )
+    staging = table.get("staging", False)
+    if not isinstance(staging, bool):
+        raise ConfigError(f"{where}.staging must be true or false, not {staging!r}", "staging = false")
+    return SigningConfig(identity, issuer, identity_is_regexp=regexp, staging=staging)
+
+
+def load_config(root: Path) -> Config:
+    """Read and validate ``[tool.releasekit]`` of the root ``pyproject.toml``."""
+    root = root.resolve()
+    data = read_pyproject(root / "pyproject.toml")
+    tool = data.get("tool", {}).get("releasekit", {})
+    where = "tool.releasekit"
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{where} must be a table", "write it as [tool.releasekit]")
+    valid = {**WORKSPACE_KEYS, **PACKAGE_KEYS}
+    _check_keys(where, tool, valid)
+    for key in WORKSPACE_KEYS:
+        if key in tool:
+            _check_type(where, key, tool[key], WORKSPACE_KEYS[key])
+    packages = tuple(tool.get("packages", ["."]))
+    if not packages:
+        raise ConfigError(f"{where}.packages is empty", "list at least one package root, e.g. ['.']")
+    package_table = {k: v for k, v in tool.items() if k in PACKAGE_KEYS}
+    defaults = _package_settings(where, package_table, PackageSettings())
+    return Config(
+        root=root,
+        packages=packages,
+        defaults=defaults,
+        indexes=_indexes(tool.get("indexes", {})),
+        signing=_signing(tool["signing"]) if "signing" in tool else None,
+        raw_package_keys=package_table,
+    )
+
+
+def resolve_package_settings(config: Config, package_root: Path, data: Mapping[str, Any]) -> PackageSettings:
+    """The settings of the package at ``package_root`` (its pyproject parsed as ``data``)."""
+    if package_root.resolve() == config.root:
+        return config.defaults
+    tool = data.get("tool", {}).get("releasekit", {})
+    rel = package_root.resolve().relative_to(config.root).as_posix()
+    where = f"{rel}/pyproject.toml: tool.releasekit"
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{where} must be a table", "write it as [tool.releasekit]")
+    for key in tool:
+        if key in WORKSPACE_KEYS:
+            raise ConfigError(
+                f"{where}.{key} is a workspace key and only allowed in the root pyproject.toml",
+                f"move {key} to [tool.releasekit] in {str(config.root / 'pyproject.toml')!r}",
+            )
+    _check_keys(where, tool, PACKAGE_KEYS)
+    return _package_settings(where, tool, config.defaults)
+
+
+def render_template(template: str, **fields: str) -> str:
+    """Fill ``{name}``, ``{version}``, ``{tag}``, ``{path}``... in a config template."""
+    out = template
+    for key, value in fields.items():
+        out = out.replace("{" + key + "}", value)
+    return out

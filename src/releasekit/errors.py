@@ -1,0 +1,207 @@
+"""The one exception tree of releasekit.
+
+Every problem a user can cause or fix is a :class:`ReleaseError`: a one-line
+``message`` saying what went wrong and a one-line ``hint`` saying what to do
+next.  Adapters (nox sessions, invoke tasks) print the two lines and exit
+non-zero; they show a traceback only with ``--debug``.  Other libraries'
+errors are wrapped where they enter releasekit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "BuildFailed",
+    "CommandFailed",
+    "ConfigError",
+    "CredentialsError",
+    "DirtyWorkingTree",
+    "DistCheckFailed",
+    "GitError",
+    "IndexError_",
+    "IndexUnreachable",
+    "InvalidVersion",
+    "LeakFound",
+    "NotesError",
+    "PackageNotFound",
+    "PreflightFailed",
+    "ReleaseError",
+    "RollbackRefused",
+    "SignatureInvalid",
+    "SigningError",
+    "SmokeFailed",
+    "TagError",
+    "UploadRejected",
+    "VerifyFailed",
+    "VersionBurnt",
+    "VersionError",
+    "VersionExists",
+    "VersionNotOnIndex",
+    "WorkspaceError",
+]
+
+
+class ReleaseError(Exception):
+    """A problem the user can fix: what went wrong, and what to do next."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+    def render(self) -> str:
+        """The two lines an adapter prints: the error, then the hint."""
+        if self.hint:
+            return f"{self.message}\nhint: {self.hint}"
+        return self.message
+
+
+# --- configuration and workspace -------------------------------------------------
+
+
+class ConfigError(ReleaseError):
+    """``[tool.releasekit]`` (or a pyproject it reads) is missing or wrong."""
+
+
+class WorkspaceError(ReleaseError):
+    """The package layout cannot be worked out (a cycle, a bad glob)."""
+
+
+class PackageNotFound(WorkspaceError):
+    """A package was asked for by a name or path the workspace does not have."""
+
+
+# --- versions, notes, git ----------------------------------------------------------
+
+
+class VersionError(ReleaseError):
+    """A bump or version change that the rules refuse."""
+
+
+class InvalidVersion(VersionError):
+    """A string that is not a PEP 440 version."""
+
+
+class NotesError(ReleaseError):
+    """A release-notes entry is missing, untouched or malformed."""
+
+
+class GitError(ReleaseError):
+    """git refused, or the repository is not in the state a step needs."""
+
+
+class DirtyWorkingTree(GitError):
+    """Uncommitted or untracked files where a clean tree is required."""
+
+
+class TagError(GitError):
+    """A tag is taken, missing, or must not be touched."""
+
+
+# --- processes ---------------------------------------------------------------------
+
+
+class CommandFailed(ReleaseError):
+    """A command releasekit ran exited non-zero."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        *,
+        command: Sequence[str] = (),
+        returncode: int = 1,
+        output: str = "",
+    ) -> None:
+        super().__init__(message, hint)
+        self.command = list(command)
+        self.returncode = returncode
+        self.output = output
+
+
+# --- preflight, build and check ----------------------------------------------------
+
+
+class PreflightFailed(ReleaseError):
+    """One or more preflight checks failed; ``findings`` holds all of them."""
+
+    def __init__(self, message: str, hint: str = "", *, findings: Sequence[object] = ()) -> None:
+        super().__init__(message, hint)
+        self.findings = list(findings)
+
+
+class BuildFailed(ReleaseError):
+    """The build backend failed or produced the wrong files."""
+
+
+class DistCheckFailed(ReleaseError):
+    """A built distribution fails ``twine check`` or the metadata checks."""
+
+
+class LeakFound(ReleaseError):
+    """A secret or stray file was found inside a distribution."""
+
+    def __init__(self, message: str, hint: str = "", *, findings: Sequence[object] = ()) -> None:
+        super().__init__(message, hint)
+        self.findings = list(findings)
+
+
+class SmokeFailed(ReleaseError):
+    """The installed package does not prove its version."""
+
+
+# --- indexes, publish, verify ------------------------------------------------------
+
+
+class IndexError_(ReleaseError):  # noqa: N801 - trailing underscore: not the builtin IndexError
+    """A package index answered something releasekit cannot work with."""
+
+
+class IndexUnreachable(IndexError_):
+    """The package index could not be reached."""
+
+
+class CredentialsError(ReleaseError):
+    """No credentials, or credentials the index refused."""
+
+
+class UploadRejected(IndexError_):
+    """The index refused an upload."""
+
+
+class VersionExists(UploadRejected):
+    """The index already has this version's file."""
+
+
+class VersionBurnt(IndexError_):
+    """The index holds a file of this version with different content."""
+
+
+class VersionNotOnIndex(IndexError_):
+    """The version did not appear on the index in time."""
+
+
+class VerifyFailed(ReleaseError):
+    """The published version does not install or prove itself."""
+
+
+# --- signing -----------------------------------------------------------------------
+
+
+class SigningError(ReleaseError):
+    """A bundle could not be made (no identity token, signing service refused)."""
+
+
+class SignatureInvalid(ReleaseError):
+    """A bundle does not verify for this artifact, identity and issuer."""
+
+
+# --- rollback ----------------------------------------------------------------------
+
+
+class RollbackRefused(ReleaseError):
+    """A rollback step that would delete, reuse or move what must not change."""

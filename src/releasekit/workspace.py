@@ -1,0 +1,301 @@
+"""The packages of a workspace: discovery, selection, dependency order.
+
+A workspace is the directory holding the root ``pyproject.toml`` with
+``[tool.releasekit]``.  Its ``packages`` globs name package roots (each with
+its own ``pyproject.toml``).  Packages are selected by distribution name (any
+spelling that normalizes to the same name) or by path relative to the root.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from releasekit.config import (
+    Config,
+    PackageSettings,
+    load_config,
+    read_pyproject,
+    render_template,
+    resolve_package_settings,
+)
+from releasekit.errors import ConfigError, PackageNotFound, WorkspaceError
+
+__all__ = ["Package", "RequirementSite", "Workspace", "find_root", "load_workspace"]
+
+
+@dataclass(frozen=True)
+class RequirementSite:
+    """One requirement string in a pyproject, and where it sits.
+
+    ``table`` is ``"dependencies"``, ``"optional-dependencies.NAME"`` or
+    ``"dependency-groups.NAME"``.
+    """
+
+    table: str
+    text: str
+    requirement: Requirement
+
+
+@dataclass(frozen=True)
+class Package:
+    """One distribution of the workspace."""
+
+    name: str  # as written in [project] name
+    root: Path  # absolute package root
+    rel: str  # root relative to the workspace root, posix ("." for the root package)
+    workspace_root: Path
+    settings: PackageSettings
+    tag_format: str
+    data: dict[str, Any] = field(repr=False, compare=False, hash=False)
+
+    @property
+    def canonical_name(self) -> str:
+        return canonicalize_name(self.name)
+
+    @property
+    def pyproject(self) -> Path:
+        return self.root / "pyproject.toml"
+
+    @property
+    def dist_dir(self) -> Path:
+        """Where ``nox -s build`` puts this package's files: ``<root>/dist/<name>/``."""
+        return self.workspace_root / "dist" / self.canonical_name
+
+    def tag(self, version: str) -> str:
+        """The git tag of ``version`` per ``tag-format``."""
+        return render_template(self.tag_format, name=self.name, version=str(version))
+
+    def template(self, template: str, version: str = "", **extra: str) -> str:
+        fields = {"name": self.name, "path": str(self.root), **extra}
+        if version:
+            fields["version"] = str(version)
+            fields["tag"] = self.tag(version)
+        return render_template(template, **fields)
+
+    @cached_property
+    def requirements(self) -> tuple[RequirementSite, ...]:
+        """Every requirement the pyproject declares, with the table it sits in."""
+        return tuple(_requirement_sites(self.data, self.pyproject))
+
+    @property
+    def console_scripts(self) -> tuple[str, ...]:
+        scripts = self.data.get("project", {}).get("scripts", {})
+        return tuple(scripts) if isinstance(scripts, dict) else ()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _requirement_sites(data: dict[str, Any], where: Path) -> Iterable[RequirementSite]:
+    project = data.get("project", {})
+    tables: list[tuple[str, Any]] = [("dependencies", project.get("dependencies", []))]
+    for extra, reqs in project.get("optional-dependencies", {}).items():
+        tables.append((f"optional-dependencies.{extra}", reqs))
+    for group, reqs in data.get("dependency-groups", {}).items():
+        tables.append((f"dependency-groups.{group}", reqs))
+    for table, reqs in tables:
+        for text in reqs if isinstance(reqs, list) else []:
+            if not isinstance(text, str):
+                continue  # {include-group = "..."} entries of dependency-groups
+            try:
+                yield RequirementSite(table, text, Requirement(text))
+            except InvalidRequirement as exc:
+                raise ConfigError(
+                    f"{str(where)!r}: {table} has an invalid requirement {text!r}: {exc}",
+                    "fix the requirement string (PEP 508)",
+                ) from None
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The configuration and packages of one repository."""
+
+    config: Config
+    packages: tuple[Package, ...]
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
+
+    def get(self, name_or_path: str) -> Package:
+        """The package called ``name_or_path`` (any spelling) or rooted there."""
+        wanted = canonicalize_name(name_or_path.split("==")[0].strip())
+        for package in self.packages:
+            if package.canonical_name == wanted:
+                return package
+        candidate = (Path.cwd() / name_or_path).resolve()
+        rel = name_or_path.strip().rstrip("/") or "."
+        for package in self.packages:
+            if package.rel == Path(rel).as_posix() or package.root == candidate:
+                return package
+        known = ", ".join(f"{p.name} ({p.rel})" for p in self.packages)
+        raise PackageNotFound(
+            f"no package {name_or_path!r} in this workspace",
+            f"known packages: {known}",
+        )
+
+    def select(self, names: Sequence[str] = (), *, all_packages: bool = False) -> list[Package]:
+        """The packages to work on, in dependency order.
+
+        No names: the only package, or an error asking to choose when there
+        are several.  ``all_packages``: every package.
+        """
+        if all_packages:
+            return self.in_dependency_order(self.packages)
+        if not names:
+            if len(self.packages) == 1:
+                return [self.packages[0]]
+            known = ", ".join(p.name for p in self.packages)
+            raise PackageNotFound(
+                "this workspace has several packages; name the one to work on",
+                f"pass one of: {known}, or --all",
+            )
+        chosen: list[Package] = []
+        for name in names:
+            package = self.get(name)
+            if package not in chosen:
+                chosen.append(package)
+        return self.in_dependency_order(chosen)
+
+    def internal_requirements(self, package: Package) -> list[tuple[RequirementSite, Package]]:
+        """The requirements of ``package`` that name another package of the workspace."""
+        by_name = {p.canonical_name: p for p in self.packages}
+        found = []
+        for site in package.requirements:
+            other = by_name.get(canonicalize_name(site.requirement.name))
+            if other is not None and other is not package:
+                found.append((site, other))
+        return found
+
+    def dependents(self, package: Package) -> list[tuple[Package, RequirementSite]]:
+        """Packages of the workspace that require ``package``, with the requirement."""
+        found = []
+        for other in self.packages:
+            for site, target in self.internal_requirements(other):
+                if target is package:
+                    found.append((other, site))
+        return found
+
+    def in_dependency_order(self, packages: Iterable[Package]) -> list[Package]:
+        """``packages`` sorted so every package comes after the siblings it requires."""
+        wanted = list(packages)
+        order: list[Package] = []
+        state: dict[str, str] = {}
+
+        def visit(package: Package, path: list[Package]) -> None:
+            mark = state.get(package.canonical_name)
+            if mark == "done":
+                return
+            if mark == "visiting":
+                cycle = [*path[path.index(package) :], package]
+                raise WorkspaceError(
+                    "dependency cycle between packages: " + " -> ".join(p.name for p in cycle),
+                    "internal requirements must form a tree; remove one requirement of the cycle",
+                )
+            state[package.canonical_name] = "visiting"
+            for _site, dep in self.internal_requirements(package):
+                visit(dep, [*path, package])
+            state[package.canonical_name] = "done"
+            order.append(package)
+
+        for package in sorted(self.packages, key=lambda p: p.rel):
+            visit(package, [])
+        return [p for p in order if p in wanted]
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above ``start`` whose pyproject has ``[tool.releasekit]``.
+
+    Falls back to the nearest directory with a ``pyproject.toml`` at all.
+    """
+    start = (start or Path.cwd()).resolve()
+    first: Path | None = None
+    for directory in [start, *start.parents]:
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            first = first or directory
+            try:
+                data = read_pyproject(candidate)
+            except ConfigError:
+                if first == directory:
+                    raise
+                continue
+            if "releasekit" in data.get("tool", {}):
+                return directory
+    if first is not None:
+        return first
+    raise ConfigError(
+        f"no pyproject.toml in {str(start)!r} or any directory above it",
+        "run releasekit from your project's directory",
+    )
+
+
+def _expand(root: Path, pattern: str) -> list[Path]:
+    if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+        raise ConfigError(
+            f"tool.releasekit.packages: {pattern!r} must be a glob relative to the project root",
+            "write package roots like '.' or 'adapters/*'",
+        )
+    if pattern in {".", "./"}:
+        return [root]
+    matches = sorted(Path(p) for p in glob.glob(str(root / pattern)))
+    return [m for m in matches if (m / "pyproject.toml").is_file()]
+
+
+def load_workspace(root: Path | None = None) -> Workspace:
+    """Load the workspace at ``root`` (default: found from the current directory)."""
+    root = (root or find_root()).resolve()
+    config = load_config(root)
+    roots: list[Path] = []
+    for pattern in config.packages:
+        matches = _expand(root, pattern)
+        if not matches:
+            raise ConfigError(
+                f"tool.releasekit.packages: {pattern!r} matches no directory with a pyproject.toml",
+                "fix the glob, or create the package's pyproject.toml",
+            )
+        roots.extend(m.resolve() for m in matches if m.resolve() not in roots)
+    raw: list[tuple[Path, dict[str, Any], PackageSettings, str]] = []
+    for package_root in roots:
+        data = read_pyproject(package_root / "pyproject.toml")
+        name = data.get("project", {}).get("name")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(
+                f"{str(package_root / 'pyproject.toml')!r} has no [project] name",
+                "every package root needs [project] name = \"...\"",
+            )
+        settings = resolve_package_settings(config, package_root, data)
+        raw.append((package_root, data, settings, name))
+    default_tag = "v{version}" if len(raw) == 1 else "{name}-v{version}"
+    packages = tuple(
+        Package(
+            name=name,
+            root=package_root,
+            rel=package_root.relative_to(root).as_posix(),
+            workspace_root=root,
+            settings=settings,
+            tag_format=settings.tag_format or default_tag,
+            data=data,
+        )
+        for package_root, data, settings, name in raw
+    )
+    seen: dict[str, Package] = {}
+    for package in packages:
+        if package.canonical_name in seen:
+            raise WorkspaceError(
+                f"two packages are called {package.name!r}: "
+                f"{seen[package.canonical_name].rel!r} and {package.rel!r}",
+                "every distribution name in a workspace must be unique",
+            )
+        seen[package.canonical_name] = package
+    workspace = Workspace(config, packages)
+    workspace.in_dependency_order(packages)  # a cycle is an error as soon as it exists
+    return workspace
