@@ -101,3 +101,20 @@ def run(
     if proc.stdout is not None and secrets:
         proc.stdout = redact_text(proc.stdout, secrets)
     return proc
+
+
+def find_uv() -> str | None:
+    """The uv executable when present (the ``uv`` package's binary, else PATH), or None.
+
+    ``RELEASEKIT_NO_UV=1`` turns uv off, so the plain-pip paths stay testable.
+    """
+    if os.environ.get("RELEASEKIT_NO_UV"):
+        return None
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        import shutil
+
+        return shutil.which("uv")

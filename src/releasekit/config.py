@@ -174,7 +174,9 @@ def read_pyproject(path: Path) -> dict[str, Any]:
     return data
 
 
-def _check_type(where: str, key: str, value: object, spec: tuple[type | tuple[type, ...], str]) -> None:
+def _check_type(
+    where: str, key: str, value: object, spec: tuple[type | tuple[type, ...], str]
+) -> None:
     expected, description = spec
     ok = isinstance(value, expected) and not (
         isinstance(value, bool) and expected != bool  # noqa: E721 - bool is an int subclass
@@ -210,18 +212,15 @@ def _package_settings(
     for key, value in table.items():
         _check_type(where, key, value, PACKAGE_KEYS[key])
         attr = key.replace("-", "_")
-        if isinstance(value, list):
-            value = tuple(value)
+        converted: Any = tuple(value) if isinstance(value, list) else value
         if key == "verify-timeout":
-            value = float(value)
-            if value <= 0:
+            converted = float(value)
+            if converted <= 0:
                 raise ConfigError(
                     f"{where}.verify-timeout must be positive, not {value!r}",
                     "set verify-timeout to a number of seconds such as 180",
                 )
-        values[attr] = value
-    if "release-notes" in table and "changelog" in table and where.endswith("releasekit"):
-        pass  # both may be set: the changelog is then kept beside the notes directory
+        values[attr] = converted
     if "tag-format" in table and "{version}" not in table["tag-format"]:
         raise ConfigError(
             f"{where}.tag-format {table['tag-format']!r} has no '{{version}}'",
@@ -252,7 +251,7 @@ def _indexes(table: Mapping[str, Any]) -> dict[str, IndexConfig]:
             if not isinstance(value, str) or not value.startswith(("http://", "https://")):
                 raise ConfigError(
                     f"{where}.{key} must be an http(s) URL, not {value!r}",
-                    f"set {key} = \"https://.../\" in [{where}]",
+                    f'set {key} = "https://.../" in [{where}]',
                 )
             urls[key] = value if value.endswith("/") else value + "/"
         indexes[name] = IndexConfig(name, urls["upload-url"], urls["simple-url"])
@@ -265,13 +264,13 @@ def _signing(table: Mapping[str, Any]) -> SigningConfig:
     if ("identity" in table) == ("identity-regexp" in table):
         raise ConfigError(
             f"{where} needs exactly one of 'identity' or 'identity-regexp'",
-            "identity = \"https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/tags/{tag}\"",
+            'identity = "https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/tags/{tag}"',
         )
     issuer = table.get("issuer")
     if not isinstance(issuer, str) or not issuer:
         raise ConfigError(
             f"{where}.issuer must be the OIDC issuer URL, not {issuer!r}",
-            "for GitHub Actions: issuer = \"https://token.actions.githubusercontent.com\"",
+            'for GitHub Actions: issuer = "https://token.actions.githubusercontent.com"',
         )
     regexp = "identity-regexp" in table
     identity = table["identity-regexp" if regexp else "identity"]
@@ -282,7 +281,9 @@ def _signing(table: Mapping[str, Any]) -> SigningConfig:
         )
     staging = table.get("staging", False)
     if not isinstance(staging, bool):
-        raise ConfigError(f"{where}.staging must be true or false, not {staging!r}", "staging = false")
+        raise ConfigError(
+            f"{where}.staging must be true or false, not {staging!r}", "staging = false"
+        )
     return SigningConfig(identity, issuer, identity_is_regexp=regexp, staging=staging)
 
 
@@ -301,7 +302,9 @@ def load_config(root: Path) -> Config:
             _check_type(where, key, tool[key], WORKSPACE_KEYS[key])
     packages = tuple(tool.get("packages", ["."]))
     if not packages:
-        raise ConfigError(f"{where}.packages is empty", "list at least one package root, e.g. ['.']")
+        raise ConfigError(
+            f"{where}.packages is empty", "list at least one package root, e.g. ['.']"
+        )
     package_table = {k: v for k, v in tool.items() if k in PACKAGE_KEYS}
     defaults = _package_settings(where, package_table, PackageSettings())
     return Config(
@@ -314,7 +317,9 @@ def load_config(root: Path) -> Config:
     )
 
 
-def resolve_package_settings(config: Config, package_root: Path, data: Mapping[str, Any]) -> PackageSettings:
+def resolve_package_settings(
+    config: Config, package_root: Path, data: Mapping[str, Any]
+) -> PackageSettings:
     """The settings of the package at ``package_root`` (its pyproject parsed as ``data``)."""
     if package_root.resolve() == config.root:
         return config.defaults

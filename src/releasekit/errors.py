@@ -18,6 +18,7 @@ __all__ = [
     "CredentialsError",
     "DirtyWorkingTree",
     "DistCheckFailed",
+    "EditFailed",
     "GitError",
     "IndexError_",
     "IndexUnreachable",
@@ -157,7 +158,7 @@ class SmokeFailed(ReleaseError):
 # --- indexes, publish, verify ------------------------------------------------------
 
 
-class IndexError_(ReleaseError):  # noqa: N801 - trailing underscore: not the builtin IndexError
+class IndexError_(ReleaseError):  # trailing underscore: not the builtin IndexError
     """A package index answered something releasekit cannot work with."""
 
 
@@ -205,3 +206,10 @@ class SignatureInvalid(ReleaseError):
 
 class RollbackRefused(ReleaseError):
     """A rollback step that would delete, reuse or move what must not change."""
+
+
+# --- file edits --------------------------------------------------------------------
+
+
+class EditFailed(ReleaseError):
+    """Planned file edits could not be applied; every file was left as it was."""

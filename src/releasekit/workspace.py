@@ -8,7 +8,6 @@ spelling that normalizes to the same name) or by path relative to the root.
 
 from __future__ import annotations
 
-import glob
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -127,7 +126,7 @@ class Workspace:
 
     def get(self, name_or_path: str) -> Package:
         """The package called ``name_or_path`` (any spelling) or rooted there."""
-        wanted = canonicalize_name(name_or_path.split("==")[0].strip())
+        wanted = canonicalize_name(name_or_path.split("==", maxsplit=1)[0].strip())
         for package in self.packages:
             if package.canonical_name == wanted:
                 return package
@@ -145,25 +144,36 @@ class Workspace:
     def select(self, names: Sequence[str] = (), *, all_packages: bool = False) -> list[Package]:
         """The packages to work on, in dependency order.
 
-        No names: the only package, or an error asking to choose when there
-        are several.  ``all_packages``: every package.
+        No names: :meth:`default_package`.  ``all_packages``: every package.
         """
         if all_packages:
             return self.in_dependency_order(self.packages)
         if not names:
-            if len(self.packages) == 1:
-                return [self.packages[0]]
-            known = ", ".join(p.name for p in self.packages)
-            raise PackageNotFound(
-                "this workspace has several packages; name the one to work on",
-                f"pass one of: {known}, or --all",
-            )
+            return [self.default_package()]
         chosen: list[Package] = []
         for name in names:
             package = self.get(name)
             if package not in chosen:
                 chosen.append(package)
         return self.in_dependency_order(chosen)
+
+    def default_package(self, cwd: Path | None = None) -> Package:
+        """The package worked on when none is named.
+
+        The only package of a one-package workspace; otherwise the package
+        whose root is the nearest directory at or above ``cwd``.
+        """
+        if len(self.packages) == 1:
+            return self.packages[0]
+        here = (cwd or Path.cwd()).resolve()
+        enclosing = [p for p in self.packages if here == p.root or p.root in here.parents]
+        if enclosing:
+            return max(enclosing, key=lambda p: len(p.root.parts))
+        known = ", ".join(p.name for p in self.packages)
+        raise PackageNotFound(
+            "this workspace has several packages and the current directory is in none of them",
+            f"name one of: {known} (or --all)",
+        )
 
     def internal_requirements(self, package: Package) -> list[tuple[RequirementSite, Package]]:
         """The requirements of ``package`` that name another package of the workspace."""
@@ -246,7 +256,7 @@ def _expand(root: Path, pattern: str) -> list[Path]:
         )
     if pattern in {".", "./"}:
         return [root]
-    matches = sorted(Path(p) for p in glob.glob(str(root / pattern)))
+    matches = sorted(root.glob(pattern))
     return [m for m in matches if (m / "pyproject.toml").is_file()]
 
 
@@ -270,7 +280,7 @@ def load_workspace(root: Path | None = None) -> Workspace:
         if not isinstance(name, str) or not name:
             raise ConfigError(
                 f"{str(package_root / 'pyproject.toml')!r} has no [project] name",
-                "every package root needs [project] name = \"...\"",
+                'every package root needs [project] name = "..."',
             )
         settings = resolve_package_settings(config, package_root, data)
         raw.append((package_root, data, settings, name))

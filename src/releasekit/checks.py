@@ -1,0 +1,282 @@
+"""Preflight: every check a release must pass before anything is built or sent.
+
+Each check returns :class:`Finding` objects; :func:`preflight` runs them all
+and :func:`require_preflight` reports every problem at once — a table, then
+one :class:`~releasekit.errors.PreflightFailed` — like twine's
+``UnsupportedConfiguration.Builder`` collects before it raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from packaging.version import Version
+
+from releasekit import git
+from releasekit.config import IndexConfig
+from releasekit.errors import PreflightFailed, ReleaseError
+from releasekit.notes import notes_location, notes_state
+from releasekit.report import format_table
+from releasekit.versioning import LITERAL_FIX_HINT, find_version_literals, read_version
+from releasekit.workspace import Package, Workspace
+
+__all__ = ["Finding", "format_findings", "preflight", "require_preflight"]
+
+Severity = Literal["ok", "warning", "error"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The outcome of one check for one package."""
+
+    check: str
+    severity: Severity
+    message: str
+    hint: str = ""
+    package: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.severity == "error"
+
+
+def _ok(check: str, message: str) -> Finding:
+    return Finding(check, "ok", message)
+
+
+def check_clean_tree(workspace: Workspace) -> list[Finding]:
+    paths = git.dirty_paths(workspace.root)
+    if not paths:
+        return [_ok("clean tree", "nothing uncommitted or untracked")]
+    shown = ", ".join(paths[:4]) + (f" (+{len(paths) - 4} more)" if len(paths) > 4 else "")
+    return [
+        Finding(
+            "clean tree",
+            "error",
+            f"uncommitted or untracked: {shown}",
+            "commit or stash them (or .gitignore them), then run again",
+        )
+    ]
+
+
+def check_branch(workspace: Workspace, package: Package, *, rehearse: bool) -> list[Finding]:
+    wanted = package.settings.branch
+    branch = git.current_branch(workspace.root)
+    if rehearse:
+        return [_ok("release branch", f"rehearsal: any branch will do (on {branch or 'HEAD'})")]
+    if branch == wanted:
+        return [_ok("release branch", f"on {wanted!r}")]
+    return [
+        Finding(
+            "release branch",
+            "error",
+            f"on {branch or 'a detached HEAD'!r}, releases are made from {wanted!r}",
+            f"git switch {wanted} (or set tool.releasekit.branch), or rehearse with --rehearse",
+        )
+    ]
+
+
+def check_version(package: Package, version: Version) -> list[Finding]:
+    if version.local is not None:
+        return [
+            Finding(
+                "version",
+                "error",
+                f"{str(version)!r} is a local version: indexes refuse it",
+                "bump to a public version: invoke bump --to X.Y.Z",
+            )
+        ]
+    return [_ok("version", f"{version} is a valid PEP 440 public version")]
+
+
+def check_literals(workspace: Workspace, package: Package, version: Version) -> list[Finding]:
+    findings = []
+    for literal in find_version_literals(package):
+        where = f"{literal.path.relative_to(workspace.root).as_posix()}:{literal.line}"
+        try:
+            same = Version(literal.value) == version
+        except ValueError:
+            same = False
+        if same:
+            findings.append(
+                Finding(
+                    "version literal",
+                    "warning",
+                    f"{where} hardcodes __version__ = {literal.value!r} (agrees today)",
+                    LITERAL_FIX_HINT,
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    "version literal",
+                    "error",
+                    f"{where} hardcodes __version__ = {literal.value!r}, releasing {version}",
+                    LITERAL_FIX_HINT,
+                )
+            )
+    return findings or [_ok("version literal", "no hardcoded __version__")]
+
+
+def check_notes(workspace: Workspace, package: Package, version: Version) -> list[Finding]:
+    state = notes_state(package, version)
+    where = notes_location(package, version).relative_to(workspace.root).as_posix()
+    if state == "filled":
+        return [_ok("release notes", f"{where} is filled in")]
+    if state == "stub":
+        return [
+            Finding(
+                "release notes",
+                "error",
+                f"{where} is still the untouched stub",
+                f"write what changed in {version} there and commit it",
+            )
+        ]
+    return [
+        Finding(
+            "release notes",
+            "error",
+            f"no release notes for {version} (expected in {where})",
+            f"invoke notes --package {package.name} --version {version}, fill it in, commit",
+        )
+    ]
+
+
+def check_tag(workspace: Workspace, package: Package, version: Version) -> list[Finding]:
+    tag = package.tag(str(version))
+    target = git.tag_target(workspace.root, tag)
+    if target is None:
+        return [_ok("tag", f"{tag} is free")]
+    head = git.head(workspace.root)
+    if target == head:
+        return [_ok("tag", f"{tag} already points at HEAD (resuming)")]
+    return [
+        Finding(
+            "tag",
+            "error",
+            f"tag {tag!r} is taken: it points at {target[:12]}, HEAD is {head[:12]}",
+            "this version was tagged before: bump to a new version (invoke bump) and release that",
+        )
+    ]
+
+
+def check_pins(
+    workspace: Workspace,
+    package: Package,
+    *,
+    releasing: dict[str, Version],
+    on_index: Callable[[Package, Version], bool] | None,
+    index_name: str,
+) -> list[Finding]:
+    """Every internal ``==`` pin is part of this run or already on the target index."""
+    findings = []
+    for site, sibling in workspace.internal_requirements(package):
+        current = read_version(sibling)
+        pinned = [
+            Version(s.version)
+            for s in site.requirement.specifier
+            if s.operator == "==" and "*" not in s.version
+        ]
+        if not pinned:
+            if not site.requirement.specifier.contains(current, prereleases=True):
+                findings.append(
+                    Finding(
+                        "sibling pins",
+                        "error",
+                        f"{site.text!r} ({site.table}) excludes {sibling.name} {current}",
+                        f"widen the specifier or pin {sibling.name}=={current}",
+                    )
+                )
+            continue
+        wanted = pinned[0]
+        in_run = releasing.get(sibling.canonical_name)
+        if in_run == wanted:
+            continue
+        if on_index is not None and on_index(sibling, wanted):
+            if wanted != current:
+                findings.append(
+                    Finding(
+                        "sibling pins",
+                        "warning",
+                        f"{site.text!r} pins a released {sibling.name} {wanted}; "
+                        f"the source is at {current}",
+                        f"fine if intended; else invoke bump --package {sibling.name}",
+                    )
+                )
+            continue
+        findings.append(
+            Finding(
+                "sibling pins",
+                "error",
+                f"{site.text!r} needs {sibling.name} {wanted}, which is not on {index_name} "
+                "and not part of this release",
+                f"release {sibling.name} first: nox -s release -- {sibling.name} {package.name}"
+                if wanted == current
+                else f"the pin is stale ({sibling.name} is at {current}): "
+                f"invoke bump --package {sibling.name} rewrites it",
+            )
+        )
+    return findings or [_ok("sibling pins", "consistent")]
+
+
+def preflight(
+    workspace: Workspace,
+    package: Package,
+    version: Version,
+    *,
+    rehearse: bool = False,
+    releasing: dict[str, Version] | None = None,
+    index: IndexConfig | None = None,
+    on_index: Callable[[Package, Version], bool] | None = None,
+) -> list[Finding]:
+    """Run every preflight check for ``package`` at ``version``; raise nothing."""
+    checks: list[Callable[[], list[Finding]]] = [
+        lambda: check_clean_tree(workspace),
+        lambda: check_branch(workspace, package, rehearse=rehearse),
+        lambda: check_version(package, version),
+        lambda: check_literals(workspace, package, version),
+        lambda: check_notes(workspace, package, version),
+        lambda: check_tag(workspace, package, version),
+        lambda: check_pins(
+            workspace,
+            package,
+            releasing=releasing or {package.canonical_name: version},
+            on_index=on_index,
+            index_name=index.name if index else "the index",
+        ),
+    ]
+    findings: list[Finding] = []
+    for check in checks:
+        try:
+            found = check()
+        except ReleaseError as exc:  # a check that cannot run is itself a finding
+            found = [Finding(getattr(check, "__name__", "check"), "error", exc.message, exc.hint)]
+        findings.extend(
+            Finding(f.check, f.severity, f.message, f.hint, package.name) for f in found
+        )
+    return findings
+
+
+def format_findings(findings: Sequence[Finding]) -> str:
+    """The findings as a table: package, check, result, message, what to do."""
+    rows = [
+        (f.package, f.check, f.severity.upper() if f.severity != "ok" else "ok", f.message, f.hint)
+        for f in findings
+    ]
+    return format_table(("package", "check", "result", "finding", "what to do"), rows)
+
+
+def require_preflight(findings: Sequence[Finding]) -> list[Finding]:
+    """Raise one PreflightFailed listing every failed check; return the warnings."""
+    failed = [f for f in findings if f.failed]
+    if failed:
+        names = ", ".join(sorted({f"{f.package}: {f.check}" for f in failed}))
+        raise PreflightFailed(
+            f"preflight failed ({len(failed)} problem{'s' if len(failed) > 1 else ''}: {names})\n"
+            + format_findings([f for f in findings if f.severity != "ok"]),
+            "fix every problem listed, commit, and run the same command again",
+            findings=failed,
+        )
+    return [f for f in findings if f.severity == "warning"]

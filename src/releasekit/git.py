@@ -1,0 +1,213 @@
+"""git, as the release steps need it: clean tree, branch, tags, push.
+
+Everything runs ``git`` through :func:`releasekit._process.run`; git's own
+refusals become :class:`~releasekit.errors.GitError` (or a subclass) with a
+hint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from packaging.version import InvalidVersion as _PackagingInvalidVersion
+from packaging.version import Version
+
+from releasekit._process import run
+from releasekit.errors import CommandFailed, DirtyWorkingTree, GitError, TagError
+
+__all__ = [
+    "commit_files",
+    "create_tag",
+    "current_branch",
+    "delete_tag",
+    "dirty_paths",
+    "head",
+    "is_final_version",
+    "push_tag",
+    "remote_tag_target",
+    "repo_root",
+    "require_clean",
+    "tag_message",
+    "tag_target",
+    "tags",
+]
+
+
+def _git(repo: Path, *args: str, what: str = "git", hint: str = "") -> str:
+    try:
+        return run(["git", *args], cwd=repo, what=what, hint=hint).stdout.strip()
+    except CommandFailed as exc:
+        raise GitError(exc.message, exc.hint) from None
+
+
+def repo_root(path: Path) -> Path:
+    """The top of the git work tree holding ``path``."""
+    proc = run(["git", "rev-parse", "--show-toplevel"], cwd=path, check=False)
+    if proc.returncode != 0:
+        raise GitError(
+            f"{str(path)!r} is not inside a git repository",
+            "releases are made from a git checkout: run `git init` or cd into your clone",
+        )
+    return Path(proc.stdout.strip())
+
+
+def dirty_paths(repo: Path) -> list[str]:
+    """Modified, staged and untracked (not ignored) paths; empty when clean."""
+    try:
+        out = run(
+            ["git", "status", "--porcelain", "--untracked-files=all"], cwd=repo, what="git status"
+        ).stdout
+    except CommandFailed as exc:
+        raise GitError(exc.message, "run releasekit inside a git checkout") from None
+    return [line[3:] for line in out.splitlines() if line.strip()]
+
+
+def require_clean(repo: Path) -> None:
+    """Raise :class:`DirtyWorkingTree` listing what is uncommitted or untracked."""
+    paths = dirty_paths(repo)
+    if paths:
+        shown = ", ".join(repr(p) for p in paths[:5])
+        more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
+        raise DirtyWorkingTree(
+            f"the working tree is not clean: {shown}{more}",
+            "commit or stash these changes (or add them to .gitignore), then run again",
+        )
+
+
+def current_branch(repo: Path) -> str | None:
+    """The checked-out branch, or None on a detached HEAD."""
+    proc = run(["git", "symbolic-ref", "--quiet", "--short", "HEAD"], cwd=repo, check=False)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def head(repo: Path) -> str:
+    """The commit id of HEAD."""
+    return _git(repo, "rev-parse", "HEAD", what="git rev-parse")
+
+
+def tags(repo: Path, pattern: str = "*") -> list[str]:
+    """Local tag names matching the glob ``pattern``."""
+    return _git(repo, "tag", "--list", pattern, what="git tag").splitlines()
+
+
+def tag_target(repo: Path, tag: str) -> str | None:
+    """The commit a local tag points at, or None when there is no such tag."""
+    proc = run(
+        ["git", "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"],
+        cwd=repo,
+        check=False,
+    )
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def tag_message(repo: Path, tag: str) -> str:
+    """The annotation of ``tag`` (empty for a lightweight tag)."""
+    return _git(repo, "tag", "--list", "--format=%(contents)", tag, what="git tag")
+
+
+def remote_tag_target(repo: Path, tag: str, remote: str = "origin") -> str | None:
+    """The commit ``tag`` points at on ``remote``, or None when the remote lacks it."""
+    out = _git(
+        repo,
+        "ls-remote",
+        "--tags",
+        remote,
+        f"refs/tags/{tag}",
+        f"refs/tags/{tag}^{{}}",
+        what="git ls-remote",
+        hint=f"check that the remote {remote!r} exists and is reachable (`git remote -v`)",
+    )
+    target = None
+    for line in out.splitlines():
+        sha, ref = line.split("\t", 1)
+        if ref.endswith("^{}") or target is None:
+            target = sha
+    return target
+
+
+def create_tag(repo: Path, tag: str, message: str, *, commit: str = "HEAD") -> bool:
+    """Make the annotated ``tag`` at ``commit``; False when it already points there.
+
+    A tag that exists at another commit is a :class:`TagError`: tags are never moved.
+    """
+    wanted = _git(repo, "rev-parse", "--verify", f"{commit}^{{commit}}", what="git rev-parse")
+    existing = tag_target(repo, tag)
+    if existing == wanted:
+        return False
+    if existing is not None:
+        raise TagError(
+            f"tag {tag!r} already exists at {existing[:12]}, not at {wanted[:12]}",
+            "a released tag is never moved: bump the version (invoke bump) and release that",
+        )
+    _git(
+        repo,
+        "tag",
+        "--annotate",
+        "--message",
+        message,
+        tag,
+        wanted,
+        what="git tag",
+        hint="set user.name and user.email in git config (annotated tags need an identity)",
+    )
+    return True
+
+
+def push_tag(repo: Path, tag: str, remote: str = "origin") -> bool:
+    """Push one tag; False when the remote already has it at the same commit."""
+    local = tag_target(repo, tag)
+    if local is None:
+        raise TagError(f"no local tag {tag!r} to push", "create it first: invoke tag")
+    remote_target = remote_tag_target(repo, tag, remote)
+    if remote_target == local:
+        return False
+    if remote_target is not None:
+        raise TagError(
+            f"tag {tag!r} on {remote!r} points at {remote_target[:12]}, locally at {local[:12]}",
+            "tags are never moved: find out which commit was released before doing anything",
+        )
+    _git(
+        repo,
+        "push",
+        remote,
+        f"refs/tags/{tag}",
+        what="git push",
+        hint=f"check that you may push to {remote!r} (`git remote -v`)",
+    )
+    return True
+
+
+def delete_tag(repo: Path, tag: str, remote: str | None = "origin") -> list[str]:
+    """Delete ``tag`` locally and on ``remote``; returns where it was deleted."""
+    done = []
+    if tag_target(repo, tag) is not None:
+        _git(repo, "tag", "--delete", tag, what="git tag --delete")
+        done.append("local")
+    if remote is not None and remote_tag_target(repo, tag, remote) is not None:
+        _git(repo, "push", remote, f":refs/tags/{tag}", what="git push --delete")
+        done.append(remote)
+    return done
+
+
+def commit_files(repo: Path, paths: list[Path], message: str) -> str:
+    """Stage ``paths`` and commit them; returns the new commit id."""
+    _git(repo, "add", "--", *[str(p) for p in paths], what="git add")
+    _git(
+        repo,
+        "commit",
+        "--quiet",
+        "--message",
+        message,
+        what="git commit",
+        hint="set user.name and user.email in git config",
+    )
+    return head(repo)
+
+
+def is_final_version(version: str) -> bool:
+    """True for a final release (no a/b/rc/dev): its tag must never be deleted."""
+    try:
+        parsed = Version(version)
+    except _PackagingInvalidVersion:
+        return True  # unknown shape: treat as final, the safe side
+    return not (parsed.is_prerelease or parsed.is_devrelease)

@@ -1,0 +1,324 @@
+"""Package indexes: read what an index holds, and run the embedded local index.
+
+:func:`files_on_index` reads a project's page through the simple API (PEP 503
+HTML or PEP 691 JSON, whichever the index serves) and returns the files of
+one version with their sha256 and yanked state; publish and verify decide
+from it.  :func:`local_index` starts a real pypiserver on 127.0.0.1 for
+rehearsals and tests, and stops it, by its own process id, on the way out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from releasekit.config import IndexConfig
+from releasekit.errors import ConfigError, IndexError_, IndexUnreachable
+
+__all__ = [
+    "IndexFile",
+    "download_from_index",
+    "file_sha256",
+    "files_on_index",
+    "local_index",
+    "parse_dist_filename",
+    "versions_on_index",
+]
+
+log = logging.getLogger("releasekit")
+
+_READY_TIMEOUT = 30.0  # seconds for pypiserver to answer /health
+_STOP_GRACE = 5.0  # seconds between terminate and kill
+_START_ATTEMPTS = 3  # a free port can be taken between choosing and binding it
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    """One file of a project page, as the index lists it."""
+
+    filename: str
+    url: str
+    sha256: str | None
+    yanked: str | None  # None: not yanked; otherwise the reason ("" when none given)
+    requires_python: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """``"wheel"`` or ``"sdist"`` (from the file name)."""
+        return "wheel" if self.filename.endswith(".whl") else "sdist"
+
+
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of the file at ``path``."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def parse_dist_filename(filename: str) -> tuple[str, Version] | None:
+    """The (canonical name, version) of a wheel or sdist file name; None for other files."""
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, _tags = parse_wheel_filename(filename)
+            return str(name), version
+        if filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+            return str(name), version
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+    return None
+
+
+def _simple_url(index: IndexConfig) -> str:
+    if not index.simple_url:
+        raise ConfigError(
+            f"index {index.name!r} has no simple URL",
+            "the embedded 'local' index gets its URL when it starts: use index.local_index()",
+        )
+    return index.simple_url
+
+
+def _unreachable(index: IndexConfig, url: str, exc: BaseException) -> IndexUnreachable:
+    reason = str(exc.__class__.__name__)
+    return IndexUnreachable(
+        f"index {index.name!r} could not be reached at {url!r} ({reason})",
+        "check the URL and your network; re-run when the index answers",
+    )
+
+
+def files_on_index(
+    index: IndexConfig, name: str, version: str | None = None, *, timeout: float = 30
+) -> list[IndexFile]:
+    """The files ``index`` lists for project ``name`` (only ``version``'s when given).
+
+    A project the index does not know gives ``[]``.  Versions compare as PEP
+    440 versions (``0.1.0a2`` matches ``0.1.0.a2``); files whose names are not
+    wheels or sdists are left out when filtering by version.
+    """
+    from pypi_simple import ACCEPT_ANY, NoSuchProjectError, PyPISimple
+    from pypi_simple.errors import UnsupportedContentTypeError, UnsupportedRepoVersionError
+
+    endpoint = _simple_url(index)
+    wanted = Version(version) if version is not None else None
+    with PyPISimple(endpoint=endpoint, accept=ACCEPT_ANY) as client:
+        url = client.get_project_url(name)
+        try:
+            page = client.get_project_page(name, timeout=timeout)
+        except NoSuchProjectError:
+            return []
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise _unreachable(index, url, exc) from None
+        except requests.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else "?"
+            raise IndexError_(
+                f"index {index.name!r} answered HTTP {status} for {url!r}",
+                "check the index URL in [tool.releasekit.indexes] and that it is a simple index",
+            ) from None
+        except (UnsupportedContentTypeError, UnsupportedRepoVersionError, ValueError) as exc:
+            raise IndexError_(
+                f"index {index.name!r} sent a page releasekit cannot read at {url!r}: {exc}",
+                "simple-url must point at a PEP 503/691 simple index (it usually ends in /simple/)",
+            ) from None
+    files: list[IndexFile] = []
+    for package in page.packages:
+        if wanted is not None:
+            parsed = parse_dist_filename(package.filename)
+            if parsed is None or parsed[0] != canonicalize_name(name) or parsed[1] != wanted:
+                continue
+        files.append(
+            IndexFile(
+                filename=package.filename,
+                url=package.url,
+                sha256=package.digests.get("sha256"),
+                yanked=(package.yanked_reason or "") if package.is_yanked else None,
+                requires_python=package.requires_python,
+            )
+        )
+    return files
+
+
+def versions_on_index(index: IndexConfig, name: str) -> list[Version]:
+    """Every version ``index`` has a wheel or sdist of, oldest first (yanked included)."""
+    versions: set[Version] = set()
+    for file in files_on_index(index, name):
+        parsed = parse_dist_filename(file.filename)
+        if parsed is not None and parsed[0] == canonicalize_name(name):
+            versions.add(parsed[1])
+    return sorted(versions)
+
+
+def download_from_index(
+    index: IndexConfig, file: IndexFile, dest_dir: Path, *, timeout: float = 60
+) -> Path:
+    """Download ``file`` into ``dest_dir``; its sha256 must match the index's when listed."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    target = dest_dir / file.filename
+    digest = hashlib.sha256()
+    try:
+        with requests.get(file.url, stream=True, timeout=timeout) as response:
+            response.raise_for_status()
+            with target.open("wb") as stream:
+                for chunk in response.iter_content(1 << 16):
+                    stream.write(chunk)
+                    digest.update(chunk)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise _unreachable(index, file.url, exc) from None
+    except requests.HTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else "?"
+        raise IndexError_(
+            f"index {index.name!r} answered HTTP {status} for {file.url!r}",
+            "the index lists a file it does not serve: check the index, then re-run",
+        ) from None
+    if file.sha256 is not None and digest.hexdigest() != file.sha256:
+        target.unlink()
+        raise IndexError_(
+            f"{file.filename!r} from {index.name!r} has sha256 {digest.hexdigest()[:12]}..., "
+            f"the index lists {file.sha256[:12]}...",
+            "the download was altered on the way or the index is inconsistent: re-run, "
+            "and report it to the index if it persists",
+        )
+    return target
+
+
+# --- the embedded local index (pypiserver) ------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def _read_tail(log_file: Path, lines: int = 20) -> str:
+    try:
+        text = log_file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _healthy(port: int) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+    try:
+        with opener.open(f"http://127.0.0.1:{port}/health", timeout=1) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=_STOP_GRACE)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _start_pypiserver(
+    directory: Path, port: int, htpasswd: Path | None, log_file: Path
+) -> subprocess.Popen[bytes]:
+    if htpasswd is None:
+        auth = ["-a", ".", "-P", "."]
+    else:
+        auth = ["-a", "update", "-P", str(htpasswd)]
+    command = [
+        sys.executable, "-m", "pypiserver", "run",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--disable-fallback", "--backend", "simple-dir", "--hash-algo", "sha256",
+        *auth, str(directory),
+    ]  # fmt: skip
+    log.info("$ %s", shlex.join(command))
+    with log_file.open("ab") as output:
+        # The one process releasekit does not run to completion: it must outlive this
+        # call, so it is started here rather than through releasekit._process.run.
+        return subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
+        )
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], port: int, log_file: Path) -> str | None:
+    """None when the server answers /health; otherwise why it did not."""
+    deadline = time.monotonic() + _READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return f"exited with code {proc.returncode}"
+        if _healthy(port):
+            return None
+        time.sleep(0.05)
+    return f"did not answer /health within {_READY_TIMEOUT:g} s"
+
+
+@contextmanager
+def local_index(
+    directory: Path | None = None, *, htpasswd: Path | None = None, port: int | None = None
+) -> Iterator[IndexConfig]:
+    """Run a pypiserver on 127.0.0.1 for the duration of the ``with`` block.
+
+    Files are served from ``directory`` (default: a temporary directory removed
+    on exit).  Without ``htpasswd`` anyone may upload and read; with it uploads
+    need a user from that file and reading stays open, as on PyPI.  The server
+    never falls back to PyPI.  It is stopped by its process id on exit, also
+    when the block raises or is interrupted.
+    """
+    with tempfile.TemporaryDirectory(prefix="releasekit-index-") as scratch:
+        serve_dir = directory if directory is not None else Path(scratch) / "packages"
+        serve_dir.mkdir(parents=True, exist_ok=True)
+        log_file = Path(scratch) / "pypiserver.log"
+        attempts = 1 if port is not None else _START_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            chosen = port if port is not None else _free_port()
+            proc = _start_pypiserver(serve_dir, chosen, htpasswd, log_file)
+            try:
+                problem = _wait_ready(proc, chosen, log_file)
+            except BaseException:
+                _stop(proc)
+                raise
+            if problem is None:
+                break
+            _stop(proc)
+            if attempt == attempts:
+                tail = _read_tail(log_file)
+                raise IndexUnreachable(
+                    f"the local index (pypiserver on 127.0.0.1:{chosen}) {problem}"
+                    + (f"\n{tail}" if tail else ""),
+                    "read the server output above; is pypiserver installed beside releasekit?",
+                )
+            log.info("local index on port %d %s; trying another port", chosen, problem)
+        try:
+            log.info("local index at http://127.0.0.1:%d/ serving %s", chosen, serve_dir)
+            yield IndexConfig(
+                "local",
+                upload_url=f"http://127.0.0.1:{chosen}/",
+                simple_url=f"http://127.0.0.1:{chosen}/simple/",
+            )
+        finally:
+            _stop(proc)
+            log.info("local index on port %d stopped (pid %d)", chosen, proc.pid)

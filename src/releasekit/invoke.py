@@ -1,0 +1,286 @@
+"""invoke tasks that edit the repository: bump, notes, tag, untag, status, rollback.
+
+Use from a project's ``tasks.py``::
+
+    from releasekit.invoke import ns
+
+Each task parses its flags, calls releasekit's core and prints what it did.
+A :class:`~releasekit.errors.ReleaseError` becomes one error line, one hint
+line and a non-zero exit (:class:`invoke.Exit`); ``--debug`` on invoke (or
+``RELEASEKIT_DEBUG=1``) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from invoke import Collection, Context, Exit, task
+
+from releasekit import git
+from releasekit.bump import plan_version_change
+from releasekit.edits import apply_edits
+from releasekit.errors import ReleaseError, TagError, VersionError
+from releasekit.notes import check_notes, notes_location, plan_notes
+from releasekit.report import format_table, show_progress
+from releasekit.status import package_status
+from releasekit.versioning import BumpRequest, parse_version, read_version
+from releasekit.workspace import Package, Workspace, load_workspace
+
+__all__ = ["bump", "notes", "ns", "status", "tag", "untag"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _debug() -> bool:
+    return bool(os.environ.get("RELEASEKIT_DEBUG")) or logging.getLogger().isEnabledFor(
+        logging.DEBUG
+    )
+
+
+def reports_errors(body: F) -> F:
+    """Turn a ReleaseError into invoke's clean exit: message, hint, exit code 1."""
+
+    @functools.wraps(body)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        show_progress(sys.stderr, debug=_debug())
+        try:
+            return body(*args, **kwargs)
+        except ReleaseError as exc:
+            if _debug():
+                raise
+            raise Exit(f"error: {exc.render()}", code=1) from None
+        except KeyboardInterrupt:
+            raise Exit("interrupted: nothing was left half-written", code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _workspace() -> Workspace:
+    return load_workspace()
+
+
+def _package(workspace: Workspace, package: str | None) -> Package:
+    return workspace.get(package) if package else workspace.default_package()
+
+
+def _rel(workspace: Workspace, path: Path) -> str:
+    try:
+        return path.relative_to(workspace.root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+@task(
+    optional=["pre"],
+    auto_shortflags=False,
+    help={
+        "major": "next major (or finalize a X.0.0 pre-release)",
+        "minor": "next minor (or finalize a X.Y.0 pre-release)",
+        "patch": "next patch (or finalize a X.Y.Z pre-release)",
+        "pre": "pre-release: alone increments (a1 -> a2); 'a', 'b' or 'rc' moves the phase",
+        "post": "post-release: 1.0.0 -> 1.0.0.post1",
+        "dev": "dev release: 1.0.0 -> 1.0.1.dev1, 1.0.1.dev1 -> 1.0.1.dev2",
+        "final": "drop pre/dev/post: 1.0.0rc2 -> 1.0.0",
+        "to": "an explicit version (PEP 440)",
+        "package": "distribution name or path (default: the package you are in)",
+        "dry": "print what would change, write nothing",
+    },
+)
+@reports_errors
+def bump(
+    c: Context,
+    major: bool = False,
+    minor: bool = False,
+    patch: bool = False,
+    pre: Any = None,
+    post: bool = False,
+    dev: bool = False,
+    final: bool = False,
+    to: str | None = None,
+    package: str | None = None,
+    dry: bool = False,
+) -> None:
+    """Bump a package's version at its single source, its sibling pins and notes, atomically."""
+    workspace = _workspace()
+    chosen = _package(workspace, package)
+    pre_value: str | None
+    if pre is None or pre is False:
+        pre_value = None
+    elif pre is True:
+        pre_value = ""
+    else:
+        pre_value = str(pre)
+    request = BumpRequest(
+        major=major,
+        minor=minor,
+        patch=patch,
+        pre=pre_value,
+        post=post,
+        dev=dev,
+        final=final,
+        to=to,
+    )
+    change = plan_version_change(workspace, chosen, request)
+    lines = change.describe()
+    if dry:
+        print("dry run, nothing written:")
+        print("\n".join(lines))
+        return
+    apply_edits(change.edits)
+    print("\n".join(lines))
+    if change.edits:
+        print(
+            f"next: review, commit ({len(change.edits)} files), then "
+            f"`nox -s release -- {chosen.name}`"
+        )
+
+
+@task(
+    auto_shortflags=False,
+    help={
+        "version": "the version (default: the version at source)",
+        "package": "distribution name or path (default: the package you are in)",
+        "check": "fail if the entry is missing or still the untouched stub",
+        "dry": "print what would be created, write nothing",
+    },
+)
+@reports_errors
+def notes(
+    c: Context,
+    version: str | None = None,
+    package: str | None = None,
+    check: bool = False,
+    dry: bool = False,
+) -> None:
+    """Create (or --check) the release-notes entry for a version."""
+    workspace = _workspace()
+    chosen = _package(workspace, package)
+    wanted = parse_version(version) if version else read_version(chosen)
+    where = _rel(workspace, notes_location(chosen, wanted))
+    if check:
+        check_notes(chosen, wanted)
+        print(f"{chosen.name} {wanted}: release notes filled in {where}")
+        return
+    edits = plan_notes(chosen, wanted)
+    if not edits:
+        print(f"{chosen.name} {wanted}: release notes already in {where}")
+        return
+    if dry:
+        print(f"dry run: would write {where} ({edits[0].reason})")
+        return
+    apply_edits(edits)
+    print(f"wrote {where}: fill it in, then `invoke notes --check --version {wanted}`")
+
+
+@task(
+    auto_shortflags=False,
+    help={
+        "package": "distribution name or path (default: the package you are in)",
+        "version": "must equal the version at source (default: that version)",
+        "push": "also push the tag to the remote",
+        "remote": "remote to push to (default: origin)",
+        "dry": "print the tag that would be made",
+    },
+)
+@reports_errors
+def tag(
+    c: Context,
+    package: str | None = None,
+    version: str | None = None,
+    push: bool = False,
+    remote: str = "origin",
+    dry: bool = False,
+) -> None:
+    """Make the annotated release tag (per tag-format) at HEAD; --push to publish it."""
+    workspace = _workspace()
+    chosen = _package(workspace, package)
+    current = read_version(chosen)
+    if version is not None and parse_version(version) != current:
+        raise VersionError(
+            f"{chosen.name} is at {current} in its source, not {version!r}",
+            "tag the version at source, or bump first (invoke bump --to ...)",
+        )
+    name = chosen.tag(str(current))
+    if dry:
+        print(f"dry run: would tag {name!r} at {git.head(workspace.root)[:12]}")
+        return
+    made = git.create_tag(workspace.root, name, f"Release {chosen.name} {current}")
+    print(f"{'created' if made else 'already there:'} tag {name}")
+    if push:
+        pushed = git.push_tag(workspace.root, name, remote)
+        print(f"{'pushed' if pushed else 'already on'} {remote}: {name}")
+
+
+@task(
+    auto_shortflags=False,
+    help={
+        "package": "distribution name or path (default: the package you are in)",
+        "version": "the pre-release whose tag to delete (default: the version at source)",
+        "remote": "remote to delete it from too (default: origin; '' for local only)",
+        "dry": "print what would be deleted",
+    },
+)
+@reports_errors
+def untag(
+    c: Context,
+    package: str | None = None,
+    version: str | None = None,
+    remote: str = "origin",
+    dry: bool = False,
+) -> None:
+    """Delete a pre-release tag locally and on the remote; refuses a final release's tag."""
+    workspace = _workspace()
+    chosen = _package(workspace, package)
+    wanted = parse_version(version) if version else read_version(chosen)
+    name = chosen.tag(str(wanted))
+    if not (wanted.is_prerelease or wanted.is_devrelease):
+        raise TagError(
+            f"{name!r} tags the final release {wanted}: final tags are never deleted or moved",
+            f"roll forward instead: invoke rollback {chosen.name} {wanted}",
+        )
+    if dry:
+        print(f"dry run: would delete {name!r} locally and on {remote or 'no remote'}")
+        return
+    done = git.delete_tag(workspace.root, name, remote or None)
+    if not done:
+        raise TagError(f"there is no tag {name!r} here or on {remote!r}", "nothing to delete")
+    print(f"deleted {name} ({', '.join(done)})")
+
+
+@task(
+    auto_shortflags=False,
+    iterable=["index"],
+    help={
+        "package": "only this package (default: every package)",
+        "index": "also show the latest version on this index (repeatable: pypi, testpypi, NAME)",
+    },
+)
+@reports_errors
+def status(c: Context, package: str | None = None, index: list[str] | None = None) -> None:
+    """A table per package: version, literals, tag, notes, indexes, sibling pins, next action."""
+    workspace = _workspace()
+    packages = [workspace.get(package)] if package else workspace.select(all_packages=True)
+    indexes = [workspace.config.index(name) for name in (index or [])]
+    for item in packages:
+        state = package_status(workspace, item, indexes=indexes)
+        rows: list[tuple[str, str]] = [
+            ("version at source", state.version),
+            ("version literals", "; ".join(state.literals) or "none"),
+            ("tag", f"{state.tag} ({state.tag_state})"),
+            ("release notes", state.notes),
+            *((f"latest on {k}", v) for k, v in state.indexes.items()),
+            ("sibling pins", state.pins),
+            ("next action", state.next_action),
+        ]
+        print(f"{item.name} ({item.rel})")
+        print(format_table(("", ""), rows).split("\n", 2)[-1])
+        print()
+
+
+ns = Collection("releasekit", bump, notes, tag, untag, status)

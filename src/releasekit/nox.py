@@ -1,0 +1,413 @@
+"""nox sessions: lint, build, sign, testpypi, publish, verify, release.
+
+Use from a project's ``noxfile.py``::
+
+    import releasekit.nox
+    releasekit.nox.install()                       # every session
+    releasekit.nox.install(sessions=["build", "verify"], python="3.12")
+
+Sessions run releasekit's core inside the nox process (releasekit is a dev
+dependency beside nox); they never install releasekit into a session venv.
+By default they make no venv at all (``venv_backend="none"``) and take the
+tools that lint/test commands name from the environment.  Give ``python=``
+(or ``backend=``) and each session gets its own venv — nox's uv backend
+when uv is present — and the tools the lint/test commands name (``ruff``,
+``pytest``...) are installed into it by name.
+
+Arguments after ``--``: packages by name or path (or ``--all``), a version
+where it applies (``0.1.0a2`` or ``oxi-core==0.1.0a2``), and options.  A
+:class:`~releasekit.errors.ReleaseError` ends the session with one error
+line and a hint; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import nox
+from nox.command import CommandFailed as NoxCommandFailed
+from packaging.version import InvalidVersion as PackagingInvalidVersion
+from packaging.version import Version
+
+from releasekit import pipeline
+from releasekit._process import find_uv
+from releasekit.errors import CommandFailed, ReleaseError
+from releasekit.report import show_progress
+from releasekit.workspace import Package, Workspace, load_workspace
+
+__all__ = ["SESSIONS", "install"]
+
+
+class _UsageError(ReleaseError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises a ReleaseError instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: {message}", f"see the flags: nox -s {self.prog} -- --help")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            print(message, file=sys.stderr)
+        raise _HelpShown
+
+
+class _HelpShown(Exception):
+    pass
+
+
+@dataclass
+class Args:
+    """What the positional arguments and options of a session mean."""
+
+    packages: list[str] = field(default_factory=list)
+    versions: dict[str, Version] = field(default_factory=dict)
+    version: Version | None = None
+    options: argparse.Namespace = field(default_factory=argparse.Namespace)
+
+
+def _parser(name: str, *, index: bool = False) -> _Parser:
+    parser = _Parser(prog=name, add_help=True)
+    parser.add_argument(
+        "targets",
+        nargs="*",
+        metavar="PACKAGE|VERSION",
+        help="package by name or path; a version (0.1.0a2) or name==version where it applies",
+    )
+    parser.add_argument("--all", action="store_true", help="every package, in dependency order")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--plan", action="store_true", help="print the steps, run nothing")
+    if index:
+        parser.add_argument("--index", default="pypi", help="pypi, testpypi, local or NAME")
+        parser.add_argument("--yes", action="store_true", help="no confirmation (CI implies it)")
+    return parser
+
+
+def _split_targets(workspace: Workspace, tokens: Sequence[str]) -> Args:
+    args = Args()
+    for token in tokens:
+        if "==" in token:
+            name, _, text = token.partition("==")
+            package = workspace.get(name)
+            args.packages.append(name)
+            args.versions[package.canonical_name] = _version(text)
+            continue
+        try:
+            workspace.get(token)
+        except ReleaseError:
+            try:
+                args.version = Version(token)
+            except PackagingInvalidVersion:
+                raise  # neither a package nor a version: the unknown-package error
+            continue
+        args.packages.append(token)
+    return args
+
+
+def _version(text: str) -> Version:
+    from releasekit.versioning import parse_version
+
+    return parse_version(text)
+
+
+def _select(workspace: Workspace, args: Args, all_: bool) -> list[Package]:
+    packages = workspace.select(args.packages, all_packages=all_)
+    if args.version is not None:
+        if len(packages) != 1:
+            raise _UsageError(
+                f"a bare version ({args.version}) is ambiguous with several packages",
+                "write it as NAME==VERSION",
+            )
+        args.versions[packages[0].canonical_name] = args.version
+    return packages
+
+
+def _guarded(body: Callable[[nox.Session], None]) -> Callable[[nox.Session], None]:
+    @functools.wraps(body)
+    def session_body(session: nox.Session) -> None:
+        debug = "--debug" in session.posargs or bool(os.environ.get("RELEASEKIT_DEBUG"))
+        show_progress(sys.stderr, debug=debug)
+        try:
+            body(session)
+        except _HelpShown:
+            return
+        except ReleaseError as exc:
+            if debug:
+                raise
+            session.error(exc.render())
+
+    return session_body
+
+
+def _runner(session: nox.Session) -> pipeline.CommandRunner:
+    """Run lint/test commands in the session's venv when it has one."""
+    if not isinstance(session.virtualenv, nox.virtualenv.PassthroughEnv):
+
+        def in_session(command: Sequence[str], cwd: Path) -> None:
+            with session.chdir(cwd):
+                try:
+                    session.run(*command)
+                except NoxCommandFailed as exc:
+                    raise CommandFailed(
+                        f"{shlex.join(command)} failed: {exc.reason or 'non-zero exit'}",
+                        "read its output above, fix the cause, and run again",
+                        command=command,
+                    ) from None
+
+        return in_session
+    return pipeline.run_in_environment
+
+
+def _install_tools(
+    session: nox.Session, workspace: Workspace, packages: Sequence[Package], kinds: Sequence[str]
+) -> None:
+    """In a session venv, install the tools the lint/test commands name."""
+    if isinstance(session.virtualenv, nox.virtualenv.PassthroughEnv):
+        return
+    from releasekit.config import DEFAULT_LINT, DEFAULT_TEST
+
+    tools: set[str] = set()
+    for package in packages:
+        for kind in kinds:
+            configured = getattr(package.settings, kind)
+            commands = (
+                configured
+                if configured is not None
+                else (DEFAULT_LINT if kind == "lint" else DEFAULT_TEST)
+            )
+            for command in commands:
+                words = shlex.split(command)
+                if words[:2] == ["python", "-m"] and len(words) > 2:
+                    tools.add(words[2])
+                elif words and words[0] != "python":
+                    tools.add(words[0])
+    if tools:
+        session.install(*sorted(tools))
+
+
+def _confirm(question: str) -> bool:
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
+    except EOFError:
+        return False
+
+
+def _release_options(ns: argparse.Namespace, **overrides: Any) -> pipeline.ReleaseOptions:
+    values = {
+        "index": getattr(ns, "index", "pypi"),
+        "rehearse": getattr(ns, "rehearse", False),
+        "sign": True if getattr(ns, "sign", False) else None,
+        "staging": getattr(ns, "staging", False),
+        "yes": getattr(ns, "yes", False) or bool(os.environ.get("CI")),
+        "testpypi_first": getattr(ns, "testpypi_first", False),
+        "push": not getattr(ns, "no_push", False),
+        "verify_timeout": getattr(ns, "timeout", None),
+    }
+    values.update(overrides)
+    return pipeline.ReleaseOptions(**values)
+
+
+def _run_steps(
+    session: nox.Session,
+    name: str,
+    steps: Sequence[pipeline.Step],
+    parser: _Parser,
+    **overrides: Any,
+) -> None:
+    """Parse, plan and run ``steps``; print the summary; fail the session on failure."""
+    ns = parser.parse_args(session.posargs)
+    workspace = load_workspace()
+    args = _split_targets(workspace, ns.targets)
+    packages = _select(workspace, args, ns.all)
+    options = _release_options(ns, **overrides)
+    if ns.plan:
+        targets = pipeline.plan_release(
+            workspace, packages, options=options, versions=args.versions, steps=steps
+        )
+        print(pipeline.describe_plan(targets, options, steps))
+        return
+    _install_tools(
+        session, workspace, packages, [s.name for s in steps if s.name in {"lint", "test"}]
+    )
+    with pipeline.release_run(
+        workspace,
+        packages,
+        options=options,
+        command_runner=_runner(session),
+        confirm=_confirm,
+        versions=args.versions,
+        steps=steps,
+    ) as run:
+        session.log(
+            f"{name}: {', '.join(f'{t.package.name} {t.version}' for t in run.targets)} "
+            f"(index: {run.index.name})"
+        )
+
+        def on_step(step: pipeline.Step, target: pipeline.Target) -> None:
+            session.log(f"── {step.name} · {target.package.name} {target.version}")
+
+        def on_record(record: pipeline.StepRecord) -> None:
+            session.log(f"   {record.result} in {record.seconds:.1f} s: {record.detail}")
+
+        report = pipeline.run_release(run, steps, on_step=on_step, on_record=on_record)
+    print(report.summary())
+    if not report.ok:
+        if ns.debug and report.error is not None:
+            raise report.error
+        session.error(f"{name} failed at step {report.failed_step!r}")
+
+
+def _steps(*names: str) -> list[pipeline.Step]:
+    by_name = {s.name: s for s in pipeline.DEFAULT_STEPS}
+    return [by_name[n] for n in names]
+
+
+# --- the sessions --------------------------------------------------------------------------------
+
+
+def lint(session: nox.Session) -> None:
+    """Run the configured lint commands on the selected packages (-- PACKAGE... | --all)."""
+    _run_steps(session, "lint", _steps("lint"), _parser("lint"))
+
+
+def build(session: nox.Session) -> None:
+    """Build sdist + wheel (from the sdist) into dist/<name>/, check, leak-lint, smoke-test."""
+    _run_steps(session, "build", _steps("build", "check", "smoke"), _parser("build"))
+
+
+def sign(session: nox.Session) -> None:
+    """Sign every dist in dist/<name>/ with sigstore (<file>.sigstore.json) and verify it."""
+    parser = _parser("sign")
+    parser.add_argument("--staging", action="store_true", help="sigstore's staging instance")
+    _run_steps(session, "sign", _steps("sign"), parser, sign=True)
+
+
+def testpypi(session: nox.Session) -> None:
+    """Publish dist/<name>/ to TestPyPI, then verify the version from there."""
+    parser = _parser("testpypi")
+    parser.add_argument("--yes", action="store_true", help="no confirmation")
+    parser.add_argument("--timeout", type=float, default=None, help="verify wait, seconds")
+    _run_steps(session, "testpypi", _steps("publish", "verify"), parser, index="testpypi")
+
+
+def publish(session: nox.Session) -> None:
+    """Upload dist/<name>/ to --index (default pypi); skips files already there; resumable."""
+    parser = _parser("publish", index=True)
+    _run_steps(session, "publish", _steps("publish"), parser)
+
+
+def verify(session: nox.Session) -> None:
+    """Install [PACKAGE] VERSION from --index into a fresh venv and prove it (--wheel/--sdist)."""
+    parser = _parser("verify", index=True)
+    parser.add_argument("--wheel", action="store_true", help="verify the wheel only")
+    parser.add_argument("--sdist", action="store_true", help="verify the sdist only")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for the index")
+    ns = parser.parse_args(session.posargs)
+    workspace = load_workspace()
+    args = _split_targets(workspace, ns.targets)
+    packages = _select(workspace, args, ns.all)
+    from releasekit.verify import verify_published
+
+    kinds: list[Any] = [k for k, on in (("wheel", ns.wheel), ("sdist", ns.sdist)) if on] or [
+        "wheel",
+        "sdist",
+    ]
+    index = workspace.config.index(ns.index)
+    if index.embedded:
+        raise _UsageError(
+            "the embedded local index lives only inside one session",
+            "verify against a running index (--index NAME), "
+            "or rehearse: nox -s release -- --rehearse",
+        )
+    for package in packages:
+        wanted = args.versions.get(package.canonical_name)
+        if wanted is None:
+            from releasekit.versioning import read_version
+
+            wanted = read_version(package)
+        if ns.plan:
+            print(f"would verify {package.name} {wanted} from {index.name} ({', '.join(kinds)})")
+            continue
+        report = verify_published(
+            index,
+            package.canonical_name,
+            str(wanted),
+            console_scripts=package.console_scripts,
+            smoke=[package.template(s, str(wanted)) for s in package.settings.smoke],
+            kinds=kinds,
+            timeout=ns.timeout or package.settings.verify_timeout,
+            dependency_index=workspace.config.index("pypi") if index.name == "testpypi" else None,
+        )
+        for line in report.lines:
+            session.log(line)
+        session.log(f"verified {package.name} {wanted} on {index.name}")
+
+
+def release(session: nox.Session) -> None:
+    """The whole pipeline: preflight, lint, test, build, check, smoke, sign, publish, verify, tag.
+
+    --rehearse runs it all against a throwaway embedded index and leaves no trace.
+    """
+    parser = _parser("release", index=True)
+    parser.add_argument("--rehearse", action="store_true", help="embedded index, no tag, no trace")
+    parser.add_argument("--sign", action="store_true", help="sign even without [signing] config")
+    parser.add_argument("--staging", action="store_true", help="sigstore's staging instance")
+    parser.add_argument(
+        "--testpypi-first",
+        action="store_true",
+        help="publish and verify on TestPyPI before --index",
+    )
+    parser.add_argument("--no-push", action="store_true", help="tag locally, do not push")
+    parser.add_argument("--timeout", type=float, default=None, help="verify wait, seconds")
+    _run_steps(session, "release", pipeline.DEFAULT_STEPS, parser)
+
+
+SESSIONS: dict[str, Callable[[nox.Session], None]] = {
+    "lint": lint,
+    "build": build,
+    "sign": sign,
+    "testpypi": testpypi,
+    "publish": publish,
+    "verify": verify,
+    "release": release,
+}
+
+
+def install(
+    sessions: Sequence[str] | None = None,
+    *,
+    python: str | Sequence[str] | bool | None = None,
+    backend: str | None = None,
+    prefix: str = "",
+) -> list[str]:
+    """Register releasekit's sessions in the calling noxfile; returns their names.
+
+    ``sessions`` picks some (default: all).  ``python``/``backend`` give each
+    session its own venv (uv backend when uv is present); by default sessions
+    run in nox's own environment.  ``prefix`` renames them (``rk-build``...).
+    """
+    chosen = list(sessions) if sessions is not None else list(SESSIONS)
+    unknown = [s for s in chosen if s not in SESSIONS]
+    if unknown:
+        raise ValueError(f"unknown releasekit session(s) {unknown!r}; known: {sorted(SESSIONS)}")
+    if python is None and backend is None:
+        venv_backend: str | None = "none"
+    else:
+        venv_backend = backend or ("uv" if find_uv() else "virtualenv")
+    registered = []
+    for name in chosen:
+        body = _guarded(SESSIONS[name])
+        full = f"{prefix}{name}"
+        nox.session(body, name=full, python=python, venv_backend=venv_backend, default=False)
+        registered.append(full)
+    return registered

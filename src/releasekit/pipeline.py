@@ -1,0 +1,683 @@
+"""The release pipeline: ordered, gated steps, a plan, a rehearsal.
+
+The default steps are::
+
+    preflight -> lint -> test -> build -> check -> smoke -> sign -> publish -> verify -> tag
+
+Each is a :class:`Step` — a name, a function of ``(run, target)`` and
+whether it leaves the machine.  Steps run step by step over every package
+of the release in dependency order, so every local step has passed for
+every package before the first upload (all or nothing).  A project composes
+its own pipeline from :data:`DEFAULT_STEPS` — drop, reorder or add steps —
+and passes it to :func:`run_release`; a local step placed after a remote one
+is refused.
+
+Running the same release again resumes it: publish skips files already on
+the index with the same sha256, tag and push are skipped when done, and a
+package whose version is fully published and tagged is skipped whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from packaging.version import Version
+
+from releasekit import checks, git
+from releasekit._process import run as run_process
+from releasekit.config import IndexConfig
+from releasekit.errors import ReleaseError
+from releasekit.report import format_duration, format_table
+from releasekit.versioning import read_version
+from releasekit.workspace import Package, Workspace
+
+__all__ = [
+    "DEFAULT_STEPS",
+    "ReleaseOptions",
+    "ReleaseReport",
+    "ReleaseRun",
+    "SkipStep",
+    "Step",
+    "StepRecord",
+    "Target",
+    "plan_release",
+    "run_release",
+]
+
+log = logging.getLogger("releasekit")
+
+CommandRunner = Callable[[Sequence[str], Path], None]
+
+
+class SkipStep(Exception):
+    """Raised by a step that has nothing to do; the reason is shown in the summary."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One named stage of the pipeline."""
+
+    name: str
+    action: Callable[[ReleaseRun, Target], str | None]
+    remote: bool = False  # True: it changes something off this machine
+    description: str = ""
+
+
+@dataclass
+class Target:
+    """One package of the release, and what the steps learned about it."""
+
+    package: Package
+    version: Version
+    tag: str
+    dist_dir: Path
+    dists: object | None = None  # releasekit.dists.Dists once built
+    skip_reason: str | None = None
+    published_to: list[str] = field(default_factory=list)
+    signed: bool = False
+
+
+@dataclass(frozen=True)
+class ReleaseOptions:
+    """What the user asked for (nox flags map one to one)."""
+
+    index: str = "pypi"
+    rehearse: bool = False
+    sign: bool | None = None  # None: on when [tool.releasekit.signing] is configured
+    staging: bool = False
+    yes: bool = False
+    testpypi_first: bool = False
+    push: bool = True
+    remote: str = "origin"
+    verify_timeout: float | None = None
+
+
+@dataclass
+class StepRecord:
+    """One line of the summary table."""
+
+    step: str
+    package: str
+    result: str  # "ok", "skipped", "FAILED"
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class ReleaseRun:
+    """The state of one pipeline run, handed to every step."""
+
+    workspace: Workspace
+    targets: list[Target]
+    options: ReleaseOptions
+    index: IndexConfig
+    command_runner: CommandRunner
+    confirm: Callable[[str], bool] | None = None
+    records: list[StepRecord] = field(default_factory=list)
+    testpypi: IndexConfig | None = None
+
+    @property
+    def signing_on(self) -> bool:
+        if self.options.sign is not None:
+            return self.options.sign
+        return self.workspace.config.signing is not None
+
+
+@dataclass
+class ReleaseReport:
+    """The outcome: the records, and on failure which step failed, why, what next."""
+
+    records: list[StepRecord]
+    failed_step: str | None = None
+    failed_package: str | None = None
+    error: ReleaseError | None = None
+    next_command: str | None = None
+    unsigned: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def summary(self) -> str:
+        rows = [
+            (r.step, r.package, r.result, format_duration(r.seconds), r.detail)
+            for r in self.records
+        ]
+        text = format_table(("step", "package", "result", "time", "detail"), rows)
+        if self.unsigned and self.ok:
+            text += "\nnote: this release is unsigned (no [tool.releasekit.signing], no --sign)"
+        if not self.ok and self.error is not None:
+            text += (
+                f"\n\nFAILED at step {self.failed_step!r} ({self.failed_package}): "
+                f"{self.error.message.splitlines()[0]}"
+            )
+            if self.error.hint:
+                text += f"\nhint: {self.error.hint}"
+            if self.next_command:
+                text += f"\nthen run: {self.next_command}"
+        return text
+
+
+# --- the steps -----------------------------------------------------------------------------
+
+
+def step_preflight(run: ReleaseRun, target: Target) -> str:
+    releasing = {t.package.canonical_name: t.version for t in run.targets}
+
+    def on_index(sibling: Package, version: Version) -> bool:
+        from releasekit.index import files_on_index
+
+        return bool(files_on_index(run.index, sibling.canonical_name, str(version)))
+
+    findings = checks.preflight(
+        run.workspace,
+        target.package,
+        target.version,
+        rehearse=run.options.rehearse,
+        releasing=releasing,
+        index=run.index,
+        on_index=on_index,
+    )
+    warnings = checks.require_preflight(findings)
+    for warning in warnings:
+        log.info("warning: %s: %s (%s)", warning.check, warning.message, warning.hint)
+    return f"{sum(1 for f in findings if f.severity == 'ok')} checks passed" + (
+        f", {len(warnings)} warning(s)" if warnings else ""
+    )
+
+
+def _commands(run: ReleaseRun, target: Target, kind: str) -> list[str]:
+    package = target.package
+    configured = getattr(package.settings, kind)
+    if configured is None:
+        from releasekit.config import DEFAULT_LINT, DEFAULT_TEST
+
+        if kind == "test" and not (package.root / "tests").is_dir():
+            return []
+        configured = DEFAULT_LINT if kind == "lint" else DEFAULT_TEST
+    return [package.template(cmd, str(target.version)) for cmd in configured]
+
+
+def _run_commands(run: ReleaseRun, target: Target, kind: str) -> str:
+    commands = _commands(run, target, kind)
+    if not commands:
+        raise SkipStep(f"no {kind} commands configured")
+    for command in commands:
+        log.info("%s: %s", kind, command)
+        run.command_runner(shlex.split(command), target.package.root)
+    return f"{len(commands)} command(s) passed"
+
+
+def step_lint(run: ReleaseRun, target: Target) -> str:
+    return _run_commands(run, target, "lint")
+
+
+def step_test(run: ReleaseRun, target: Target) -> str:
+    return _run_commands(run, target, "test")
+
+
+@contextlib.contextmanager
+def source_date_epoch(repo: Path) -> Iterator[None]:
+    """Set SOURCE_DATE_EPOCH to HEAD's commit time while building (reproducible dists)."""
+    if "SOURCE_DATE_EPOCH" in os.environ:
+        yield
+        return
+    stamp = run_process(["git", "log", "-1", "--format=%ct", "HEAD"], cwd=repo).stdout.strip()
+    os.environ["SOURCE_DATE_EPOCH"] = stamp
+    try:
+        yield
+    finally:
+        os.environ.pop("SOURCE_DATE_EPOCH", None)
+
+
+def _resume_dists(run: ReleaseRun, target: Target) -> object | None:
+    """Dists of an interrupted run that match what the index already holds, if any."""
+    from releasekit.dists import find_dists
+    from releasekit.index import files_on_index
+
+    if run.options.rehearse:
+        return None
+    remote = {
+        f.filename: f.sha256
+        for f in files_on_index(run.index, target.package.canonical_name, str(target.version))
+    }
+    if not remote:
+        return None
+    try:
+        dists = find_dists(target.package, str(target.version), out_dir=target.dist_dir)
+    except ReleaseError:
+        return None
+    local = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in dists.files}
+    if all(remote.get(name) in (None, digest) for name, digest in local.items()) and any(
+        name in remote for name in local
+    ):
+        return dists
+    return None
+
+
+def step_build(run: ReleaseRun, target: Target) -> str:
+    from releasekit.dists import build_dists
+
+    resumed = _resume_dists(run, target)
+    if resumed is not None:
+        target.dists = resumed
+        raise SkipStep(f"resuming: {target.dist_dir} matches what the index already has")
+    with source_date_epoch(run.workspace.root):
+        dists = build_dists(target.package, str(target.version), out_dir=target.dist_dir)
+    target.dists = dists
+    return ", ".join(p.name for p in dists.files)
+
+
+def _dists(target: Target):  # type: ignore[no-untyped-def]
+    from releasekit.dists import find_dists
+
+    if target.dists is None:
+        target.dists = find_dists(target.package, str(target.version), out_dir=target.dist_dir)
+    return target.dists
+
+
+def step_check(run: ReleaseRun, target: Target) -> str:
+    from releasekit.dists import check_dists
+    from releasekit.leaks import require_no_leaks
+
+    dists = _dists(target)
+    lines = check_dists(target.package, str(target.version), dists)
+    require_no_leaks(dists.files, allow=target.package.settings.leak_allow)
+    return f"{len(lines)} checks passed, no leaks"
+
+
+def step_smoke(run: ReleaseRun, target: Target) -> str:
+    from releasekit.dists import smoke_test
+
+    siblings = [t.dist_dir for t in run.targets if t is not target and t.dist_dir.is_dir()]
+    proof = smoke_test(target.package, str(target.version), _dists(target), find_links=siblings)
+    return "; ".join(proof.lines[-2:])
+
+
+def step_sign(run: ReleaseRun, target: Target) -> str:
+    from releasekit import signing
+
+    if not run.signing_on:
+        raise SkipStep("unsigned: no [tool.releasekit.signing] and no --sign")
+    staging = run.options.staging or bool(
+        run.workspace.config.signing and run.workspace.config.signing.staging
+    )
+    if run.options.rehearse:
+        try:
+            token = signing.identity_token(staging=staging, interactive=False)
+        except ReleaseError as exc:
+            raise SkipStep(
+                f"rehearsal without an identity token: not signed ({exc.message})"
+            ) from None
+    else:
+        token = signing.identity_token(staging=staging)
+    bundles = signing.sign_files(_dists(target).files, token=token, staging=staging)
+    target.signed = True
+    return f"{len(bundles)} bundle(s) signed and verified"
+
+
+def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
+    from releasekit.publish import needs_confirmation, plan_publish, publish
+
+    dists = _dists(target)
+    files = list(dists.files)
+    plan = plan_publish(index, target.package.canonical_name, str(target.version), files)
+    if not plan.to_upload:
+        target.published_to.append(index.name)
+        raise SkipStep(f"already published on {index.name}: {len(plan.already)} file(s) match")
+    interactive = sys.stdin.isatty()
+    if needs_confirmation(index, yes=run.options.yes, interactive=interactive):
+        question = (
+            f"upload {len(plan.to_upload)} file(s) of {target.package.name} {target.version} "
+            f"to {index.name}? This cannot be undone."
+        )
+        if run.confirm is None or not run.confirm(question):
+            from releasekit.errors import CredentialsError
+
+            raise CredentialsError(
+                f"upload to {index.name} not confirmed",
+                "answer 'y', or pass --yes (CI=true implies it)",
+            )
+    attestations = False
+    if index.is_pypi and target.signed:
+        from releasekit import signing
+
+        signing.make_attestations(files, staging=run.options.staging)
+        attestations = True
+    result = publish(
+        index,
+        files,
+        name=target.package.canonical_name,
+        version=str(target.version),
+        attestations=attestations,
+    )
+    target.published_to.append(index.name)
+    done = f"uploaded {len(result.uploaded)}"
+    return done + (f", {len(result.skipped)} already there" if result.skipped else "")
+
+
+def _verify_on(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
+    from releasekit.verify import verify_published
+
+    package = target.package
+    before_install = None
+    signing_config = run.workspace.config.signing
+    if signing_config is not None and target.signed:
+        from releasekit import signing
+
+        bundle_dir = target.dist_dir
+
+        def before_install(downloaded: Path, index_file: object) -> None:
+            signing.check_downloaded(
+                downloaded,
+                expected_name=downloaded.name,
+                signing=signing_config,
+                bundle_dir=bundle_dir,
+                name=package.name,
+                version=str(target.version),
+                tag=target.tag,
+            )
+
+    dependency_index = None
+    if index.name == "testpypi":
+        dependency_index = run.workspace.config.index("pypi")
+    report = verify_published(
+        index,
+        package.canonical_name,
+        str(target.version),
+        console_scripts=package.console_scripts,
+        smoke=[package.template(s, str(target.version)) for s in package.settings.smoke],
+        timeout=run.options.verify_timeout or package.settings.verify_timeout,
+        dependency_index=dependency_index,
+        before_install=before_install,
+    )
+    return "; ".join(report.lines[-2:]) if report.lines else f"verified on {index.name}"
+
+
+def step_testpypi(run: ReleaseRun, target: Target) -> str:
+    if run.testpypi is None:
+        raise SkipStep("no --testpypi-first")
+    published = _publish_to(run, target, run.testpypi)
+    verified = _verify_on(run, target, run.testpypi)
+    return f"{published}; {verified}"
+
+
+def step_publish(run: ReleaseRun, target: Target) -> str:
+    return _publish_to(run, target, run.index)
+
+
+def step_verify(run: ReleaseRun, target: Target) -> str:
+    return _verify_on(run, target, run.index)
+
+
+def step_tag(run: ReleaseRun, target: Target) -> str:
+    root = run.workspace.root
+    if run.options.rehearse:
+        raise SkipStep(f"rehearsal: would tag {target.tag} and push it to {run.options.remote}")
+    made = git.create_tag(root, target.tag, f"Release {target.package.name} {target.version}")
+    line = "tagged" if made else "tag already there"
+    if run.options.push:
+        pushed = git.push_tag(root, target.tag, run.options.remote)
+        line += f", {'pushed to' if pushed else 'already on'} {run.options.remote}"
+    return f"{target.tag}: {line}"
+
+
+DEFAULT_STEPS: tuple[Step, ...] = (
+    Step("preflight", step_preflight, description="clean tree, branch, version, notes, tag, pins"),
+    Step("lint", step_lint, description="the configured lint commands"),
+    Step("test", step_test, description="the configured test commands"),
+    Step("build", step_build, description="sdist, then the wheel from the sdist"),
+    Step("check", step_check, description="twine check --strict, metadata, leak-lint"),
+    Step("smoke", step_smoke, description="install the wheel in a fresh venv and prove it"),
+    Step("sign", step_sign, description="sigstore bundle per file (when signing is on)"),
+    Step("testpypi", step_testpypi, remote=True, description="publish + verify on TestPyPI"),
+    Step("publish", step_publish, remote=True, description="upload what the index lacks"),
+    Step("verify", step_verify, remote=True, description="install from the index, prove it"),
+    Step("tag", step_tag, remote=True, description="annotated tag, pushed"),
+)
+
+
+# --- planning and running --------------------------------------------------------------------
+
+
+def _check_order(steps: Sequence[Step]) -> None:
+    seen_remote = None
+    for step in steps:
+        if step.remote:
+            seen_remote = seen_remote or step.name
+        elif seen_remote is not None:
+            raise ReleaseError(
+                f"step {step.name!r} runs after {seen_remote!r}: local steps must all come "
+                "before anything leaves the machine",
+                "move local steps before the first publish step",
+            )
+
+
+def plan_release(
+    workspace: Workspace,
+    packages: Sequence[Package],
+    *,
+    options: ReleaseOptions,
+    versions: dict[str, Version] | None = None,
+    steps: Sequence[Step] = DEFAULT_STEPS,
+    dist_root: Path | None = None,
+) -> list[Target]:
+    """The targets of a release, in dependency order; runs nothing."""
+    _check_order(steps)
+    targets = []
+    for package in workspace.in_dependency_order(packages):
+        version = read_version(package)
+        wanted = (versions or {}).get(package.canonical_name)
+        if wanted is not None and wanted != version:
+            from releasekit.errors import VersionError
+
+            raise VersionError(
+                f"{package.name} is at {version} in its source, not {wanted}",
+                f"bump first (invoke bump --package {package.name} --to {wanted}) "
+                "or leave the version out",
+            )
+        dist_dir = (dist_root / package.canonical_name) if dist_root else package.dist_dir
+        targets.append(Target(package, version, package.tag(str(version)), dist_dir))
+    return targets
+
+
+def describe_plan(
+    targets: Sequence[Target], options: ReleaseOptions, steps: Sequence[Step] = DEFAULT_STEPS
+) -> str:
+    """``--plan``: the steps, packages, versions, index and tags — nothing is run."""
+    index = "local (embedded, throwaway)" if options.rehearse else options.index
+    lines = [
+        f"release plan ({'rehearsal' if options.rehearse else 'real release'}), index: {index}",
+        format_table(
+            ("package", "version", "tag", "dists into"),
+            [
+                (
+                    t.package.name,
+                    str(t.version),
+                    t.tag + (" (not made: rehearsal)" if options.rehearse else ""),
+                    "a temp dir" if options.rehearse else str(t.dist_dir),
+                )
+                for t in targets
+            ],
+        ),
+        "steps:",
+    ]
+    for n, step in enumerate(steps, 1):
+        if step.name == "testpypi" and not options.testpypi_first:
+            continue
+        where = "leaves the machine" if step.remote else "local"
+        lines.append(f"  {n:2}. {step.name:<10} {step.description} [{where}]")
+    return "\n".join(lines)
+
+
+def _fully_published(run: ReleaseRun, target: Target) -> str | None:
+    """Why ``target`` needs nothing, or None: on the index (sdist + wheel) and tagged."""
+    from releasekit.index import files_on_index
+
+    if run.options.rehearse:
+        return None
+    files = files_on_index(run.index, target.package.canonical_name, str(target.version))
+    has_sdist = any(f.filename.endswith(".tar.gz") for f in files)
+    has_wheel = any(f.filename.endswith(".whl") for f in files)
+    if not (has_sdist and has_wheel):
+        return None
+    root = run.workspace.root
+    local = git.tag_target(root, target.tag)
+    if local is None:
+        return None
+    if run.options.push and git.remote_tag_target(root, target.tag, run.options.remote) != local:
+        return None
+    name = f"{target.package.name} {target.version}"
+    return f"{name} is already published on {run.index.name} and tagged"
+
+
+def _next_command(run: ReleaseRun, step: Step) -> str:
+    names = " ".join(t.package.name for t in run.targets)
+    flags = []
+    if run.options.rehearse:
+        flags.append("--rehearse")
+    elif run.options.index != "pypi":
+        flags.append(f"--index {run.options.index}")
+    if run.options.testpypi_first:
+        flags.append("--testpypi-first")
+    command = f"nox -s release -- {names} {' '.join(flags)}".rstrip()
+    if step.remote:
+        return command + "   (safe to repeat: finished work is skipped)"
+    return command
+
+
+def run_release(
+    run: ReleaseRun,
+    steps: Sequence[Step] = DEFAULT_STEPS,
+    *,
+    on_step: Callable[[Step, Target], None] | None = None,
+    on_record: Callable[[StepRecord], None] | None = None,
+) -> ReleaseReport:
+    """Run ``steps`` over every target; never raises a ReleaseError (it is in the report)."""
+    _check_order(steps)
+    report = ReleaseReport(run.records, unsigned=not run.signing_on)
+    for target in run.targets:
+        try:
+            target.skip_reason = _fully_published(run, target)
+        except ReleaseError as exc:
+            report.failed_step, report.failed_package, report.error = "preflight", "-", exc
+            report.next_command = _next_command(run, steps[0])
+            return report
+        if target.skip_reason:
+            log.info("%s: skipped", target.skip_reason)
+            run.records.append(
+                StepRecord("all", target.package.name, "skipped", 0.0, target.skip_reason)
+            )
+    for step in steps:
+        if step.name == "testpypi" and run.testpypi is None:
+            continue
+        for target in run.targets:
+            if target.skip_reason:
+                continue
+            if on_step is not None:
+                on_step(step, target)
+            started = time.monotonic()
+            try:
+                detail = step.action(run, target) or ""
+                record = StepRecord(
+                    step.name, target.package.name, "ok", time.monotonic() - started, detail
+                )
+            except SkipStep as skip:
+                record = StepRecord(
+                    step.name, target.package.name, "skipped", time.monotonic() - started, str(skip)
+                )
+            except ReleaseError as exc:
+                record = StepRecord(
+                    step.name,
+                    target.package.name,
+                    "FAILED",
+                    time.monotonic() - started,
+                    exc.message.splitlines()[0],
+                )
+                run.records.append(record)
+                if on_record is not None:
+                    on_record(record)
+                report.failed_step = step.name
+                report.failed_package = target.package.name
+                report.error = exc
+                report.next_command = _next_command(run, step)
+                return report
+            run.records.append(record)
+            if on_record is not None:
+                on_record(record)
+    report.unsigned = not any(t.signed for t in run.targets) and any(
+        not t.skip_reason for t in run.targets
+    )
+    return report
+
+
+@contextlib.contextmanager
+def release_run(
+    workspace: Workspace,
+    packages: Sequence[Package],
+    *,
+    options: ReleaseOptions,
+    command_runner: CommandRunner | None = None,
+    confirm: Callable[[str], bool] | None = None,
+    versions: dict[str, Version] | None = None,
+    steps: Sequence[Step] = DEFAULT_STEPS,
+) -> Iterator[ReleaseRun]:
+    """Set up a run: the index (the embedded one for a rehearsal), dist dirs, runner.
+
+    A rehearsal builds into a temporary directory and publishes to a fresh
+    embedded index; both are gone when the block ends.
+    """
+    with contextlib.ExitStack() as stack:
+        dist_root = None
+        if options.rehearse:
+            from releasekit.index import local_index
+
+            dist_root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rk-dist-")))
+            index = stack.enter_context(local_index())
+            options = replace(options, index="local", push=False)
+        else:
+            config_index = workspace.config.index(options.index)
+            if config_index.embedded:
+                from releasekit.index import local_index
+
+                index = stack.enter_context(local_index())
+            else:
+                index = config_index
+        testpypi = workspace.config.index("testpypi") if options.testpypi_first else None
+        targets = plan_release(
+            workspace,
+            packages,
+            options=options,
+            versions=versions,
+            steps=steps,
+            dist_root=dist_root,
+        )
+        yield ReleaseRun(
+            workspace=workspace,
+            targets=targets,
+            options=options,
+            index=index,
+            command_runner=command_runner or run_in_environment,
+            confirm=confirm,
+            testpypi=testpypi,
+        )
+
+
+def run_in_environment(command: Sequence[str], cwd: Path) -> None:
+    """Run a lint/test command in ``cwd`` with this interpreter's scripts first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    args = list(command)
+    if args and args[0] == "python":
+        args[0] = sys.executable
+    run_process(args, cwd=cwd, env=env, capture=False, what=shlex.join(args))

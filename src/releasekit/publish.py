@@ -1,0 +1,462 @@
+"""Upload a version's files to an index: resumable, idempotent, never leaking a token.
+
+Before anything is sent the index is read (:func:`plan_publish`): a file
+already there with the same sha256 is skipped, a missing one is uploaded, and
+a file there with *different* bytes stops everything (the version is burnt).
+Files are uploaded one at a time with twine, in this process, so a failure
+after a partial upload is completed by running the same publish again, and
+transient failures (connection resets, 5xx) are retried per file.
+
+Credentials come from the environment (``TWINE_USERNAME`` /
+``TWINE_PASSWORD``), else keyring, else - on PyPI and TestPyPI inside CI -
+trusted publishing, which twine performs.  They are never taken from a
+command line, never logged, and are redacted from every error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion as _PackagingInvalidVersion
+from packaging.version import Version
+
+from releasekit._process import redact_text
+from releasekit.config import IndexConfig
+from releasekit.errors import (
+    ConfigError,
+    CredentialsError,
+    DistCheckFailed,
+    IndexError_,
+    IndexUnreachable,
+    InvalidVersion,
+    SigningError,
+    UploadRejected,
+    VersionBurnt,
+    VersionExists,
+)
+from releasekit.index import (
+    IndexFile,
+    download_from_index,
+    file_sha256,
+    files_on_index,
+    parse_dist_filename,
+)
+
+__all__ = [
+    "PublishPlan",
+    "PublishResult",
+    "UploadCredentials",
+    "needs_confirmation",
+    "plan_publish",
+    "publish",
+    "upload_credentials",
+]
+
+log = logging.getLogger("releasekit")
+
+TOKEN_USERNAME = "__token__"  # noqa: S105 - the fixed user name for API tokens, not a secret
+_ANONYMOUS = ("releasekit", "anonymous")  # twine needs some pair; an open index ignores it
+_SIDE_FILES = (".sigstore.json", ".attestation", ".asc")  # beside dists, never uploaded alone
+_ALREADY_EXISTS = ("already exist", "already been used")  # pypiserver; PyPI, also after deletion
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    """What :func:`publish` will do, decided from the index before any upload."""
+
+    index: IndexConfig
+    to_upload: tuple[Path, ...]
+    already: tuple[Path, ...]  # on the index with the same sha256
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """File names uploaded now, and those the index already had (same bytes)."""
+
+    uploaded: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UploadCredentials:
+    """Who publish authenticates as, and where that came from (for error messages).
+
+    ``password`` is None when twine is to obtain it itself (trusted publishing).
+    """
+
+    username: str
+    password: str | None = None
+    source: str = ""
+
+    def __repr__(self) -> str:  # never show the password, even in a debugger or a log
+        return f"UploadCredentials(username={self.username!r}, source={self.source!r})"
+
+
+def _in_ci() -> bool:
+    return bool(os.environ.get("CI") or os.environ.get("GITHUB_ACTIONS"))
+
+
+def _keyring_password(url: str, username: str) -> str | None:
+    try:
+        import keyring
+
+        password = keyring.get_password(url, username)
+    except Exception as exc:  # any keyring backend failure means "not there"
+        log.debug("keyring lookup for %s failed: %s", url, exc.__class__.__name__)
+        return None
+    return password or None
+
+
+def upload_credentials(index: IndexConfig) -> UploadCredentials:
+    """The credentials publish will use for ``index``, and their source.
+
+    Order: ``TWINE_USERNAME``/``TWINE_PASSWORD`` from the environment, then
+    keyring (service = the upload URL, like twine), then trusted publishing
+    for PyPI/TestPyPI when running in CI.  Another index with none of these is
+    uploaded to anonymously (an open index such as the embedded one).
+    """
+    upload_url = index.upload_url or ""
+    username = os.environ.get("TWINE_USERNAME") or TOKEN_USERNAME
+    password = os.environ.get("TWINE_PASSWORD")
+    if password:
+        return UploadCredentials(username, password, f"env TWINE_USERNAME={username!r}")
+    from_keyring = _keyring_password(upload_url, username)
+    if from_keyring:
+        return UploadCredentials(username, from_keyring, f"keyring (username {username!r})")
+    if index.is_pypi:
+        if _in_ci():
+            return UploadCredentials(TOKEN_USERNAME, None, "trusted publishing (OIDC from CI)")
+        raise CredentialsError(
+            f"no credentials for {index.name!r}: TWINE_PASSWORD is unset, keyring has none "
+            f"for {upload_url!r}, and this is not CI (no trusted publishing)",
+            "set TWINE_USERNAME=__token__ and TWINE_PASSWORD to a project-scoped token in the "
+            f"environment, or `keyring set {upload_url} __token__`; see docs/how-to/credentials.md",
+        )
+    return UploadCredentials(*_ANONYMOUS, source="no credentials (anonymous upload)")
+
+
+def needs_confirmation(index: IndexConfig, *, yes: bool, interactive: bool) -> bool:
+    """Whether an adapter must ask before publishing: PyPI, a terminal, no --yes, not CI."""
+    return index.name == "pypi" and interactive and not yes and not os.environ.get("CI")
+
+
+# --- planning -------------------------------------------------------------------------
+
+
+def _dists_of(name: str, version: str, files: Sequence[Path]) -> list[Path]:
+    """The wheels and sdists among ``files``, checked to be ``name`` ``version``."""
+    try:
+        wanted = Version(version)
+    except _PackagingInvalidVersion:
+        raise InvalidVersion(
+            f"invalid version: {version!r}", "give a PEP 440 version such as '0.1.0a2'"
+        ) from None
+    dists: list[Path] = []
+    for path in files:
+        if path.name.endswith(_SIDE_FILES):
+            continue
+        parsed = parse_dist_filename(path.name)
+        if parsed is None:
+            raise DistCheckFailed(
+                f"{str(path)!r} is not a wheel or sdist",
+                "publish only the files `nox -s build` made in dist/<name>/",
+            )
+        if parsed != (canonicalize_name(name), wanted):
+            raise DistCheckFailed(
+                f"{path.name!r} is not a file of {name} {version}",
+                f"publish only {name} {version}'s files; rebuild with `nox -s build -- {name}`",
+            )
+        if not path.is_file():
+            raise DistCheckFailed(
+                f"{str(path)!r} does not exist", f"build it first: `nox -s build -- {name}`"
+            )
+        dists.append(path)
+    if not dists:
+        raise DistCheckFailed(
+            f"no wheel or sdist of {name} {version} to publish",
+            f"build them first: `nox -s build -- {name}`",
+        )
+    # the sdist first, then wheels: a partial upload leaves the source, which builds anywhere
+    return sorted(dists, key=lambda p: (p.name.endswith(".whl"), p.name))
+
+
+def _burnt_hint(name: str, version: str, index: IndexConfig) -> str:
+    return (
+        f"{name} {version} is burnt on {index.name!r} forever (an index never takes new bytes "
+        "under a file name it has seen, even after deletion): bump the version "
+        "(e.g. `invoke bump --pre`) and release that"
+    )
+
+
+def _index_sha256(index: IndexConfig, file: IndexFile) -> str:
+    if file.sha256 is not None:
+        return file.sha256
+    # the index lists the file without a hash: fetch it and hash what it serves
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="releasekit-hash-") as scratch:
+        return file_sha256(download_from_index(index, file, Path(scratch)))
+
+
+def plan_publish(index: IndexConfig, name: str, version: str, files: Sequence[Path]) -> PublishPlan:
+    """Read the index and sort ``files`` into to-upload and already-there.
+
+    Raises :class:`VersionBurnt` (before anything is uploaded) when the index
+    holds a file of the same name with different content.
+    """
+    dists = _dists_of(name, version, files)
+    remote = {f.filename: f for f in files_on_index(index, name, version)}
+    to_upload: list[Path] = []
+    already: list[Path] = []
+    burnt: list[str] = []
+    for path in dists:
+        listed = remote.get(path.name)
+        if listed is None:
+            to_upload.append(path)
+            continue
+        local_sha, index_sha = file_sha256(path), _index_sha256(index, listed)
+        if local_sha == index_sha:
+            if listed.yanked is not None:
+                log.warning("%s is on %s but yanked (%r)", path.name, index.name, listed.yanked)
+            already.append(path)
+        else:
+            burnt.append(
+                f"{path.name!r} (index sha256 {index_sha[:12]}..., local {local_sha[:12]}...)"
+            )
+    if burnt:
+        raise VersionBurnt(
+            f"{index.name!r} already has different content for {', '.join(burnt)}",
+            _burnt_hint(name, version, index),
+        )
+    return PublishPlan(index, tuple(to_upload), tuple(already))
+
+
+# --- uploading ------------------------------------------------------------------------
+
+
+class _Transient(Exception):
+    """An upload failure worth retrying (connection reset, timeout, 5xx)."""
+
+
+def _attestations_of(path: Path) -> list[str]:
+    prefix = path.name + "."
+    return sorted(
+        str(p)
+        for p in path.parent.iterdir()
+        if p.name.startswith(prefix) and p.name.endswith(".attestation")
+    )
+
+
+@contextlib.contextmanager
+def _twine_output(secrets: Sequence[str]) -> Iterator[None]:
+    """Keep twine's console output off the terminal; log it (redacted) instead."""
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            yield
+    finally:
+        for line in buffer.getvalue().splitlines():
+            if line.strip():
+                log.debug("twine: %s", redact_text(line, secrets))
+
+
+def _is_refused(exc: requests.ConnectionError) -> bool:
+    """Connection refused or a name that does not resolve: retrying will not help."""
+    text = repr(exc)
+    return any(
+        marker in text
+        for marker in ("ConnectionRefused", "Connection refused", "NameResolution", "Errno -2")
+    )
+
+
+def _upload_one(
+    index: IndexConfig,
+    path: Path,
+    credentials: UploadCredentials,
+    attestations: bool,
+    secrets: Sequence[str],
+) -> None:
+    """Upload ``path`` with twine; raise a ReleaseError, or _Transient to retry."""
+    from twine import exceptions as twine_exceptions
+    from twine.commands.upload import upload
+    from twine.settings import Settings
+
+    upload_url = index.upload_url or ""
+    uploads = [str(path)]
+    if attestations:
+        found = _attestations_of(path)
+        if not found:
+            raise SigningError(
+                f"no attestation beside {path.name!r} (looked for {path.name}.*.attestation)",
+                "run `nox -s sign` first, or publish without attestations",
+            )
+        uploads += found
+    try:
+        with _twine_output(secrets):
+            settings = Settings(
+                repository_url=upload_url,
+                username=credentials.username,
+                password=credentials.password,
+                non_interactive=True,
+                disable_progress_bar=True,
+                attestations=attestations,
+            )
+            upload(settings, uploads)
+    except requests.HTTPError as exc:
+        response = exc.response
+        status = response.status_code if response is not None else 0
+        reason = (response.reason or "") if response is not None else ""
+        body = (response.text or "") if response is not None else ""
+        said = redact_text(f"HTTP {status} {reason}".strip(), secrets)
+        if status >= 500:
+            raise _Transient(said) from None
+        if status in (401, 403):
+            raise CredentialsError(
+                f"{index.name!r} refused the upload of {path.name!r} ({said}); "
+                f"credentials from {credentials.source}",
+                "check that the credential is valid and allowed to upload this project: "
+                "for PyPI a project-scoped API token with username __token__, or a trusted "
+                "publisher for this workflow; see docs/how-to/credentials.md",
+            ) from None
+        if status == 400 and any(m in (reason + body).lower() for m in _ALREADY_EXISTS):
+            raise VersionExists(
+                f"{index.name!r} already has {path.name!r} ({said})",
+                "re-run publish to compare hashes; if the bytes differ, the version is burnt: "
+                "bump it (e.g. `invoke bump --pre`) and release again",
+            ) from None
+        first_line = body.strip().splitlines()[0] if body.strip() else ""
+        detail = redact_text(reason or first_line, secrets)
+        raise UploadRejected(
+            f"{index.name!r} rejected {path.name!r}: HTTP {status} {detail}".rstrip(),
+            "read the index's reason; fix the file (`nox -s build` checks it) and publish again",
+        ) from None
+    except requests.ConnectionError as exc:
+        if _is_refused(exc):
+            raise IndexUnreachable(
+                f"index {index.name!r} could not be reached at {upload_url!r} (connection refused)",
+                "check the upload URL and that the index is up; re-run publish to resume",
+            ) from None
+        raise _Transient(exc.__class__.__name__) from None
+    except requests.Timeout as exc:
+        raise _Transient(exc.__class__.__name__) from None
+    except twine_exceptions.NonInteractive:
+        raise CredentialsError(
+            f"no credentials for {index.name!r} (tried {credentials.source})",
+            "set TWINE_USERNAME and TWINE_PASSWORD in the environment, or store them in keyring",
+        ) from None
+    except twine_exceptions.TrustedPublishingFailure as exc:
+        raise CredentialsError(
+            f"trusted publishing to {index.name!r} failed: "
+            f"{redact_text(str(exc), secrets).splitlines()[0]}",
+            "check the trusted publisher on the index (owner, repository, workflow, environment) "
+            "and that the job has `id-token: write`",
+        ) from None
+    except twine_exceptions.InvalidDistribution as exc:
+        raise DistCheckFailed(
+            f"twine refused {path.name!r}: {redact_text(str(exc), secrets)}",
+            "rebuild with `nox -s build` and check the file",
+        ) from None
+    except twine_exceptions.InvalidConfiguration as exc:
+        raise ConfigError(
+            f"twine cannot upload to {upload_url!r}: {redact_text(str(exc), secrets)}",
+            "check upload-url in [tool.releasekit.indexes] (it must end with '/')",
+        ) from None
+    except twine_exceptions.TwineException as exc:
+        raise UploadRejected(
+            f"upload of {path.name!r} to {index.name!r} failed: {redact_text(str(exc), secrets)}",
+            "read the reason above, fix it, and publish again: uploaded files are skipped",
+        ) from None
+
+
+def _confirm_on_index(index: IndexConfig, name: str, version: str, path: Path) -> bool:
+    """After 'already exists': True if the index holds exactly these bytes."""
+    for listed in files_on_index(index, name, version):
+        if listed.filename == path.name:
+            if _index_sha256(index, listed) == file_sha256(path):
+                return True
+            raise VersionBurnt(
+                f"{index.name!r} already has different content for {path.name!r}",
+                _burnt_hint(name, version, index),
+            )
+    return False
+
+
+def publish(
+    index: IndexConfig,
+    files: Sequence[Path],
+    *,
+    name: str,
+    version: str,
+    attestations: bool = False,
+    retries: int = 3,
+    backoff: float = 1.0,
+) -> PublishResult:
+    """Upload the files of ``name`` ``version`` that ``index`` does not have yet.
+
+    Idempotent: files already there with the same sha256 are skipped; a re-run
+    after a failure completes the upload.  Each file is retried up to
+    ``retries`` times on transient failures, waiting ``backoff``, then twice
+    that, and so on.  With ``attestations``, each dist's ``<file>.*.attestation``
+    files go with it (PyPI and TestPyPI only; other indexes get the dists alone).
+    """
+    if not index.upload_url:
+        raise ConfigError(
+            f"index {index.name!r} has no upload URL",
+            "the embedded 'local' index gets its URL when it starts: use index.local_index()",
+        )
+    plan = plan_publish(index, name, version, files)
+    for path in plan.already:
+        log.info("%s is already on %s with the same sha256: skipped", path.name, index.name)
+    if not plan.to_upload:
+        log.info("%s %s: every file is already on %s", name, version, index.name)
+        return PublishResult((), tuple(p.name for p in plan.already))
+    if attestations and not index.is_pypi:
+        log.warning(
+            "index %r does not take attestations (only PyPI and TestPyPI do): "
+            "uploading the files without them",
+            index.name,
+        )
+        attestations = False
+    credentials = upload_credentials(index)
+    secrets = [credentials.password] if credentials.password else []
+    log.info("uploading to %s as %s", index.upload_url, credentials.source)
+    uploaded: list[str] = []
+    skipped = [p.name for p in plan.already]
+    for path in plan.to_upload:
+        for attempt in range(retries + 1):
+            try:
+                _upload_one(index, path, credentials, attestations, secrets)
+            except VersionExists:
+                if _confirm_on_index(index, name, version, path):
+                    log.info("%s reached %s (same sha256)", path.name, index.name)
+                    break
+                raise
+            except _Transient as exc:
+                if attempt < retries:
+                    delay = backoff * 2**attempt
+                    log.warning(
+                        "upload of %s to %s failed (%s); retry %d of %d in %.1f s",
+                        path.name, index.name, exc, attempt + 1, retries, delay,
+                    )  # fmt: skip
+                    time.sleep(delay)
+                    continue
+                done = ", ".join(uploaded + skipped) or "none"
+                raise IndexError_(
+                    f"upload of {path.name!r} to {index.name!r} failed after "
+                    f"{retries + 1} attempts ({exc}); on the index: {done}",
+                    "the index is failing; re-run the same publish later: files already there "
+                    "are skipped and the rest uploaded",
+                ) from None
+            log.info("uploaded %s to %s", path.name, index.name)
+            break
+        uploaded.append(path.name)
+    return PublishResult(tuple(uploaded), tuple(skipped))

@@ -1,0 +1,246 @@
+"""pytest fixtures around real package indexes on loopback.
+
+- ``pypiserver``: a real pypiserver (``releasekit.index.local_index``) on
+  127.0.0.1 with htpasswd auth for uploads (user ``USERNAME``, password
+  ``PASSWORD``), serving a per-test directory.
+- ``upload_env``: the same server, with ``TWINE_USERNAME``/``TWINE_PASSWORD`` set.
+- ``flaky_front``: a factory for a small HTTP proxy in front of that server that
+  forwards everything but answers 500 to the wheel's upload the first N times.
+- ``dead_index``: an index on a loopback port where nothing listens.
+- ``oxi_dists``: per-test copies of the example's oxi-core sdist and wheel,
+  built once per session (per xdist worker).
+
+Use it with ``pytest_plugins = ["tests.pypiserver_fixtures"]`` in conftest, or
+by importing the fixtures into a test module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from releasekit.config import IndexConfig
+from releasekit.index import local_index
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "oxi"
+USERNAME = "uploader"
+PASSWORD = "pw-Kq8v-upload-secret-1b7e"  # distinctive, so tests can look for leaks
+
+__all__ = [
+    "PASSWORD",
+    "USERNAME",
+    "Dists",
+    "FlakyFront",
+    "PypiServer",
+    "dead_index",
+    "flaky_front",
+    "free_port",
+    "oxi_dists",
+    "oxi_dists_built",
+    "pypiserver",
+    "upload_env",
+]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PypiServer:
+    """A running pypiserver: its index, the directory it serves, who may upload."""
+
+    index: IndexConfig
+    directory: Path
+    username: str = USERNAME
+    password: str = PASSWORD
+
+    def listing(self) -> dict[str, str]:
+        """What the server holds: file name -> sha256 (read from its directory)."""
+        return {p.name: sha256(p) for p in sorted(self.directory.rglob("*")) if p.is_file()}
+
+    def put(self, path: Path) -> None:
+        """Place a file on the index directly (as if uploaded earlier)."""
+        shutil.copy2(path, self.directory / path.name)
+
+
+@pytest.fixture
+def pypiserver(tmp_path: Path) -> Iterator[PypiServer]:
+    """A real pypiserver on 127.0.0.1: uploads need USERNAME/PASSWORD, reads are open."""
+    with warnings.catch_warnings():  # passlib imports the deprecated crypt module
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from passlib.apache import HtpasswdFile
+    htpasswd = tmp_path / "htpasswd"
+    users = HtpasswdFile(str(htpasswd), new=True)
+    users.set_password(USERNAME, PASSWORD)
+    users.save()
+    directory = tmp_path / "index-packages"
+    with local_index(directory, htpasswd=htpasswd) as index:
+        yield PypiServer(index, directory)
+
+
+@pytest.fixture
+def upload_env(pypiserver: PypiServer, monkeypatch: pytest.MonkeyPatch) -> PypiServer:
+    """``pypiserver`` with TWINE_USERNAME / TWINE_PASSWORD set for it."""
+    monkeypatch.setenv("TWINE_USERNAME", pypiserver.username)
+    monkeypatch.setenv("TWINE_PASSWORD", pypiserver.password)
+    return pypiserver
+
+
+# --- a flaky front ----------------------------------------------------------------
+
+
+@dataclass
+class FlakyFront:
+    """A loopback HTTP proxy to ``target`` that fails the wheel's upload ``failures`` times.
+
+    ``failures=None`` fails it every time.  ``failed`` counts the 500s sent,
+    ``forwarded_uploads`` the upload requests passed on to the real server.
+    """
+
+    target: str
+    failures: int | None
+    index: IndexConfig = field(init=False)
+    failed: int = 0
+    forwarded_uploads: int = 0
+    _server: ThreadingHTTPServer | None = field(default=None, repr=False)
+
+    def start(self) -> FlakyFront:
+        front = self
+        target = urlsplit(self.target)
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                pass  # quiet: pytest shows failures its own way
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if self.command == "POST" and body is not None:
+                    is_wheel = b'.whl"' in body
+                    if is_wheel and (front.failures is None or front.failed < front.failures):
+                        front.failed += 1
+                        self.send_response(500, "Internal Server Error")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    front.forwarded_uploads += 1
+                conn = http.client.HTTPConnection(target.hostname or "", target.port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                response = conn.getresponse()
+                payload = response.read()
+                self.send_response(response.status, response.reason)
+                for key, value in response.getheaders():
+                    if key.lower() not in {"transfer-encoding", "connection", "content-length"}:
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                conn.close()
+
+            do_GET = _forward  # noqa: N815 - http.server's naming
+            do_POST = _forward  # noqa: N815
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        port = self._server.server_address[1]
+        self.index = IndexConfig(
+            "flaky", upload_url=f"http://127.0.0.1:{port}/", simple_url=f"http://127.0.0.1:{port}/simple/"
+        )
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+@pytest.fixture
+def flaky_front(pypiserver: PypiServer) -> Iterator[Callable[[int | None], FlakyFront]]:
+    """A factory: ``flaky_front(n)`` -> a front to ``pypiserver`` failing the wheel n times."""
+    fronts: list[FlakyFront] = []
+
+    def make(failures: int | None) -> FlakyFront:
+        front = FlakyFront(pypiserver.index.upload_url or "", failures).start()
+        fronts.append(front)
+        return front
+
+    yield make
+    for front in fronts:
+        front.stop()
+
+
+@pytest.fixture
+def dead_index() -> IndexConfig:
+    """An index on a loopback port where nothing listens (connection refused)."""
+    port = free_port()
+    return IndexConfig("dead", f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/simple/")
+
+
+# --- the example's dists -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dists:
+    """oxi-core's sdist and wheel in a directory of the test's own."""
+
+    sdist: Path
+    wheel: Path
+    version: str = "0.1.0a1"
+    name: str = "oxi-core"
+
+    @property
+    def files(self) -> tuple[Path, Path]:
+        return (self.sdist, self.wheel)
+
+
+@pytest.fixture(scope="session")
+def oxi_dists_built(tmp_path_factory: pytest.TempPathFactory) -> Dists:
+    """oxi-core 0.1.0a1 built once (``python -m build`` on a copy of examples/oxi)."""
+    work = tmp_path_factory.mktemp("oxi-build")
+    source = work / "oxi"
+    shutil.copytree(
+        EXAMPLE, source, ignore=shutil.ignore_patterns("dist", ".nox", "__pycache__", "adapters")
+    )
+    out = work / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(out), str(source)],
+        check=True,
+        capture_output=True,
+    )
+    (sdist,) = out.glob("*.tar.gz")
+    (wheel,) = out.glob("*.whl")
+    return Dists(sdist, wheel)
+
+
+@pytest.fixture
+def oxi_dists(oxi_dists_built: Dists, tmp_path: Path) -> Dists:
+    """A per-test copy of the built oxi-core dists (tests may change or delete them)."""
+    dest = tmp_path / "dist"
+    dest.mkdir()
+    return Dists(
+        Path(shutil.copy2(oxi_dists_built.sdist, dest)),
+        Path(shutil.copy2(oxi_dists_built.wheel, dest)),
+    )

@@ -1,0 +1,103 @@
+"""[tool.releasekit] loading and validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from releasekit.config import BUILTIN_INDEXES, load_config
+from releasekit.errors import ConfigError
+
+
+def write(root: Path, tool: str, project: str = '[project]\nname = "demo"\nversion = "1.0"\n') -> Path:
+    (root / "pyproject.toml").write_text(project + "\n" + tool, encoding="utf-8")
+    return root
+
+
+def test_defaults_without_table(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""))
+    assert config.packages == (".",)
+    assert config.signing is None
+    assert set(config.indexes) == set(BUILTIN_INDEXES)
+    assert config.defaults.lint is None  # defaults apply
+    assert config.defaults.verify_timeout == 180
+
+
+def test_every_key_of_the_design(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            """
+[tool.releasekit]
+packages = ["."]
+tag-format = "{name}-v{version}"
+release-notes = "docs/release-notes/v{version}.md"
+branch = "trunk"
+lint = ["ruff check {path}"]
+test = []
+smoke = ["{script} --version"]
+leak-allow = ["tests/fixtures/*"]
+verify-timeout = 30
+
+[tool.releasekit.indexes.staging]
+upload-url = "http://127.0.0.1:8080/"
+simple-url = "http://127.0.0.1:8080/simple"
+
+[tool.releasekit.signing]
+identity = "https://github.com/o/r/.github/workflows/release.yml@refs/tags/{tag}"
+issuer = "https://token.actions.githubusercontent.com"
+""",
+        )
+    )
+    assert config.defaults.branch == "trunk"
+    assert config.defaults.test == ()  # an empty list means: none
+    assert config.defaults.lint == ("ruff check {path}",)
+    assert config.defaults.leak_allow == ("tests/fixtures/*",)
+    assert config.defaults.verify_timeout == 30.0
+    staging = config.index("staging")
+    assert staging.simple_url == "http://127.0.0.1:8080/simple/"  # trailing slash added
+    assert config.signing is not None
+    assert config.signing.issuer == "https://token.actions.githubusercontent.com"
+
+
+@pytest.mark.parametrize(
+    ("tool", "expected"),
+    [
+        ('[tool.releasekit]\ntag-fromat = "v{version}"\n', "unknown key tool.releasekit.tag-fromat (did you mean 'tag-format'?)"),
+        ('[tool.releasekit]\nbranch = 3\n', "tool.releasekit.branch must be a branch name"),
+        ('[tool.releasekit]\nlint = "ruff check"\n', "tool.releasekit.lint must be a list of command strings"),
+        ('[tool.releasekit]\nlint = [1]\n', "item 1 is not a string"),
+        ('[tool.releasekit]\ntag-format = "release"\n', "has no '{version}'"),
+        ('[tool.releasekit]\nverify-timeout = true\n', "verify-timeout must be a number of seconds"),
+        ('[tool.releasekit.indexes.pypi]\nupload-url = "https://x/"\nsimple-url = "https://x/"\n', "built-in index"),
+        ('[tool.releasekit.indexes.mine]\nupload-url = "ftp://x/"\nsimple-url = "https://x/"\n', "upload-url must be an http(s) URL"),
+        ('[tool.releasekit.indexes.mine]\nupload_url = "https://x/"\n', "(did you mean 'upload-url'?)"),
+        ('[tool.releasekit.signing]\nissuer = "https://x"\n', "exactly one of 'identity' or 'identity-regexp'"),
+        ('[tool.releasekit.signing]\nidentity = "a"\nissuer = "x"\nidentiy = "b"\n', "(did you mean 'identity'?)"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path: Path, tool: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, tool))
+    assert expected in str(info.value)
+    assert info.value.hint
+
+
+def test_missing_pyproject(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no pyproject.toml"):
+        load_config(tmp_path)
+
+
+def test_pyproject_that_is_not_toml(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project\nname = 1", encoding="utf-8")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_config(tmp_path)
+
+
+def test_unknown_index_lists_the_known(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""))
+    with pytest.raises(ConfigError) as info:
+        config.index("tespypi")
+    assert "did you mean 'testpypi'" in str(info.value)
+    assert "local, pypi, testpypi" in info.value.hint

@@ -1,0 +1,73 @@
+"""git helpers on real repositories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from releasekit import git as rkgit
+from releasekit.errors import DirtyWorkingTree, GitError, TagError
+from tests.conftest import git
+
+
+def test_clean_and_dirty(oxi_repo: Path) -> None:
+    rkgit.require_clean(oxi_repo)
+    (oxi_repo / "untracked.txt").write_text("x")
+    (oxi_repo / "README.md").write_text("changed")
+    assert sorted(rkgit.dirty_paths(oxi_repo)) == ["README.md", "untracked.txt"]
+    with pytest.raises(DirtyWorkingTree, match="untracked.txt") as info:
+        rkgit.require_clean(oxi_repo)
+    assert "commit or stash" in info.value.hint
+
+
+def test_ignored_files_do_not_count(oxi_repo: Path) -> None:
+    (oxi_repo / "dist").mkdir()
+    (oxi_repo / "dist" / "x.whl").write_text("x")
+    assert rkgit.dirty_paths(oxi_repo) == []
+
+
+def test_branch_and_detached(oxi_repo: Path) -> None:
+    assert rkgit.current_branch(oxi_repo) == "main"
+    git(oxi_repo, "checkout", "-q", "--detach")
+    assert rkgit.current_branch(oxi_repo) is None
+
+
+def test_annotated_tag_push_and_idempotence(oxi_repo: Path) -> None:
+    head = rkgit.head(oxi_repo)
+    assert rkgit.create_tag(oxi_repo, "oxi-core-v0.1.0a1", "Release oxi-core 0.1.0a1")
+    assert not rkgit.create_tag(oxi_repo, "oxi-core-v0.1.0a1", "again")  # already there
+    assert rkgit.tag_target(oxi_repo, "oxi-core-v0.1.0a1") == head
+    assert git(oxi_repo, "cat-file", "-t", "oxi-core-v0.1.0a1") == "tag"  # annotated
+    assert rkgit.remote_tag_target(oxi_repo, "oxi-core-v0.1.0a1") is None
+    assert rkgit.push_tag(oxi_repo, "oxi-core-v0.1.0a1")
+    assert rkgit.remote_tag_target(oxi_repo, "oxi-core-v0.1.0a1") == head
+    assert not rkgit.push_tag(oxi_repo, "oxi-core-v0.1.0a1")  # already on the remote
+
+
+def test_taken_tag_is_never_moved(oxi_repo: Path) -> None:
+    rkgit.create_tag(oxi_repo, "v1", "one")
+    (oxi_repo / "new.txt").write_text("x")
+    git(oxi_repo, "add", "new.txt")
+    git(oxi_repo, "commit", "-qm", "more")
+    with pytest.raises(TagError, match="already exists"):
+        rkgit.create_tag(oxi_repo, "v1", "one")
+
+
+def test_delete_tag_locally_and_remote(oxi_repo: Path) -> None:
+    rkgit.create_tag(oxi_repo, "oxi-core-v0.1.0a1", "x")
+    rkgit.push_tag(oxi_repo, "oxi-core-v0.1.0a1")
+    assert rkgit.delete_tag(oxi_repo, "oxi-core-v0.1.0a1") == ["local", "origin"]
+    assert rkgit.tag_target(oxi_repo, "oxi-core-v0.1.0a1") is None
+    assert rkgit.remote_tag_target(oxi_repo, "oxi-core-v0.1.0a1") is None
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    with pytest.raises(GitError, match="not inside a git repository"):
+        rkgit.repo_root(tmp_path)
+
+
+@pytest.mark.parametrize(("version", "final"), [("1.0.0", True), ("1.0.0rc1", False),
+                                                  ("1.0.0.dev1", False), ("1.0.0.post1", True)])
+def test_is_final_version(version: str, final: bool) -> None:
+    assert rkgit.is_final_version(version) is final

@@ -1,0 +1,94 @@
+"""Package discovery, selection, dependency order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from releasekit.errors import ConfigError, PackageNotFound, WorkspaceError
+from releasekit.workspace import load_workspace
+from tests.conftest import EXAMPLE
+
+
+def test_example_packages_and_tags() -> None:
+    workspace = load_workspace(EXAMPLE)
+    assert [p.name for p in workspace.packages] == ["oxi-core", "oxi-adapter-reference"]
+    core = workspace.get("oxi-core")
+    assert core.tag("0.1.0a2") == "oxi-core-v0.1.0a2"  # several packages: {name}-v{version}
+    assert core.dist_dir == EXAMPLE / "dist" / "oxi-core"
+    assert core.console_scripts == ("oxi",)
+
+
+@pytest.mark.parametrize("spelling", ["oxi-core", "oxi_core", "Oxi-Core", "OXI.core", "."])
+def test_select_by_any_spelling_or_path(spelling: str) -> None:
+    workspace = load_workspace(EXAMPLE)
+    assert workspace.get(spelling).name == "oxi-core"
+
+
+@pytest.mark.parametrize("spelling", ["adapters/_reference", "adapters/_reference/", "oxi_adapter_reference"])
+def test_select_adapter(spelling: str) -> None:
+    assert load_workspace(EXAMPLE).get(spelling).name == "oxi-adapter-reference"
+
+
+def test_all_in_dependency_order() -> None:
+    workspace = load_workspace(EXAMPLE)
+    adapter, core = workspace.get("adapters/_reference"), workspace.get("oxi-core")
+    assert workspace.select(all_packages=True) == [core, adapter]
+    assert workspace.select(["oxi-adapter-reference", "oxi-core"]) == [core, adapter]
+
+
+def test_unknown_package_lists_known() -> None:
+    with pytest.raises(PackageNotFound) as info:
+        load_workspace(EXAMPLE).get("oxi-cor")
+    assert "no package 'oxi-cor'" in str(info.value)
+    assert "oxi-core (.)" in info.value.hint and "oxi-adapter-reference" in info.value.hint
+
+
+def test_default_package_is_the_one_you_stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    workspace = load_workspace(EXAMPLE)
+    assert workspace.default_package(EXAMPLE / "adapters" / "_reference" / "src").name == (
+        "oxi-adapter-reference"
+    )
+    assert workspace.default_package(EXAMPLE).name == "oxi-core"
+
+
+def _pkg(root: Path, name: str, deps: list[str]) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    quoted = ", ".join(f'"{d}"' for d in deps)
+    (root / "pyproject.toml").write_text(
+        f'[project]\nname = "{name}"\nversion = "1.0"\ndependencies = [{quoted}]\n', encoding="utf-8"
+    )
+
+
+def test_cycle_is_an_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.releasekit]\npackages = ["pkgs/*"]\n')
+    _pkg(tmp_path / "pkgs" / "a", "a", ["b==1.0"])
+    _pkg(tmp_path / "pkgs" / "b", "b", ["c>=1"])
+    _pkg(tmp_path / "pkgs" / "c", "c", ["a"])
+    with pytest.raises(WorkspaceError, match="dependency cycle between packages: a -> b -> c -> a"):
+        load_workspace(tmp_path)
+
+
+def test_glob_that_matches_nothing(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname="x"\nversion="1"\n[tool.releasekit]\npackages = [".", "plugins/*"]\n')
+    with pytest.raises(ConfigError, match="'plugins/\\*' matches no directory"):
+        load_workspace(tmp_path)
+
+
+def test_single_package_default_tag_and_selection(tmp_path: Path) -> None:
+    _pkg(tmp_path, "solo", [])
+    workspace = load_workspace(tmp_path)
+    assert workspace.select()[0].tag("1.0") == "v1.0"
+
+
+def test_package_override_and_workspace_key_refused(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.releasekit]\npackages = ["p/*"]\nbranch = "main"\n')
+    _pkg(tmp_path / "p" / "one", "one", [])
+    with (tmp_path / "p" / "one" / "pyproject.toml").open("a") as fh:
+        fh.write('[tool.releasekit]\nbranch = "stable"\n')
+    assert load_workspace(tmp_path).get("one").settings.branch == "stable"
+    with (tmp_path / "p" / "one" / "pyproject.toml").open("a") as fh:
+        fh.write('packages = ["x"]\n')
+    with pytest.raises(ConfigError, match="workspace key"):
+        load_workspace(tmp_path)
