@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import requests
 from packaging.utils import canonicalize_name
@@ -50,6 +51,10 @@ from releasekit.index import (
     files_on_index,
     parse_dist_filename,
 )
+
+if TYPE_CHECKING:
+    from twine.package import PackageFile
+    from twine.settings import Settings
 
 __all__ = [
     "PublishPlan",
@@ -269,6 +274,51 @@ def _twine_output(secrets: Sequence[str]) -> Iterator[None]:
                 log.debug("twine: %s", redact_text(line, secrets))
 
 
+def _one_attempt_settings(**options: Any) -> Settings:
+    """twine Settings whose repository tries each upload once.
+
+    twine repeats a 5xx upload up to five times at once; releasekit retries
+    itself, per file, with backoff and a log line per retry.
+    """
+    from twine.repository import Repository
+    from twine.settings import Settings
+
+    class OneAttemptRepository(Repository):
+        def upload(self, package: PackageFile, max_redirects: int = 5) -> requests.Response:
+            return super().upload(package, max_redirects=1)
+
+    class OneAttemptSettings(Settings):
+        def create_repository(self) -> Repository:
+            repository = OneAttemptRepository(
+                str(self.repository_config["repository"]),
+                self.username,
+                self.password,
+                self.disable_progress_bar,
+            )
+            repository.set_certificate_authority(self.cacert)
+            repository.set_client_certificate(self.client_cert)
+            return repository
+
+    return OneAttemptSettings(**options)
+
+
+class _DropRetryNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "upload appears to have failed" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_twine_retry_notice() -> Iterator[None]:
+    """twine's "Retry 1 of 1" would contradict releasekit's own retry lines."""
+    twine_log = logging.getLogger("twine.repository")
+    quiet = _DropRetryNotice()
+    twine_log.addFilter(quiet)
+    try:
+        yield
+    finally:
+        twine_log.removeFilter(quiet)
+
+
 def _is_refused(exc: requests.ConnectionError) -> bool:
     """Connection refused or a name that does not resolve: retrying will not help."""
     text = repr(exc)
@@ -288,7 +338,6 @@ def _upload_one(
     """Upload ``path`` with twine; raise a ReleaseError, or _Transient to retry."""
     from twine import exceptions as twine_exceptions
     from twine.commands.upload import upload
-    from twine.settings import Settings
 
     upload_url = index.upload_url or ""
     uploads = [str(path)]
@@ -301,8 +350,8 @@ def _upload_one(
             )
         uploads += found
     try:
-        with _twine_output(secrets):
-            settings = Settings(
+        with _twine_output(secrets), _quiet_twine_retry_notice():
+            settings = _one_attempt_settings(
                 repository_url=upload_url,
                 username=credentials.username,
                 password=credentials.password,

@@ -1,0 +1,259 @@
+"""publish.py: real twine uploads to a real pypiserver with htpasswd auth."""
+
+from __future__ import annotations
+
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from releasekit.config import BUILTIN_INDEXES, IndexConfig
+from releasekit.errors import (
+    CredentialsError,
+    DistCheckFailed,
+    IndexError_,
+    IndexUnreachable,
+    VersionBurnt,
+)
+from releasekit.publish import (
+    PublishPlan,
+    needs_confirmation,
+    plan_publish,
+    publish,
+    upload_credentials,
+)
+from tests.pypiserver_fixtures import (  # noqa: F401 - fixtures used by name
+    Dists,
+    FlakyFront,
+    PypiServer,
+    dead_index,
+    flaky_front,
+    oxi_dists,
+    oxi_dists_built,
+    pypiserver,
+    sha256,
+    upload_env,
+)
+
+NAME, VERSION = "oxi-core", "0.1.0a1"
+
+
+@pytest.fixture(autouse=True)
+def _no_keyring_no_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user's keyring and CI variables must not decide these tests."""
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    for key in ("CI", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(key, raising=False)
+
+
+def test_publish_uploads_then_a_rerun_changes_nothing(
+    upload_env: PypiServer, oxi_dists: Dists, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index = upload_env.index
+    result = publish(index, oxi_dists.files, name=NAME, version=VERSION)
+    assert sorted(result.uploaded) == sorted(p.name for p in oxi_dists.files)
+    assert result.skipped == ()
+    on_index = upload_env.listing()
+    assert on_index == {p.name: sha256(p) for p in oxi_dists.files}
+
+    again = publish(index, oxi_dists.files, name=NAME, version=VERSION)
+    assert again.uploaded == ()
+    assert sorted(again.skipped) == sorted(on_index)
+    assert upload_env.listing() == on_index
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == "", "the core never prints (twine's output is logged)"
+
+
+def test_side_files_beside_the_dists_are_not_uploaded(upload_env: PypiServer, oxi_dists: Dists) -> None:
+    bundle = oxi_dists.wheel.with_name(oxi_dists.wheel.name + ".sigstore.json")
+    bundle.write_text("{}")
+    result = publish(upload_env.index, [*oxi_dists.files, bundle], name=NAME, version=VERSION)
+    assert len(result.uploaded) == 2
+    assert bundle.name not in upload_env.listing()
+
+
+def test_a_partial_upload_fails_after_retries_and_a_rerun_completes_it(
+    upload_env: PypiServer,
+    oxi_dists: Dists,
+    flaky_front: Callable[[int | None], FlakyFront],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="releasekit")
+    front = flaky_front(None)  # the wheel's upload always answers 500
+    with pytest.raises(IndexError_) as excinfo:
+        publish(front.index, oxi_dists.files, name=NAME, version=VERSION, retries=2, backoff=0.01)
+    assert front.failed == 3, "one attempt and two retries"
+    assert repr(oxi_dists.wheel.name) in str(excinfo.value)
+    assert "re-run" in excinfo.value.hint
+    assert upload_env.listing() == {oxi_dists.sdist.name: sha256(oxi_dists.sdist)}
+    assert sum("retry" in r.getMessage() for r in caplog.records) == 2
+
+    result = publish(upload_env.index, oxi_dists.files, name=NAME, version=VERSION)
+    assert result.uploaded == (oxi_dists.wheel.name,)
+    assert result.skipped == (oxi_dists.sdist.name,)
+    assert upload_env.listing() == {p.name: sha256(p) for p in oxi_dists.files}
+
+
+def test_a_transient_500_is_retried_with_backoff(
+    upload_env: PypiServer,
+    oxi_dists: Dists,
+    flaky_front: Callable[[int | None], FlakyFront],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    front = flaky_front(1)
+    result = publish(front.index, oxi_dists.files, name=NAME, version=VERSION, backoff=0.01)
+    assert front.failed == 1
+    assert sorted(result.uploaded) == sorted(p.name for p in oxi_dists.files)
+    assert upload_env.listing() == {p.name: sha256(p) for p in oxi_dists.files}
+    (retry,) = [r.getMessage() for r in caplog.records if "retry" in r.getMessage()]
+    assert oxi_dists.wheel.name in retry and "500" in retry and "retry 1 of 3" in retry
+
+
+def _rebuilt_sdist(sdist: Path, dest: Path) -> Path:
+    """The same sdist file name with one changed member: a rebuild with a change."""
+    dest.mkdir()
+    out = dest / sdist.name
+    with tarfile.open(sdist) as src, tarfile.open(out, "w:gz") as dst:
+        for member in src.getmembers():
+            data = src.extractfile(member) if member.isfile() else None
+            if data is not None and member.name.endswith("README.md"):
+                content = data.read() + b"\nA late fix.\n"
+                member.size = len(content)
+                import io
+
+                dst.addfile(member, io.BytesIO(content))
+            else:
+                dst.addfile(member, data)
+    return out
+
+
+def test_changed_bytes_for_a_published_file_are_refused_before_any_upload(
+    upload_env: PypiServer, oxi_dists: Dists, tmp_path: Path
+) -> None:
+    upload_env.put(oxi_dists.sdist)  # released earlier; the wheel is not on the index
+    before = upload_env.listing()
+    changed = _rebuilt_sdist(oxi_dists.sdist, tmp_path / "rebuilt")
+    assert sha256(changed) != sha256(oxi_dists.sdist)
+    with pytest.raises(VersionBurnt) as excinfo:
+        publish(upload_env.index, [changed, oxi_dists.wheel], name=NAME, version=VERSION)
+    error = excinfo.value
+    assert repr(changed.name) in str(error)
+    assert sha256(changed)[:12] in str(error) and sha256(oxi_dists.sdist)[:12] in str(error)
+    assert "burnt" in error.hint and "invoke bump --pre" in error.hint
+    assert upload_env.listing() == before, "nothing was uploaded, not even the missing wheel"
+
+
+def test_plan_publish_sorts_files_by_what_the_index_has(
+    pypiserver: PypiServer, oxi_dists: Dists
+) -> None:
+    pypiserver.put(oxi_dists.wheel)
+    plan = plan_publish(pypiserver.index, "Oxi_Core", "0.1.0.a1", oxi_dists.files)
+    assert plan == PublishPlan(pypiserver.index, (oxi_dists.sdist,), (oxi_dists.wheel,))
+
+
+def test_a_wrong_password_is_a_credentials_error_without_the_password(
+    pypiserver: PypiServer,
+    oxi_dists: Dists,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level("DEBUG")
+    wrong = "wrong-Pw-7731-not-the-real-one"
+    monkeypatch.setenv("TWINE_USERNAME", pypiserver.username)
+    monkeypatch.setenv("TWINE_PASSWORD", wrong)
+    with pytest.raises(CredentialsError) as excinfo:
+        publish(pypiserver.index, oxi_dists.files, name=NAME, version=VERSION, backoff=0.01)
+    error = excinfo.value
+    assert "403" in str(error)
+    assert f"env TWINE_USERNAME={pypiserver.username!r}" in str(error)
+    assert "project-scoped" in error.hint
+    out = capsys.readouterr()
+    for text in (str(error), error.render(), repr(error), caplog.text, out.out, out.err):
+        assert wrong not in text
+    assert pypiserver.listing() == {}
+
+
+def test_no_credentials_for_a_protected_index_is_a_credentials_error(
+    pypiserver: PypiServer, oxi_dists: Dists
+) -> None:
+    with pytest.raises(CredentialsError, match="anonymous"):
+        publish(pypiserver.index, oxi_dists.files, name=NAME, version=VERSION)
+    assert pypiserver.listing() == {}
+
+
+def test_an_index_that_is_down_is_unreachable(dead_index: IndexConfig, oxi_dists: Dists) -> None:  # noqa: F811
+    with pytest.raises(IndexUnreachable) as excinfo:
+        publish(dead_index, oxi_dists.files, name=NAME, version=VERSION, backoff=0.01)
+    assert repr(dead_index.simple_url + "oxi-core/") in str(excinfo.value)
+
+
+def test_attestations_are_not_sent_to_an_index_that_does_not_take_them(
+    upload_env: PypiServer, oxi_dists: Dists, caplog: pytest.LogCaptureFixture
+) -> None:
+    result = publish(upload_env.index, oxi_dists.files, name=NAME, version=VERSION, attestations=True)
+    assert len(result.uploaded) == 2
+    assert "does not take attestations" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (["oxi_core-0.1.0a2.tar.gz"], "not a file of oxi-core 0.1.0a1"),
+        (["other-0.1.0a1.tar.gz"], "not a file of oxi-core 0.1.0a1"),
+        (["notes.txt"], "not a wheel or sdist"),
+        (["oxi_core-0.1.0a1.tar.gz.sigstore.json"], "no wheel or sdist"),
+        (["oxi_core-0.1.0a1-py3-none-any.whl"], "does not exist"),
+    ],
+)
+def test_only_this_versions_dists_are_published(
+    files: list[str], message: str, tmp_path: Path, dead_index: IndexConfig  # noqa: F811
+) -> None:
+    for name in files[:-1] if message == "does not exist" else files:
+        (tmp_path / name).write_text("x")
+    with pytest.raises(DistCheckFailed, match=message):
+        plan_publish(dead_index, NAME, VERSION, [tmp_path / n for n in files])
+
+
+def test_credentials_come_from_the_environment_then_ci_trusted_publishing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    testpypi = BUILTIN_INDEXES["testpypi"]
+    with pytest.raises(CredentialsError) as excinfo:
+        upload_credentials(testpypi)  # no env, no keyring, not CI: fails before any network
+    assert "TWINE_PASSWORD" in excinfo.value.hint
+
+    monkeypatch.setenv("CI", "true")
+    in_ci = upload_credentials(testpypi)
+    assert in_ci.password is None and "trusted publishing" in in_ci.source
+
+    monkeypatch.setenv("TWINE_PASSWORD", "pypi-AgEIcHlwaS5vcmc-token")
+    from_env = upload_credentials(testpypi)
+    assert (from_env.username, from_env.source) == ("__token__", "env TWINE_USERNAME='__token__'")
+    assert "pypi-AgEIcHlwaS5vcmc-token" not in repr(from_env)
+
+
+@pytest.mark.parametrize(
+    ("index", "yes", "interactive", "ci", "expected"),
+    [
+        ("pypi", False, True, None, True),
+        ("pypi", True, True, None, False),
+        ("pypi", False, False, None, False),
+        ("pypi", False, True, "true", False),
+        ("testpypi", False, True, None, False),
+        ("local", False, True, None, False),
+    ],
+)
+def test_needs_confirmation_only_for_pypi_at_a_terminal(
+    index: str,
+    yes: bool,
+    interactive: bool,
+    ci: str | None,
+    expected: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if ci:
+        monkeypatch.setenv("CI", ci)
+    chosen = BUILTIN_INDEXES[index]
+    assert needs_confirmation(chosen, yes=yes, interactive=interactive) is expected
