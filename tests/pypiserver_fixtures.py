@@ -9,6 +9,10 @@
 - ``dead_index``: an index on a loopback port where nothing listens.
 - ``oxi_dists``: per-test copies of the example's oxi-core sdist and wheel,
   built once per session (per xdist worker).
+- ``build_backend_wheels``: hatchling and its dependencies as wheels, fetched
+  once per session through the normal installer configuration, to put on a
+  test index so an sdist can be built from that index alone.
+- ``make_wheel``: a small valid wheel written by hand (no build).
 
 Use it with ``pytest_plugins = ["tests.pypiserver_fixtures"]`` in conftest, or
 by importing the fixtures into a test module.
@@ -45,9 +49,11 @@ __all__ = [
     "Dists",
     "FlakyFront",
     "PypiServer",
+    "build_backend_wheels",
     "dead_index",
     "flaky_front",
     "free_port",
+    "make_wheel",
     "oxi_dists",
     "oxi_dists_built",
     "pypiserver",
@@ -131,7 +137,7 @@ class FlakyFront:
         target = urlsplit(self.target)
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass  # quiet: pytest shows failures its own way
 
             def _forward(self) -> None:
@@ -160,13 +166,15 @@ class FlakyFront:
                 self.wfile.write(payload)
                 conn.close()
 
-            do_GET = _forward  # noqa: N815 - http.server's naming
-            do_POST = _forward  # noqa: N815
+            do_GET = _forward
+            do_POST = _forward
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         port = self._server.server_address[1]
         self.index = IndexConfig(
-            "flaky", upload_url=f"http://127.0.0.1:{port}/", simple_url=f"http://127.0.0.1:{port}/simple/"
+            "flaky",
+            upload_url=f"http://127.0.0.1:{port}/",
+            simple_url=f"http://127.0.0.1:{port}/simple/",
         )
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
@@ -244,3 +252,65 @@ def oxi_dists(oxi_dists_built: Dists, tmp_path: Path) -> Dists:
         Path(shutil.copy2(oxi_dists_built.sdist, dest)),
         Path(shutil.copy2(oxi_dists_built.wheel, dest)),
     )
+
+
+@pytest.fixture(scope="session")
+def build_backend_wheels(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ...]:
+    """hatchling and its dependencies as wheels (``pip download`` with the user's config)."""
+    out = tmp_path_factory.mktemp("backend-wheels")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--only-binary", ":all:", "--quiet",
+         "--dest", str(out), "hatchling"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return tuple(sorted(out.glob("*.whl")))
+
+
+def make_wheel(
+    dest: Path,
+    name: str,
+    version: str,
+    *,
+    requires: tuple[str, ...] = (),
+    module_source: str | None = None,
+) -> Path:
+    """Write a pure-Python wheel of ``name`` ``version`` with one import package.
+
+    The package's ``__init__.py`` is ``module_source``, by default one reading
+    ``__version__`` from the installed metadata.
+    """
+    import base64
+    import zipfile
+
+    from packaging.utils import canonicalize_name
+
+    dist = canonicalize_name(name).replace("-", "_")
+    source = module_source or (
+        f"from importlib.metadata import version\n__version__ = version({name!r})\n"
+    )
+    info = f"{dist}-{version}.dist-info"
+    metadata = "".join(
+        [f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"]
+        + [f"Requires-Dist: {r}\n" for r in requires]
+    )
+    members = {
+        f"{dist}/__init__.py": source,
+        f"{info}/METADATA": metadata,
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: releasekit-tests\n"
+        "Root-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{info}/top_level.txt": f"{dist}\n",
+    }
+    record = []
+    for member, text in members.items():
+        digest = hashlib.sha256(text.encode()).digest()
+        b64 = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        record.append(f"{member},sha256={b64},{len(text.encode())}")
+    record.append(f"{info}/RECORD,,")
+    members[f"{info}/RECORD"] = "\n".join(record) + "\n"
+    dest.mkdir(parents=True, exist_ok=True)
+    wheel = dest / f"{dist}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for member, text in members.items():
+            archive.writestr(member, text)
+    return wheel

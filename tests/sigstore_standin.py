@@ -26,6 +26,10 @@ pointing at the stand-in, trusted root holding its CA, CT log key and Rekor key)
 hand to ``releasekit.signing``; :meth:`SigstoreStandin.trusted_root` is what a
 verifier trusts.  No timestamp authority is needed: Rekor v1 entries carry their
 integrated time under the SET.
+
+In a test module: ``from tests.sigstore_standin import sigstore_standin_fixture`` makes
+the module-scoped ``sigstore_standin`` fixture available; or use the class directly
+(``with SigstoreStandin() as standin: ...``), e.g. for a second, distrusted instance.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sigstore.models import ClientTrustConfig, TrustedRoot
 from sigstore.oidc import IdentityToken
 
-__all__ = ["GITHUB_ISSUER", "SigstoreStandin", "sigstore_standin"]
+__all__ = ["GITHUB_ISSUER", "SigstoreStandin", "StandinRefused", "sigstore_standin_fixture"]
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 
@@ -189,6 +193,8 @@ class SigstoreStandin:
         self.entries: list[dict[str, Any]] = []  # every integrated entry, in log order
         self.issued: list[x509.Certificate] = []  # every leaf certificate Fulcio issued
         self.ambient_token: str | None = None  # what /github-oidc hands out
+        # a misbehaving Fulcio: write this issuer into certificates instead of the token's
+        self.issuer_override: str | None = None
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -206,7 +212,7 @@ class SigstoreStandin:
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet: pytest shows failures, not every request
 
             def _answer(self, status: int, body: object) -> None:
@@ -377,10 +383,19 @@ class SigstoreStandin:
         return jwt.encode(payload, key or self._oidc_key, algorithm="ES256")
 
     def email_token(
-        self, email: str = "releaser@oxi.invalid", issuer: str = "https://github.com/login/oauth"
+        self, email: str = "releaser@oxi.invalid", connector: str = "https://github.com/login/oauth"
     ) -> IdentityToken:
-        """A token like sigstore's interactive flow gives: the SAN is the email."""
-        raw = self.raw_token(issuer=issuer, subject=email, email=email, email_verified=True)
+        """A token like sigstore's browser flow gives (its Dex, federating ``connector``).
+
+        The certificate's SAN is the email, its issuer extension the connector.
+        """
+        raw = self.raw_token(
+            issuer="https://oauth2.sigstore.dev/auth",
+            subject="CgExEgZnaXRodWI",
+            email=email,
+            email_verified=True,
+            federated_claims={"connector_id": connector, "user_id": "1"},
+        )
         return IdentityToken(raw)
 
     def github_raw_token(
@@ -409,7 +424,9 @@ class SigstoreStandin:
 
     @staticmethod
     def github_identity(
-        repository: str = "oxi-dev/oxi", workflow: str = "release.yml", ref: str = "refs/tags/v0.1.0a1"
+        repository: str = "oxi-dev/oxi",
+        workflow: str = "release.yml",
+        ref: str = "refs/tags/v0.1.0a1",
     ) -> str:
         """The certificate identity (SAN) Fulcio gives a GitHub Actions token."""
         return f"https://github.com/{repository}/.github/workflows/{workflow}@{ref}"
@@ -500,6 +517,7 @@ class SigstoreStandin:
             if isinstance(federated, dict) and "connector_id" in federated
             else issuer_url
         )
+        cert_issuer = self.issuer_override or cert_issuer
         san: x509.GeneralName
         github = issuer_url == GITHUB_ISSUER
         if github:
@@ -643,14 +661,14 @@ class SigstoreStandin:
             key = self._certificate_from_b64_pem(verifier_pem).public_key()
             if not isinstance(key, ec.EllipticCurvePublicKey):
                 raise StandinRefused(400, "only ECDSA verifiers are supported")
-            signatures = []
+            signatures: list[dict[str, str]] = []
             for signature in envelope["signatures"]:
                 try:
                     key.verify(base64.b64decode(signature["sig"]), pae, ec.ECDSA(hashes.SHA256()))
                 except InvalidSignature:
                     raise StandinRefused(400, "DSSE signature does not verify") from None
                 signatures.append({"signature": signature["sig"], "verifier": verifier_pem})
-            body = {
+            body: dict[str, Any] = {
                 "apiVersion": "0.0.1",
                 "kind": "dsse",
                 "spec": {
@@ -672,7 +690,8 @@ class SigstoreStandin:
         origin = f"127.0.0.1 - {self.name}"
         note = f"{origin}\n{size}\n{_b64(root)}\n"
         signature = self._rekor_key.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
-        return f"{note}\n\u2014 {origin.split()[0]} {_b64(self.rekor_log_id[:4] + signature)}\n"
+        signer = origin.split(maxsplit=1)[0]
+        return f"{note}\n\u2014 {signer} {_b64(self.rekor_log_id[:4] + signature)}\n"
 
     def _create_entry(self, proposed: dict[str, Any]) -> dict[str, Any]:
         body = self._entry_body(proposed)
@@ -711,8 +730,12 @@ class SigstoreStandin:
         return {_leaf_hash(body).hex(): entry}
 
 
-@pytest.fixture(scope="module")
-def sigstore_standin() -> Iterator[SigstoreStandin]:
-    """A running stand-in for the tests of one module (its keys die with it)."""
+@pytest.fixture(scope="module", name="sigstore_standin")
+def sigstore_standin_fixture() -> Iterator[SigstoreStandin]:
+    """``sigstore_standin``: a running stand-in for the tests of one module.
+
+    Import ``sigstore_standin_fixture`` into a test module to use it (its keys die with
+    the module's tests).
+    """
     with SigstoreStandin() as standin:
         yield standin

@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from packaging.version import Version
@@ -23,14 +24,11 @@ from releasekit.index import (
     local_index,
     versions_on_index,
 )
-from tests.pypiserver_fixtures import (  # noqa: F401 - fixtures used by name
-    Dists,
-    PypiServer,
-    dead_index,
-    oxi_dists,
-    oxi_dists_built,
-    pypiserver,
-)
+
+if TYPE_CHECKING:
+    from tests.pypiserver_fixtures import Dists, PypiServer
+
+pytest_plugins = ["tests.pypiserver_fixtures"]
 
 
 def _server_pids(port: int) -> list[int]:
@@ -74,7 +72,8 @@ def test_local_index_runs_on_loopback_and_its_process_is_gone_after(
         assert index.simple_url == f"http://127.0.0.1:{port}/simple/"
         assert _answers(index)
         assert len(_server_pids(port)) == 1
-        served = Path(next(r.args for r in caplog.records if "local index at" in r.msg)[1])  # type: ignore[index]
+        (started,) = [r.getMessage() for r in caplog.records if "local index at" in r.getMessage()]
+        served = Path(started.rsplit(" serving ", 1)[1])
         assert served.is_dir()
     assert _server_pids(port) == []
     assert not _answers(index)
@@ -110,7 +109,9 @@ def test_local_index_on_a_taken_port_fails_with_the_server_output(tmp_path: Path
     assert excinfo.value.hint
 
 
-def test_files_on_index_lists_a_version_with_hashes(pypiserver: PypiServer, oxi_dists: Dists) -> None:
+def test_files_on_index_lists_a_version_with_hashes(
+    pypiserver: PypiServer, oxi_dists: Dists
+) -> None:
     index = pypiserver.index
     assert files_on_index(index, "oxi-core") == []
     assert versions_on_index(index, "oxi-core") == []
@@ -137,10 +138,10 @@ def test_files_on_index_lists_a_version_with_hashes(pypiserver: PypiServer, oxi_
     assert versions_on_index(index, "oxi-core") == [Version("0.1.0a1"), Version("0.1.0a2")]
 
 
-def test_an_index_that_is_down_is_unreachable(dead_index: IndexConfig) -> None:  # noqa: F811
+def test_an_index_that_is_down_is_unreachable(dead_index: IndexConfig) -> None:
     with pytest.raises(IndexUnreachable) as excinfo:
         files_on_index(dead_index, "oxi-core", timeout=5)
-    assert repr(dead_index.simple_url + "oxi-core/") in str(excinfo.value)
+    assert repr(f"{dead_index.simple_url}oxi-core/") in str(excinfo.value)
     assert excinfo.value.hint
 
 
@@ -163,12 +164,11 @@ def json_index(tmp_path: Path) -> Iterator[tuple[IndexConfig, dict[str, bytes]]]
     seen_accept: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
         def do_GET(self) -> None:
-            port = self.server.server_address[1]
-            base = f"http://127.0.0.1:{port}"
+            base = f"http://{self.headers['Host']}"
             if self.path == "/simple/oxi-core/":
                 seen_accept.append(self.headers.get("Accept", ""))
                 page = {
@@ -210,7 +210,10 @@ def json_index(tmp_path: Path) -> Iterator[tuple[IndexConfig, dict[str, bytes]]]
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
-    yield IndexConfig("json", f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/simple/"), blobs
+    yield (
+        IndexConfig("json", f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/simple/"),
+        blobs,
+    )
     server.shutdown()
     server.server_close()
     assert all("application/vnd.pypi.simple.v1+json" in a and "text/html" in a for a in seen_accept)

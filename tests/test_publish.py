@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,20 +26,17 @@ from releasekit.publish import (
     publish,
     upload_credentials,
 )
-from tests.pypiserver_fixtures import (  # noqa: F401 - fixtures used by name
-    Dists,
-    FlakyFront,
-    PypiServer,
-    dead_index,
-    flaky_front,
-    oxi_dists,
-    oxi_dists_built,
-    pypiserver,
-    sha256,
-    upload_env,
-)
+
+if TYPE_CHECKING:
+    from tests.pypiserver_fixtures import Dists, FlakyFront, PypiServer
+
+pytest_plugins = ["tests.pypiserver_fixtures"]
 
 NAME, VERSION = "oxi-core", "0.1.0a1"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(autouse=True)
@@ -65,7 +65,9 @@ def test_publish_uploads_then_a_rerun_changes_nothing(
     assert out.out == "" and out.err == "", "the core never prints (twine's output is logged)"
 
 
-def test_side_files_beside_the_dists_are_not_uploaded(upload_env: PypiServer, oxi_dists: Dists) -> None:
+def test_side_files_beside_the_dists_are_not_uploaded(
+    upload_env: PypiServer, oxi_dists: Dists
+) -> None:
     bundle = oxi_dists.wheel.with_name(oxi_dists.wheel.name + ".sigstore.json")
     bundle.write_text("{}")
     result = publish(upload_env.index, [*oxi_dists.files, bundle], name=NAME, version=VERSION)
@@ -120,8 +122,6 @@ def _rebuilt_sdist(sdist: Path, dest: Path) -> Path:
             if data is not None and member.name.endswith("README.md"):
                 content = data.read() + b"\nA late fix.\n"
                 member.size = len(content)
-                import io
-
                 dst.addfile(member, io.BytesIO(content))
             else:
                 dst.addfile(member, data)
@@ -168,7 +168,7 @@ def test_a_wrong_password_is_a_credentials_error_without_the_password(
     error = excinfo.value
     assert "403" in str(error)
     assert f"env TWINE_USERNAME={pypiserver.username!r}" in str(error)
-    assert "project-scoped" in error.hint
+    assert "TWINE_PASSWORD" in error.hint and repr(NAME) in error.hint
     out = capsys.readouterr()
     for text in (str(error), error.render(), repr(error), caplog.text, out.out, out.err):
         assert wrong not in text
@@ -183,16 +183,18 @@ def test_no_credentials_for_a_protected_index_is_a_credentials_error(
     assert pypiserver.listing() == {}
 
 
-def test_an_index_that_is_down_is_unreachable(dead_index: IndexConfig, oxi_dists: Dists) -> None:  # noqa: F811
+def test_an_index_that_is_down_is_unreachable(dead_index: IndexConfig, oxi_dists: Dists) -> None:
     with pytest.raises(IndexUnreachable) as excinfo:
         publish(dead_index, oxi_dists.files, name=NAME, version=VERSION, backoff=0.01)
-    assert repr(dead_index.simple_url + "oxi-core/") in str(excinfo.value)
+    assert repr(f"{dead_index.simple_url}oxi-core/") in str(excinfo.value)
 
 
 def test_attestations_are_not_sent_to_an_index_that_does_not_take_them(
     upload_env: PypiServer, oxi_dists: Dists, caplog: pytest.LogCaptureFixture
 ) -> None:
-    result = publish(upload_env.index, oxi_dists.files, name=NAME, version=VERSION, attestations=True)
+    result = publish(
+        upload_env.index, oxi_dists.files, name=NAME, version=VERSION, attestations=True
+    )
     assert len(result.uploaded) == 2
     assert "does not take attestations" in caplog.text
 
@@ -208,7 +210,10 @@ def test_attestations_are_not_sent_to_an_index_that_does_not_take_them(
     ],
 )
 def test_only_this_versions_dists_are_published(
-    files: list[str], message: str, tmp_path: Path, dead_index: IndexConfig  # noqa: F811
+    files: list[str],
+    message: str,
+    tmp_path: Path,
+    dead_index: IndexConfig,
 ) -> None:
     for name in files[:-1] if message == "does not exist" else files:
         (tmp_path / name).write_text("x")
@@ -235,24 +240,20 @@ def test_credentials_come_from_the_environment_then_ci_trusted_publishing(
 
 
 @pytest.mark.parametrize(
-    ("index", "yes", "interactive", "ci", "expected"),
+    ("case", "expected"),
     [
-        ("pypi", False, True, None, True),
-        ("pypi", True, True, None, False),
-        ("pypi", False, False, None, False),
-        ("pypi", False, True, "true", False),
-        ("testpypi", False, True, None, False),
-        ("local", False, True, None, False),
+        (("pypi", False, True, None), True),
+        (("pypi", True, True, None), False),  # --yes
+        (("pypi", False, False, None), False),  # not a terminal
+        (("pypi", False, True, "true"), False),  # CI
+        (("testpypi", False, True, None), False),
+        (("local", False, True, None), False),
     ],
 )
 def test_needs_confirmation_only_for_pypi_at_a_terminal(
-    index: str,
-    yes: bool,
-    interactive: bool,
-    ci: str | None,
-    expected: bool,
-    monkeypatch: pytest.MonkeyPatch,
+    case: tuple[str, bool, bool, str | None], expected: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    index, yes, interactive, ci = case
     if ci:
         monkeypatch.setenv("CI", ci)
     chosen = BUILTIN_INDEXES[index]

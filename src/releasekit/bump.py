@@ -12,7 +12,7 @@ from datetime import date
 
 from packaging.version import Version
 
-from releasekit.edits import FileEdit
+from releasekit.edits import FileEdit, merge_edits
 from releasekit.notes import plan_notes
 from releasekit.versioning import (
     LITERAL_FIX_HINT,
@@ -28,7 +28,7 @@ from releasekit.versioning import (
 )
 from releasekit.workspace import Package, Workspace
 
-__all__ = ["VersionChange", "merge_edits", "plan_version_change"]
+__all__ = ["VersionChange", "plan_version_change"]
 
 
 @dataclass(frozen=True)
@@ -73,21 +73,6 @@ class VersionChange:
         return lines
 
 
-def merge_edits(edits: list[FileEdit]) -> list[FileEdit]:
-    """Fold several edits of one file into one (later edits apply to earlier results)."""
-    merged: dict[object, FileEdit] = {}
-    for edit in edits:
-        key = edit.path.resolve()
-        if key in merged:
-            first = merged[key]
-            merged[key] = FileEdit(
-                first.path, first.before, edit.after, f"{first.reason}; {edit.reason}"
-            )
-        else:
-            merged[key] = edit
-    return list(merged.values())
-
-
 def plan_version_change(
     workspace: Workspace,
     package: Package,
@@ -100,9 +85,9 @@ def plan_version_change(
     new = plan_bump(old, request)
     source = find_version_source(package)
     edits = list(plan_version_edit(package, new))
-    pin_edits, warnings = plan_pin_edits(workspace, package, old, new)
+    pin_edits, warnings = plan_pin_edits(workspace, package, old, new, pending=edits)
     edits.extend(pin_edits)
-    edits.extend(plan_notes(package, new, today=today))
+    edits.extend(plan_notes(package, new, today=today, pending=edits))
     return VersionChange(
         package=package,
         old=old,

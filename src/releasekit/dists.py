@@ -601,12 +601,12 @@ def smoke_test(
             )
         else:
             work = Path(work_dir).absolute()
+            if work.resolve().is_relative_to(package.workspace_root.resolve()):
+                raise SmokeFailed(
+                    f"the smoke test folder {str(work)!r} is inside the repository",
+                    "pass a work_dir outside the repository (or none: a temporary folder is used)",
+                )
             work.mkdir(parents=True, exist_ok=True)
-        if work.resolve().is_relative_to(package.workspace_root.resolve()):
-            raise SmokeFailed(
-                f"the smoke test folder {str(work)!r} is inside the repository",
-                "pass a work_dir outside the repository (or none: a temporary folder is used)",
-            )
         venv = create_venv(work / "venv")
         if external:
             log.info(

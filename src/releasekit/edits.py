@@ -140,7 +140,12 @@ class _Step:
     original: bytes | None  # None: the file did not exist
     mode: int
     temp: Path | None = None
-    replaced: bool = False
+    attempted: bool = False  # its replace was started
+
+    @property
+    def replaced(self) -> bool:
+        """True once the new text is in place: the atomic rename consumed the temporary."""
+        return self.attempted and (self.temp is None or not self.temp.exists())
 
 
 def _check(edit: FileEdit) -> _Step:
@@ -196,10 +201,10 @@ def _restore(steps: Sequence[_Step], created_dirs: Sequence[Path]) -> list[str]:
     problems: list[str] = []
     for step in reversed(steps):
         path = step.edit.path
-        if step.temp is not None:
-            with contextlib.suppress(OSError):
-                step.temp.unlink()
         if not step.replaced:
+            if step.temp is not None:
+                with contextlib.suppress(OSError):
+                    step.temp.unlink()
             continue
         try:
             if step.original is None:
@@ -243,10 +248,9 @@ def apply_edits(edits: Sequence[FileEdit]) -> None:
             if step.original is not None:
                 temp.chmod(step.mode)  # exactly the old mode, whatever the umask
         for step in steps:
+            step.attempted = True
             if step.temp is not None:
                 step.temp.replace(step.edit.path)
-            step.temp = None
-            step.replaced = True
             log.info("wrote %s (%s)", step.edit.path, step.edit.reason)
     except BaseException as exc:
         problems = _restore(steps, created_dirs)

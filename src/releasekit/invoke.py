@@ -32,7 +32,7 @@ from releasekit.status import package_status
 from releasekit.versioning import BumpRequest, parse_version, read_version
 from releasekit.workspace import Package, Workspace, load_workspace
 
-__all__ = ["bump", "notes", "ns", "status", "tag", "untag"]
+__all__ = ["bump", "notes", "ns", "rollback", "status", "tag", "untag"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -283,4 +283,67 @@ def status(c: Context, package: str | None = None, index: list[str] | None = Non
         print()
 
 
-ns = Collection("releasekit", bump, notes, tag, untag, status)
+@task(
+    auto_shortflags=False,
+    help={
+        "security": "a security regression or secret exposure (yank path)",
+        "data_loss": "the release loses or corrupts data (yank path)",
+        "user_visible": "a bug users hit in normal use: crash, wrong output, broken install",
+        "cosmetic": "cosmetic or edge case: an errata note may be enough",
+        "reason": "one line saying what is wrong (recorded in the notes, yank reason)",
+        "from_good": "re-release this good version's code under the new number",
+        "to": "the new version (default: next pre-release number, else next patch)",
+        "dry": "print the decision and the plan, change nothing",
+    },
+)
+@reports_errors
+def rollback(
+    c: Context,
+    package: str,
+    bad_version: str,
+    security: bool = False,
+    data_loss: bool = False,
+    user_visible: bool = False,
+    cosmetic: bool = False,
+    reason: str | None = None,
+    from_good: str | None = None,
+    to: str | None = None,
+    dry: bool = False,
+) -> None:
+    """Decide yank or republish for a bad release, then prepare the roll-forward (never deletes)."""
+    from releasekit.rollback import QUESTIONS, Assessment, apply_rollback, plan_rollback
+
+    workspace = _workspace()
+    chosen = workspace.get(package)
+    answers = {
+        "security": security,
+        "data_loss": data_loss,
+        "user_visible": user_visible,
+        "cosmetic": cosmetic,
+    }
+    if not any(answers.values()) and sys.stdin.isatty() and not os.environ.get("CI"):
+        for field_name, question in QUESTIONS:
+            reply = input(f"{question} [y/N] ").strip().lower()
+            answers[field_name] = reply in {"y", "yes"}
+            if answers[field_name]:
+                break
+        if reason is None:
+            reason = input("In one line, what is wrong? ").strip()
+    assessment = Assessment(**answers, reason=reason or "")
+    plan = plan_rollback(
+        workspace,
+        chosen,
+        parse_version(bad_version),
+        assessment,
+        to=parse_version(to) if to else None,
+        from_good=parse_version(from_good) if from_good else None,
+    )
+    print("\n".join(plan.describe()))
+    if dry:
+        print("dry run: nothing changed")
+        return
+    for line in apply_rollback(workspace, plan):
+        print(line)
+
+
+ns = Collection("releasekit", bump, notes, tag, untag, status, rollback)

@@ -302,21 +302,25 @@ def _one_attempt_settings(**options: Any) -> Settings:
     return OneAttemptSettings(**options)
 
 
-class _DropRetryNotice(logging.Filter):
+class _DropTwineAdvice(logging.Filter):
+    """twine's CLI advice ("Retry 1 of 1", "Retry with --verbose") misleads here."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return "upload appears to have failed" not in record.getMessage()
+        message = record.getMessage()
+        return not ("upload appears to have failed" in message or "--verbose" in message)
 
 
 @contextlib.contextmanager
-def _quiet_twine_retry_notice() -> Iterator[None]:
-    """twine's "Retry 1 of 1" would contradict releasekit's own retry lines."""
-    twine_log = logging.getLogger("twine.repository")
-    quiet = _DropRetryNotice()
-    twine_log.addFilter(quiet)
+def _quiet_twine_advice() -> Iterator[None]:
+    loggers = [logging.getLogger("twine.repository"), logging.getLogger("twine.utils")]
+    quiet = _DropTwineAdvice()
+    for logger in loggers:
+        logger.addFilter(quiet)
     try:
         yield
     finally:
-        twine_log.removeFilter(quiet)
+        for logger in loggers:
+            logger.removeFilter(quiet)
 
 
 def _is_refused(exc: requests.ConnectionError) -> bool:
@@ -328,9 +332,24 @@ def _is_refused(exc: requests.ConnectionError) -> bool:
     )
 
 
+def _credentials_hint(index: IndexConfig, name: str) -> str:
+    if index.is_pypi:
+        return (
+            f"check the token's scope: a project-scoped API token for {name!r} on {index.name} "
+            "(username __token__), or a trusted publisher for this workflow; "
+            "see docs/how-to/credentials.md"
+        )
+    return (
+        f"check the user name and password {index.name!r} expects for uploads of {name!r} "
+        "(TWINE_USERNAME / TWINE_PASSWORD or keyring); see docs/how-to/credentials.md"
+    )
+
+
 def _upload_one(
     index: IndexConfig,
+    name: str,
     path: Path,
+    *,
     credentials: UploadCredentials,
     attestations: bool,
     secrets: Sequence[str],
@@ -350,7 +369,7 @@ def _upload_one(
             )
         uploads += found
     try:
-        with _twine_output(secrets), _quiet_twine_retry_notice():
+        with _twine_output(secrets), _quiet_twine_advice():
             settings = _one_attempt_settings(
                 repository_url=upload_url,
                 username=credentials.username,
@@ -372,9 +391,7 @@ def _upload_one(
             raise CredentialsError(
                 f"{index.name!r} refused the upload of {path.name!r} ({said}); "
                 f"credentials from {credentials.source}",
-                "check that the credential is valid and allowed to upload this project: "
-                "for PyPI a project-scoped API token with username __token__, or a trusted "
-                "publisher for this workflow; see docs/how-to/credentials.md",
+                _credentials_hint(index, name),
             ) from None
         if status == 400 and any(m in (reason + body).lower() for m in _ALREADY_EXISTS):
             raise VersionExists(
@@ -483,7 +500,14 @@ def publish(
     for path in plan.to_upload:
         for attempt in range(retries + 1):
             try:
-                _upload_one(index, path, credentials, attestations, secrets)
+                _upload_one(
+                    index,
+                    name,
+                    path,
+                    credentials=credentials,
+                    attestations=attestations,
+                    secrets=secrets,
+                )
             except VersionExists:
                 if _confirm_on_index(index, name, version, path):
                     log.info("%s reached %s (same sha256)", path.name, index.name)

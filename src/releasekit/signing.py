@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from sigstore.errors import VerificationError
 
 from releasekit.config import SigningConfig, render_template
-from releasekit.errors import ConfigError, SignatureInvalid, SigningError
+from releasekit.errors import ConfigError, ReleaseError, SignatureInvalid, SigningError
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
@@ -71,6 +71,14 @@ _THREE_WAYS = (
     "set SIGSTORE_IDENTITY_TOKEN, or run in CI with OIDC enabled "
     "(GitHub Actions: permissions: id-token: write), "
     "or run from a terminal to sign in with the browser"
+)
+# issuers whose certificates Fulcio issues for the token's email (as sigstore knows them)
+_EMAIL_ISSUERS = frozenset(
+    {
+        "https://accounts.google.com",
+        "https://oauth2.sigstore.dev/auth",
+        "https://oauth2.sigstage.dev/auth",
+    }
 )
 _ISSUER_V1_OID = "1.3.6.1.4.1.57264.1.1"
 _ISSUER_V2_OID = "1.3.6.1.4.1.57264.1.8"
@@ -186,7 +194,8 @@ def certificate_identity(token: IdentityToken) -> str | None:
     """The certificate identity (SAN) Fulcio issues for ``token``, when it is known.
 
     GitHub Actions: ``https://github.com/`` + ``job_workflow_ref`` (the workflow file at
-    its ref); GitLab: ``https://`` + ``ci_config_ref_uri``; email issuers: the email.
+    its ref); GitLab: ``https://`` + ``ci_config_ref_uri``; sigstore's browser sign-in
+    and Google: the email.
     ``None`` for issuers whose SAN rule releasekit does not know.
     """
     claims = _token_claims(token)
@@ -194,7 +203,7 @@ def certificate_identity(token: IdentityToken) -> str | None:
         return f"https://github.com/{claims['job_workflow_ref']}"
     if "ci_config_ref_uri" in claims:
         return f"https://{claims['ci_config_ref_uri']}"
-    if "email" in claims:
+    if token.issuer in _EMAIL_ISSUERS and "email" in claims:
         return str(claims["email"])
     return None
 
@@ -429,8 +438,14 @@ def _diagnose(
             "another one means someone else published this file",
         )
     if isinstance(exc, CertValidationError) or "sources of verified time" in text or "SCT" in text:
+        if isinstance(exc, CertValidationError):
+            why = "the bundle's certificate does not chain to"
+        elif "SCT" in text:
+            why = "the bundle's certificate was not logged by a CT log of"
+        else:
+            why = "no timestamp in the bundle is vouched for by"
         return SignatureInvalid(
-            f"{name!r}: the bundle's certificate does not chain to the {instance} trust root "
+            f"{name!r}: {why} the {instance} trust root "
             "(signed by another sigstore instance: staging vs production?)",
             "verify against the instance that signed it (staging = true in "
             "[tool.releasekit.signing], or --staging), or re-sign with this one",
@@ -460,13 +475,16 @@ def _check_artifact(
     artifact: Path, bundle_file: Path, verifier: Verifier, policy: _IdentityPolicy, instance: str
 ) -> str:
     """Verify one file; return its sha256 (hex). Raises SignatureInvalid."""
-    bundle = _load_bundle(bundle_file, artifact)
+    from cryptography.x509 import ExtensionNotFound
+    from sigstore.errors import Error as SigstoreError
+
     try:
         data = artifact.read_bytes()
     except FileNotFoundError:
         raise SignatureInvalid(
             f"cannot verify {str(artifact)!r}: no such file", "check the path of the artifact"
         ) from None
+    bundle = _load_bundle(bundle_file, artifact)
     digest = hashlib.sha256(data).hexdigest()
     try:
         verifier.verify_artifact(data, bundle, policy)
@@ -477,6 +495,12 @@ def _check_artifact(
             digest=digest,
             signed_digest=_bundle_digest(bundle),
             instance=instance,
+        ) from exc
+    except (SigstoreError, ValueError, ExtensionNotFound) as exc:  # a certificate out of profile
+        raise SignatureInvalid(
+            f"the sigstore bundle {str(bundle_file)!r} of {artifact.name!r} cannot be "
+            f"checked: {exc}",
+            "download the bundle again or re-sign; a bundle edited by hand is never valid",
         ) from exc
     return digest
 
@@ -586,12 +610,47 @@ def check_downloaded(
 # --- signing -----------------------------------------------------------------------
 
 
+def _describe(exc: BaseException) -> str:
+    """What went wrong, also when sigstore raises an exception without a message.
+
+    sigstore's Fulcio and Rekor clients often wrap an HTTP error in an empty
+    exception: the status and the service's own message are in its cause.
+    """
+    import requests
+
+    text = str(exc)
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, requests.HTTPError) and cause.response is not None:
+            response = cause.response
+            try:
+                detail = str(response.json().get("message", ""))
+            except ValueError:
+                detail = response.text[:200]
+            where = response.url or "the signing service"
+            return f"{where} answered HTTP {response.status_code}" + (
+                f": {detail}" if detail else ""
+            )
+        cause = cause.__cause__
+    return text or type(exc).__name__
+
+
 def _signing_failure(what: str, exc: BaseException, token: IdentityToken) -> SigningError:
     from sigstore.oidc import ExpiredIdentity
 
-    text = str(exc).replace(str(token), "***") or type(exc).__name__
+    text = _describe(exc).replace(str(token), "***")
     if isinstance(exc, ExpiredIdentity) or "expired" in text.lower():
         hint = "the identity token expired: get a fresh one and sign again"
+    elif "HTTP 401" in text or "HTTP 403" in text:
+        hint = (
+            "the signing service refused the identity token: check its issuer and audience "
+            "('sigstore'), or get a fresh one"
+        )
+    elif "SCT" in text:
+        hint = (
+            "the certificate is not vouched for by a CT log of the trust root: the signing "
+            "services and the trust root belong to different sigstore instances"
+        )
     elif "Connection" in type(exc).__name__ or "Timeout" in type(exc).__name__:
         hint = "check network access to the sigstore services (Fulcio, Rekor), then retry"
     else:
@@ -646,34 +705,35 @@ def sign_files(
     token = token if token is not None else identity_token(staging=staging)
     trust = trust_config if trust_config is not None else _client_trust_config(staging)
     instance = "given" if trust_config is not None else ("staging" if staging else "production")
-    written: list[tuple[Path, Path, Bundle]] = []
+    bundles: list[Path] = []
+    current = ", ".join(repr(p.name) for p in paths)  # before the certificate: all of them
     try:
         context = SigningContext.from_trust_config(trust)
         verifier = Verifier(trusted_root=trust.trusted_root)
-        with context.signer(token) as signer:
+        with context.signer(token) as signer:  # asks Fulcio for the certificate
             for path in paths:
+                current = repr(path.name)
                 log.info("signing %s as %s", path.name, token.identity)
                 bundle = signer.sign_artifact(path.read_bytes())
                 out = bundle_path(path)
                 out.write_text(bundle.to_json(), encoding="utf-8")
-                written.append((path, out, bundle))
                 log.info("wrote %s (transparency log index %s)", out.name, _log_index(bundle))
+                policy = _signing_policy(token, bundle.signing_certificate)
+                try:
+                    _check_artifact(path, out, verifier, policy, instance)
+                except SignatureInvalid as exc:
+                    out.unlink(missing_ok=True)
+                    raise SigningError(
+                        f"the bundle just made for {path.name!r} does not verify: {exc.message}",
+                        exc.hint,
+                    ) from None
+                log.info("verified %s: %s via %s", out.name, policy.identity, policy.issuer)
+                bundles.append(out)
+    except ReleaseError:
+        raise
     except Exception as exc:  # sigstore's, requests', cryptography's, OSError: all enter here
-        what = paths[len(written)].name if len(written) < len(paths) else "the files"
-        raise _signing_failure(repr(what), exc, token) from None
-
-    for path, out, bundle in written:
-        policy = _signing_policy(token, bundle.signing_certificate)
-        try:
-            _check_artifact(path, out, verifier, policy, instance)
-        except SignatureInvalid as exc:
-            out.unlink(missing_ok=True)
-            raise SigningError(
-                f"the bundle just made for {path.name!r} does not verify: {exc.message}",
-                exc.hint,
-            ) from None
-        log.info("verified %s against %s via %s", out.name, policy.identity, policy.issuer)
-    return [out for _, out, _ in written]
+        raise _signing_failure(current, exc, token) from None
+    return bundles
 
 
 def _log_index(bundle: Bundle) -> str:
@@ -717,33 +777,35 @@ def make_attestations(
     token = token if token is not None else identity_token(staging=staging)
     trust = trust_config if trust_config is not None else _client_trust_config(staging)
     instance = "given" if trust_config is not None else ("staging" if staging else "production")
-    written: list[tuple[Path, Path, Attestation]] = []
+    made: list[Path] = []
+    current = ", ".join(repr(p.name) for p in paths)
     try:
         context = SigningContext.from_trust_config(trust)
         verifier = Verifier(trusted_root=trust.trusted_root)
         with context.signer(token) as signer:
             for path, dist in zip(paths, dists, strict=True):
+                current = repr(path.name)
                 log.info("attesting %s as %s", path.name, token.identity)
                 attestation = Attestation.sign(signer, dist)
                 out = attestation_path(path)
                 out.write_text(attestation.model_dump_json(), encoding="utf-8")
-                written.append((path, out, attestation))
+                policy = _signing_policy(token, attestation.to_bundle().signing_certificate)
+                try:
+                    _check_attestation(path, attestation, verifier, policy, instance)
+                except SignatureInvalid as exc:
+                    out.unlink(missing_ok=True)
+                    raise SigningError(
+                        f"the attestation just made for {path.name!r} does not verify: "
+                        f"{exc.message}",
+                        exc.hint,
+                    ) from None
+                log.info("wrote and verified %s", out.name)
+                made.append(out)
+    except ReleaseError:
+        raise
     except Exception as exc:  # pypi_attestations', sigstore's, requests', OSError
-        what = paths[len(written)].name if len(written) < len(paths) else "the files"
-        raise _signing_failure(f"an attestation for {what!r}", exc, token) from None
-
-    for path, out, attestation in written:
-        policy = _signing_policy(token, attestation.to_bundle().signing_certificate)
-        try:
-            _check_attestation(path, attestation, verifier, policy, instance)
-        except SignatureInvalid as exc:
-            out.unlink(missing_ok=True)
-            raise SigningError(
-                f"the attestation just made for {path.name!r} does not verify: {exc.message}",
-                exc.hint,
-            ) from None
-        log.info("wrote and verified %s", out.name)
-    return [out for _, out, _ in written]
+        raise _signing_failure(f"an attestation for {current}", exc, token) from None
+    return made
 
 
 def _load_attestation(attestation: Path, dist: Path) -> Attestation:
@@ -767,8 +829,12 @@ def _load_attestation(attestation: Path, dist: Path) -> Attestation:
         ) from None
 
 
-def _dist_key(filename: str) -> tuple[str, str] | None:
-    """(normalized name, version) of a wheel or sdist file name; None if it is neither."""
+def _dist_key(filename: str) -> tuple[object, ...] | None:
+    """A wheel's or sdist's parsed file name (name, version[, build, tags]); None if neither.
+
+    Like pypi_attestations: spellings of one file name compare equal, a wheel never
+    equals the sdist of the same version.
+    """
     from packaging.utils import (
         InvalidSdistFilename,
         InvalidWheelFilename,
@@ -778,12 +844,12 @@ def _dist_key(filename: str) -> tuple[str, str] | None:
 
     try:
         if filename.endswith(".whl"):
-            parsed_name, parsed_version, *_ = parse_wheel_filename(filename)
-        else:
-            parsed_name, parsed_version = parse_sdist_filename(filename)
+            return tuple(parse_wheel_filename(filename))
+        if filename.endswith((".tar.gz", ".zip")):
+            return tuple(parse_sdist_filename(filename))
     except (InvalidWheelFilename, InvalidSdistFilename):
         return None
-    return str(parsed_name), str(parsed_version)
+    return None
 
 
 def _check_attestation(
@@ -794,6 +860,7 @@ def _check_attestation(
     instance: str,
 ) -> None:
     """PEP 740 verification under ``verifier``'s root (what pypi_attestations checks)."""
+    from cryptography.x509 import ExtensionNotFound
     from sigstore.errors import Error as SigstoreError
 
     try:
@@ -809,7 +876,7 @@ def _check_attestation(
         raise _diagnose(
             exc, dist.name, digest=digest, signed_digest=None, instance=instance
         ) from exc
-    except (SigstoreError, ValueError) as exc:
+    except (SigstoreError, ValueError, ExtensionNotFound) as exc:
         raise SignatureInvalid(
             f"the attestation of {dist.name!r} is malformed: {exc}",
             "download the attestation again; an edited attestation is never valid",
@@ -829,7 +896,8 @@ def _check_attestation(
             "download the .publish.attestation that was published with the file",
         )
     subject = subjects[0]
-    if _dist_key(str(subject.get("name", ""))) != _dist_key(dist.name):
+    subject_key = _dist_key(str(subject.get("name", "")))
+    if subject_key is None or subject_key != _dist_key(dist.name):
         raise SignatureInvalid(
             f"the attestation is for {subject.get('name')!r}, not {dist.name!r}",
             "use the attestation published with this very file",

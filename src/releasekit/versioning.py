@@ -633,13 +633,13 @@ def plan_pin_edits(
     one warning line per requirement on ``package`` that would exclude
     ``new`` (naming the file, the table and the requirement).
     """
-    files = [p.pyproject for p in workspace.packages if p is not package]
+    owners = {p.pyproject: p.name for p in workspace.packages if p is not package}
     root_pyproject = workspace.root / "pyproject.toml"
     if all(root_pyproject != p.pyproject for p in workspace.packages):
-        files.append(root_pyproject)
+        owners[root_pyproject] = "workspace root"
     edits: list[FileEdit] = []
     warnings: list[str] = []
-    for path in files:
+    for path, owner in owners.items():
         before = planned_text(path, pending)
         if before is None:
             continue
@@ -670,7 +670,8 @@ def plan_pin_edits(
                     repinned = _repin(text, old, new)
                     if repinned != text:
                         array[index] = _same_kind_string(item, repinned)
-                        reasons.append(f"{table}: {text!r} -> {repinned!r}")
+                        where = "" if table == "project.dependencies" else f" ({table})"
+                        reasons.append(f"{text} -> {repinned}{where}")
                         text = repinned
                 specifier = Requirement(text).specifier
                 if str(specifier) and not specifier.contains(new, prereleases=True):
@@ -679,11 +680,8 @@ def plan_pin_edits(
                         "widen it by hand if it should allow the new version"
                     )
         if reasons:
-            edits.append(
-                FileEdit(
-                    path, before, doc.as_string(), f"pin {package.name}: " + "; ".join(reasons)
-                )
-            )
+            reason = f"{owner}: " + "; ".join(reasons)
+            edits.append(FileEdit(path, before, doc.as_string(), reason))
     return edits, warnings
 
 

@@ -1,0 +1,381 @@
+"""Release notes: where a version's notes live, the stub, the check, errata and status marks.
+
+Two styles (``[tool.releasekit]``, paths relative to the package root):
+
+- ``release-notes = "docs/release-notes/v{version}.md"``: one file per
+  version (the default when neither key is set);
+- ``changelog = "CHANGELOG.md"``: one Keep a Changelog file, a
+  ``## [<version>] - <date>`` section per version under ``## [Unreleased]``.
+
+When both are set, the notes directory holds the notes that releasekit
+creates and checks.  Planners return :class:`~releasekit.edits.FileEdit`
+values; nothing here writes a file.  The formats are described in
+``docs/reference/release-notes.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import packaging.version
+from packaging.version import Version
+
+from releasekit.edits import FileEdit, planned_text, read_text
+from releasekit.errors import NotesError
+from releasekit.workspace import Package
+
+__all__ = [
+    "DEFAULT_RELEASE_NOTES",
+    "STATUS_PREFIX",
+    "STUB_MARKER",
+    "NotesState",
+    "ReleaseMark",
+    "check_notes",
+    "notes_location",
+    "notes_state",
+    "notes_style",
+    "plan_errata",
+    "plan_notes",
+    "release_marks",
+]
+
+NotesState = Literal["filled", "stub", "missing"]
+ReleaseMark = Literal["bad", "yanked"]
+
+DEFAULT_RELEASE_NOTES = "docs/release-notes/v{version}.md"
+STUB_MARKER = "_Describe the changes in this release._"
+"""The placeholder line of a new notes entry; while it is there, the notes are a stub."""
+
+STATUS_PREFIX = "**Status:**"
+"""A line starting with this in a version's notes marks the release (see :func:`plan_errata`)."""
+_STATUS_LINES: dict[ReleaseMark, str] = {
+    "bad": f"{STATUS_PREFIX} bad release. Do not use it; upgrade to a later version.",
+    "yanked": f"{STATUS_PREFIX} yanked. Installers skip it unless it is pinned exactly; "
+    "upgrade to a later version.",
+}
+_KEEP_A_CHANGELOG = "https://keepachangelog.com/en/1.1.0/"
+_VERSION_HEADING = re.compile(r"^##[ \t]+\[?(?P<label>[^\]\s]+)\]?")
+_LINK_REFERENCE = re.compile(r"^\[[^\]]+\]:\s*\S")
+_ERRATA_HEADING = re.compile(r"^#{2,3}[ \t]+Errata[ \t]*$", re.IGNORECASE)
+
+
+def notes_style(package: Package) -> tuple[Literal["notes", "changelog"], str]:
+    """The package's notes style and its path template (relative to the package root)."""
+    settings = package.settings
+    if settings.release_notes:
+        return "notes", settings.release_notes
+    if settings.changelog:
+        return "changelog", settings.changelog
+    return "notes", DEFAULT_RELEASE_NOTES
+
+
+def notes_location(package: Package, version: Version | str) -> Path:
+    """The file that holds the notes of ``version`` (a notes file, or the changelog)."""
+    _style, template = notes_style(package)
+    return package.root / package.template(template, str(version))
+
+
+def _shown(package: Package, path: Path) -> str:
+    try:
+        return path.relative_to(package.workspace_root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _newline(text: str) -> str:
+    return "\r\n" if "\r\n" in text else "\n"
+
+
+def _is_heading(line: str) -> bool:
+    return line.lstrip().startswith("#")
+
+
+def _is_content(line: str) -> bool:
+    """A line that says something: not blank, not a heading, not a link reference."""
+    stripped = line.strip()
+    return bool(stripped) and not _is_heading(stripped) and not _LINK_REFERENCE.match(stripped)
+
+
+def _is_text_line(line: str) -> bool:
+    """Not blank and not a link reference: what a new block goes after."""
+    stripped = line.strip()
+    return bool(stripped) and not _LINK_REFERENCE.match(stripped)
+
+
+def _is_version_label(label: str, version: Version) -> bool:
+    try:
+        return Version(label.removeprefix("v")) == version
+    except packaging.version.InvalidVersion:
+        return False
+
+
+@dataclass(frozen=True)
+class _Section:
+    """Lines ``[heading, end)`` of a ``##`` changelog section."""
+
+    heading: int
+    end: int
+
+
+def _sections(lines: Sequence[str]) -> list[tuple[str, _Section]]:
+    """Every ``## label`` section of a changelog: (label, its line range)."""
+    starts = [
+        (i, match["label"])
+        for i, line in enumerate(lines)
+        if (match := _VERSION_HEADING.match(line)) is not None
+    ]
+    found = []
+    for n, (i, label) in enumerate(starts):
+        end = starts[n + 1][0] if n + 1 < len(starts) else len(lines)
+        for j in range(i + 1, end):  # a "# Title" heading would also end it
+            if lines[j].startswith("# "):
+                end = j
+                break
+        found.append((label, _Section(i, end)))
+    return found
+
+
+def _version_section(lines: Sequence[str], version: Version) -> _Section | None:
+    for label, section in _sections(lines):
+        if _is_version_label(label, version):
+            return section
+    return None
+
+
+def _section_text(package: Package, version: Version) -> tuple[Path, str | None]:
+    """The notes text of ``version`` (the whole notes file, or its changelog section)."""
+    style, _template = notes_style(package)
+    path = notes_location(package, version)
+    text = read_text(path)
+    if text is None or style == "notes":
+        return path, text
+    lines = text.splitlines(keepends=True)
+    section = _version_section(lines, version)
+    if section is None:
+        return path, None
+    return path, "".join(lines[section.heading + 1 : section.end])
+
+
+# --- the stub --------------------------------------------------------------------------------
+
+
+def plan_notes(
+    package: Package,
+    version: Version,
+    *,
+    today: date | None = None,
+    pending: Sequence[FileEdit] = (),
+) -> list[FileEdit]:
+    """The edit that starts the notes of ``version``, or [] when they already exist.
+
+    Notes directory: a stub file (``# <name> <version>`` and
+    :data:`STUB_MARKER`).  Changelog: ``## [Unreleased]`` becomes
+    ``## [<version>] - <today>`` under a fresh empty ``## [Unreleased]``;
+    without an Unreleased section a new version section (holding the
+    marker) goes before the first section; a missing changelog is created.
+    Everything else stays byte-identical.
+    """
+    style, _template = notes_style(package)
+    path = notes_location(package, version)
+    text = planned_text(path, pending)
+    shown = _shown(package, path)
+    if style == "notes":
+        if text is not None:
+            return []
+        stub = f"# {package.name} {version}\n\n{STUB_MARKER}\n"
+        return [FileEdit(path, None, stub, f"release notes stub for {package.name} {version}")]
+    day = (today or date.today()).isoformat()
+    heading = f"## [{version}] - {day}"
+    if text is None:
+        nl = "\n"
+        created = (
+            f"# Changelog{nl}{nl}All notable changes to this project are documented in this file; "
+            f"the format follows [Keep a Changelog]({_KEEP_A_CHANGELOG}).{nl}{nl}"
+            f"## [Unreleased]{nl}{nl}{heading}{nl}{nl}{STUB_MARKER}{nl}"
+        )
+        return [FileEdit(path, None, created, f"changelog with a section for {version}")]
+    nl = _newline(text)
+    lines = text.splitlines(keepends=True)
+    if _version_section(lines, version) is not None:
+        return []
+    sections = _sections(lines)
+    unreleased = [s for label, s in sections if label.lower() == "unreleased"]
+    if unreleased:
+        at = unreleased[0].heading
+        body = lines[at].rstrip("\r\n")
+        ending = lines[at][len(body) :]
+        lines[at] = body + (ending or nl)
+        lines[at + 1 : at + 1] = [nl, heading + ending]  # no newline after, as before
+        reason = f"changelog: [Unreleased] -> [{version}] - {day}"
+    else:
+        block = [heading + nl, nl, STUB_MARKER + nl, nl]
+        if sections:
+            at = sections[0][1].heading
+        else:
+            at = len(lines)
+            if lines and not lines[-1].endswith(("\n", "\r")):
+                lines[-1] += nl
+            block = [nl, *block[:-1]]
+        lines[at:at] = block
+        reason = f"changelog: new section [{version}] - {day}"
+    return [FileEdit(path, text, "".join(lines), f"{reason} in {shown}")]
+
+
+# --- state and check ---------------------------------------------------------------------------
+
+
+def notes_state(package: Package, version: Version) -> NotesState:
+    """``missing``: no notes; ``stub``: only the placeholder (or nothing) written; ``filled``."""
+    _path, text = _section_text(package, version)
+    if text is None:
+        return "missing"
+    if STUB_MARKER in text:
+        return "stub"
+    if not any(_is_content(line) for line in text.splitlines()):
+        return "stub"
+    return "filled"
+
+
+def check_notes(package: Package, version: Version) -> None:
+    """Raise :class:`~releasekit.errors.NotesError` unless the notes of ``version`` are written."""
+    style, _template = notes_style(package)
+    path, _text = _section_text(package, version)
+    shown = _shown(package, path)
+    state = notes_state(package, version)
+    if state == "missing":
+        if style == "notes" or not path.exists():
+            where = f"{shown!r} does not exist"
+        else:
+            where = f"{shown!r} has no [{version}] section"
+        raise NotesError(
+            f"no release notes for {package.name} {version}: {where}",
+            f"create them with `invoke notes --package {package.name} --version {version}`, "
+            "then write what changed",
+        )
+    if state == "stub":
+        raise NotesError(
+            f"the release notes of {package.name} {version} are still the untouched stub "
+            f"in {shown!r}",
+            f"write what changed in {path} (and delete the line {STUB_MARKER!r})",
+        )
+
+
+# --- errata and status marks -------------------------------------------------------------------
+
+
+def _errata_entry(text: str, nl: str) -> str:
+    first, *rest = text.strip().splitlines() or [""]
+    return "".join([f"- {first.strip()}{nl}", *(f"  {line.strip()}{nl}" for line in rest)])
+
+
+def _add_errata(
+    lines: list[str],
+    scope: tuple[int, int],
+    *,
+    level: str,
+    entry: str,
+    status: str | None,
+    nl: str,
+) -> None:
+    """Add ``entry`` (and the ``status`` line) to the Errata section inside ``lines[scope]``."""
+    start, end = scope
+    heading = next((i for i in range(start, end) if _ERRATA_HEADING.match(lines[i])), None)
+    if heading is None:
+        anchor = max((i for i in range(start, end) if _is_text_line(lines[i])), default=start - 1)
+        if not lines[anchor].endswith(("\n", "\r")):
+            lines[anchor] += nl
+        block = [nl, f"{level} Errata{nl}", nl]
+        if status:
+            block += [status + nl, nl]
+        block += [entry] if entry else []
+        if block[-1] == nl:
+            block.pop()
+        lines[anchor + 1 : anchor + 1] = block
+        return
+    stop = next((i for i in range(heading + 1, end) if _is_heading(lines[i])), end)
+    if status:
+        current = next(
+            (i for i in range(heading + 1, stop) if lines[i].startswith(STATUS_PREFIX)), None
+        )
+        if current is not None:
+            ending = lines[current][len(lines[current].rstrip("\r\n")) :]
+            lines[current] = status + (ending or nl)
+        else:
+            lines[heading + 1 : heading + 1] = [nl, status + nl]
+            stop += 2
+    if entry:
+        last = max((i for i in range(heading + 1, stop) if _is_content(lines[i])), default=heading)
+        if not lines[last].endswith(("\n", "\r")):
+            lines[last] += nl
+        spacer = [nl] if last == heading or lines[last].startswith(STATUS_PREFIX) else []
+        lines[last + 1 : last + 1] = [*spacer, entry]
+
+
+def plan_errata(
+    package: Package,
+    version: Version,
+    text: str,
+    *,
+    status: ReleaseMark | None = None,
+    pending: Sequence[FileEdit] = (),
+) -> FileEdit:
+    """Add ``text`` as an errata line to the notes of ``version``; with ``status``, mark it.
+
+    Notes directory: a ``## Errata`` section at the end of the version's file
+    (the file is created when it does not exist).  Changelog: a ``### Errata``
+    sub-section in the version's section.  ``status`` writes (or replaces)
+    the line ``**Status:** bad release...`` / ``**Status:** yanked...`` at
+    the top of the Errata section, which :func:`release_marks` reads.
+    """
+    if not text.strip() and status is None:
+        raise NotesError(
+            f"no errata text for {package.name} {version}",
+            "say in one line what is wrong with this release",
+        )
+    style, _template = notes_style(package)
+    path = notes_location(package, version)
+    shown = _shown(package, path)
+    before = planned_text(path, pending)
+    status_line = _STATUS_LINES[status] if status else None
+    what = f"errata for {package.name} {version}" + (f" (marked {status})" if status else "")
+    if before is None and style == "changelog":
+        raise NotesError(
+            f"no changelog at {shown!r} to add errata for {package.name} {version} to",
+            f"create it with a ## [{version}] section, then run this again",
+        )
+    nl = _newline(before or "")
+    lines = (before or f"# {package.name} {version}{nl}").splitlines(keepends=True)
+    entry = _errata_entry(text, nl) if text.strip() else ""
+    if style == "notes":
+        _add_errata(lines, (0, len(lines)), level="##", entry=entry, status=status_line, nl=nl)
+    else:
+        section = _version_section(lines, version)
+        if section is None:
+            raise NotesError(
+                f"{shown!r} has no [{version}] section for the errata of {package.name} {version}",
+                f"add a ## [{version}] section to {shown}, then run this again",
+            )
+        scope = (section.heading + 1, section.end)
+        _add_errata(lines, scope, level="###", entry=entry, status=status_line, nl=nl)
+    return FileEdit(path, before, "".join(lines), f"{what} in {shown}")
+
+
+def release_marks(package: Package, version: Version) -> ReleaseMark | None:
+    """``"yanked"`` or ``"bad"`` when the notes of ``version`` carry a status line, else None."""
+    _path, text = _section_text(package, version)
+    if text is None:
+        return None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(STATUS_PREFIX):
+            word = stripped[len(STATUS_PREFIX) :].strip().lower()
+            if word.startswith("yanked"):
+                return "yanked"
+            if word.startswith("bad"):
+                return "bad"
+    return None

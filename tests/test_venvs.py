@@ -1,0 +1,254 @@
+"""Fresh venvs, installs that ignore the user's pip/uv config, and the installed-version proof.
+
+The wheels here are written by hand (a zip with METADATA, WHEEL, RECORD and
+entry points): real wheels that real installers accept, without a build
+backend.  The index is a PEP 503 folder served on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.server
+import subprocess
+import sys
+import threading
+import zipfile
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from releasekit.errors import CommandFailed, SmokeFailed
+from releasekit.venvs import Venv, create_venv, install, isolated_env, prove_installed
+
+DYNAMIC_INIT = "from importlib.metadata import version\n__version__ = version({name!r})\n"
+HARDCODED_INIT = '__version__ = "0.0.0"\n'
+CLI = (
+    "import sys\nfrom {module} import __version__\n\n"
+    "def main():\n"
+    "    if '--version' in sys.argv:\n"
+    "        print({name!r}, __version__)\n"
+    "        return 0\n"
+    "    return 2\n"
+)
+
+
+def make_wheel(folder: Path, name: str, version: str, *, init: str = DYNAMIC_INIT) -> Path:
+    """A pure-Python wheel of ``name`` with a package and a ``name`` console script."""
+    module = name.replace("-", "_")
+    dist_info = f"{module}-{version}.dist-info"
+    files = {
+        f"{module}/__init__.py": init.format(name=name),
+        f"{module}/cli.py": CLI.format(module=module, name=name),
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: releasekit-tests\n"
+        "Root-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/entry_points.txt": f"[console_scripts]\n{name} = {module}.cli:main\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = hashlib.sha256(text.encode()).digest()
+        encoded = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        record.append(f"{path},sha256={encoded},{len(text.encode())}")
+    record.append(f"{dist_info}/RECORD,,")
+    files[f"{dist_info}/RECORD"] = "\n".join(record) + "\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"{module}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A working directory outside any repository."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def venv(tmp_path: Path) -> Venv:
+    return create_venv(tmp_path / "venv")
+
+
+@pytest.fixture
+def user_find_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's pip and uv config point at a folder holding ``rk-user-only``."""
+    folder = tmp_path / "user-wheels"
+    make_wheel(folder, "rk-user-only", "1.0.0")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(folder))
+    monkeypatch.setenv("UV_FIND_LINKS", str(folder))
+    return folder
+
+
+@pytest.fixture
+def loopback_index(tmp_path: Path) -> Iterator[str]:
+    """A PEP 503 simple index on 127.0.0.1 serving rk-demo 1.2.0; yields its /simple/ URL."""
+    root = tmp_path / "index"
+    wheel = make_wheel(root / "files", "rk-demo", "1.2.0")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    project = root / "simple" / "rk-demo"
+    project.mkdir(parents=True)
+    (project / "index.html").write_text(
+        f'<html><body><a href="../../files/{wheel.name}#sha256={digest}">{wheel.name}</a>'
+        "</body></html>\n"
+    )
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/simple/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_create_venv_is_fresh_and_uses_the_running_python(tmp_path: Path) -> None:
+    made = create_venv(tmp_path / "fresh")
+    assert made.python.is_file()
+    assert made.bin_dir == made.python.parent
+    assert made.script("oxi") == made.bin_dir / "oxi"
+    proc = subprocess.run(
+        [str(made.python), "-c", "import sys; print(sys.prefix); print(sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    prefix, version = proc.stdout.splitlines()
+    assert Path(prefix).resolve() == (tmp_path / "fresh").resolve()
+    assert version == str(sys.version_info[:2])
+    # fresh: nothing of the outer environment (pytest is installed there) is importable
+    inner = subprocess.run([str(made.python), "-c", "import pytest"], capture_output=True)
+    assert inner.returncode != 0
+
+
+def test_isolated_env_drops_user_installer_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:1/simple/")
+    monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:1/simple/")
+    monkeypatch.setenv("PYTHONPATH", "/somewhere/src")
+    monkeypatch.setenv("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
+    env = isolated_env(EXTRA="1")
+    assert "PIP_INDEX_URL" not in env
+    assert "UV_INDEX_URL" not in env
+    assert "PYTHONPATH" not in env
+    assert env["SSL_CERT_FILE"] == "/etc/ssl/certs/ca-certificates.crt"
+    assert env["PATH"]
+    assert env["PIP_CONFIG_FILE"] == "/dev/null"
+    assert env["UV_NO_CONFIG"] == "1"
+    assert env["EXTRA"] == "1"
+
+
+def test_local_wheel_installs_and_proves_its_version(
+    venv: Venv, outside: Path, tmp_path: Path
+) -> None:
+    wheel = make_wheel(tmp_path / "wheels", "rk-demo", "1.2.0")
+    install(venv, [str(wheel)], cwd=outside, no_index=True)
+    proof = prove_installed(venv, "rk-demo", "1.2.0", cwd=outside, console_scripts=["rk-demo"])
+    assert proof.lines == (
+        "installed rk-demo 1.2.0",
+        "rk_demo.__version__ == 1.2.0",
+        "rk-demo --version -> rk-demo 1.2.0",
+    )
+
+
+def test_hardcoded_version_is_caught(venv: Venv, outside: Path, tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path / "wheels", "rk-demo", "0.1.0a2", init=HARDCODED_INIT)
+    install(venv, [str(wheel)], cwd=outside, no_index=True)
+    with pytest.raises(SmokeFailed) as caught:
+        prove_installed(venv, "rk-demo", "0.1.0a2", cwd=outside, console_scripts=["rk-demo"])
+    message = str(caught.value)
+    assert "rk_demo.__version__ is '0.0.0', not '0.1.0a2'" in message
+    assert "'rk-demo --version' printed 'rk-demo 0.0.0'" in message
+    assert "importlib.metadata.version('rk-demo')" in caught.value.hint
+
+
+def test_wrong_or_missing_distribution_is_caught(venv: Venv, outside: Path, tmp_path: Path) -> None:
+    install(venv, [str(make_wheel(tmp_path / "w", "rk-demo", "1.2.0"))], cwd=outside, no_index=True)
+    with pytest.raises(SmokeFailed, match=r"the installed rk-demo is '1\.2\.0', not '1\.2\.1'"):
+        prove_installed(venv, "rk-demo", "1.2.1", cwd=outside)
+    with pytest.raises(SmokeFailed, match="'rk-other' is not installed"):
+        prove_installed(venv, "rk-other", "1.2.0", cwd=outside)
+
+
+def test_configured_smoke_commands(venv: Venv, outside: Path, tmp_path: Path) -> None:
+    install(venv, [str(make_wheel(tmp_path / "w", "rk-demo", "1.2.0"))], cwd=outside, no_index=True)
+    smoke = [
+        "{script} --version",
+        "python -c \"import rk_demo; print('{name}', rk_demo.__version__)\"",
+    ]
+    proof = prove_installed(
+        venv, "rk-demo", "1.2.0", cwd=outside, console_scripts=["rk-demo"], smoke=smoke
+    )
+    assert proof.lines[-2:] == (
+        "rk-demo --version -> rk-demo 1.2.0",
+        "python -c \"import rk_demo; print('rk-demo', rk_demo.__version__)\" -> rk-demo 1.2.0",
+    )
+    with pytest.raises(SmokeFailed, match=r"'rk-demo --help' exited 2"):
+        prove_installed(
+            venv,
+            "rk-demo",
+            "1.2.0",
+            cwd=outside,
+            console_scripts=["rk-demo"],
+            smoke=["{script} --help"],
+        )
+    with pytest.raises(SmokeFailed, match=r"printed 'hello', not the version '1\.2\.0'"):
+        prove_installed(
+            venv, "rk-demo", "1.2.0", cwd=outside, smoke=["python -c \"print('hello')\""]
+        )
+
+
+def test_user_find_links_are_ignored(
+    venv: Venv, outside: Path, tmp_path: Path, user_find_links: Path
+) -> None:
+    # control: without isolation, pip does read the user's find-links
+    target = str(tmp_path / "control")
+    control = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-index",
+            "--no-deps",
+            "-d",
+            target,
+            "rk-user-only",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert control.returncode == 0, control.stdout + control.stderr
+    with pytest.raises(CommandFailed) as caught:
+        install(venv, ["rk-user-only"], cwd=outside, no_index=True)
+    assert "rk-user-only" in caught.value.output
+
+
+def test_index_url_is_the_only_source(
+    venv: Venv, outside: Path, loopback_index: str, user_find_links: Path
+) -> None:
+    install(venv, ["rk-demo==1.2.0"], cwd=outside, index_url=loopback_index)
+    assert prove_installed(venv, "rk-demo", "1.2.0", cwd=outside).lines[0] == (
+        "installed rk-demo 1.2.0"
+    )
+    with pytest.raises(CommandFailed, match="installing into a fresh venv failed"):
+        install(venv, ["rk-user-only"], cwd=outside, index_url=loopback_index)
+
+
+def test_pip_fallback_without_uv(
+    tmp_path: Path, outside: Path, user_find_links: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELEASEKIT_NO_UV", "1")
+    made = create_venv(tmp_path / "pip-venv")
+    assert (made.bin_dir / "pip").exists()  # made by python -m venv, with pip
+    wheel = make_wheel(tmp_path / "wheels", "rk-demo", "1.2.0")
+    install(made, [str(wheel)], cwd=outside, no_index=True)
+    proof = prove_installed(made, "rk-demo", "1.2.0", cwd=outside, console_scripts=["rk-demo"])
+    assert "rk-demo --version -> rk-demo 1.2.0" in proof.lines
+    with pytest.raises(CommandFailed):
+        install(made, ["rk-user-only"], cwd=outside, no_index=True)
