@@ -206,8 +206,12 @@ def test_readme_that_pypi_cannot_render_fails_the_check(oxi_repo: Path) -> None:
     dists = build_dists(package, VERSION)
     with pytest.raises(DistCheckFailed) as caught:
         check_dists(package, VERSION, dists)
-    assert "twine check --strict failed" in str(caught.value)
-    assert "oxi_core-0.1.0a1" in str(caught.value)
+    message = str(caught.value)
+    assert message.startswith(
+        "twine check --strict failed: oxi_core-0.1.0a1-py3-none-any.whl: FAILED"
+    )
+    assert "line 4: Warning: Inline interpreted text" in message  # where, in the README
+    assert "oxi_core-0.1.0a1.tar.gz: FAILED" in message
     assert "readme" in caught.value.hint
 
 

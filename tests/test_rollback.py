@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.version import Version
@@ -105,7 +106,7 @@ def two_releases(released: Path) -> Path:
         ({"cosmetic": True, "data_loss": True}, "0.1.0a1", "yank"),
     ],
 )
-def test_decide_follows_the_runbook_tree(answers: dict[str, bool], bad: str, decision: str) -> None:
+def test_decide_follows_the_runbook_tree(answers: dict[str, Any], bad: str, decision: str) -> None:
     result = decide(Assessment(**answers), Version(bad))
     assert result.decision == decision
     assert result.why
@@ -288,7 +289,7 @@ def test_changelog_style_notes(oxi_repo: Path) -> None:
     assert "still on the index, still installable, not yanked" in text
 
 
-# --- --from-good ---------------------------------------------------------------------------------
+# --- --from-good ------------------------------------------------------------------------------
 
 
 def test_from_good_restores_the_good_code_in_a_new_commit(two_releases: Path) -> None:
@@ -344,7 +345,20 @@ def test_from_good_refuses_when_head_moved_after_planning(two_releases: Path) ->
     assert repo_state(two_releases) == before
 
 
-# --- refusals: each with a hint, nothing changed ---------------------------------------------------
+def test_from_good_puts_everything_back_when_the_commit_fails(two_releases: Path) -> None:
+    hook = two_releases / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'hook says no' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    workspace = load_workspace(two_releases)
+    result = plan(workspace, A2, from_good=A1)
+    before = repo_state(two_releases)
+    with pytest.raises(ReleaseError, match="hook says no") as info:
+        apply_rollback(workspace, result)
+    assert info.value.hint
+    assert repo_state(two_releases) == before
+
+
+# --- refusals: each with a hint, nothing changed ------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -390,7 +404,7 @@ def test_a_final_tag_is_never_deleted(oxi_repo: Path) -> None:
     assert plan(load_workspace(oxi_repo), Version("1.0.0")).new == Version("1.0.1")
 
 
-# --- the index as a second witness ---------------------------------------------------------------
+# --- the index as a second witness ---------------------------------------------------------
 
 
 def test_index_counts_as_released_and_burnt(oxi_repo: Path, tmp_path: Path) -> None:

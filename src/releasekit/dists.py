@@ -266,8 +266,12 @@ class _Problem:
     hint: str
 
 
-def _twine_check(files: Sequence[Path]) -> tuple[bool, str]:
-    """``twine check --strict`` in-process: (failed, what it printed and logged)."""
+def _twine_check(path: Path) -> tuple[bool, list[str]]:
+    """``twine check --strict`` of one file, in-process: (failed, what twine logged).
+
+    twine prints its status line with rich (wrapped to the console width): that
+    is swallowed, and the status is taken from the return value instead.
+    """
     from twine.commands.check import check
     from twine.exceptions import TwineException
 
@@ -279,14 +283,15 @@ def _twine_check(files: Sequence[Path]) -> tuple[bool, str]:
     twine_log.addHandler(handler)
     twine_log.propagate = False
     try:
-        with contextlib.redirect_stdout(buffer):
-            failed = check([str(path) for path in files], strict=True)
+        with contextlib.redirect_stdout(io.StringIO()):
+            failed = check([str(path)], strict=True)
     except TwineException as exc:
-        return True, f"{type(exc).__name__}: {exc}"
+        return True, [f"{type(exc).__name__}: {exc}"]
     finally:
         twine_log.removeHandler(handler)
         twine_log.propagate = old_propagate
-    return bool(failed), buffer.getvalue()
+    lines = [line.strip() for line in buffer.getvalue().splitlines() if line.strip()]
+    return bool(failed), [line.replace(str(path), path.name) for line in lines]
 
 
 def _read_wheel(wheel: Path) -> tuple[email.message.Message, list[str], str]:
@@ -468,9 +473,13 @@ def check_dists(package: Package, version: str, dists: Dists) -> list[str]:
     if names_ok:
         passed.append(f"file names: {', '.join(path.name for path in dists.files)}")
 
-    failed, output = _twine_check(dists.files)
-    if failed:
-        details = " | ".join(line.strip() for line in output.splitlines() if line.strip())
+    twine_failures: list[str] = []
+    for path in dists.files:
+        failed, messages = _twine_check(path)
+        if failed:
+            twine_failures += [f"{path.name}: FAILED", *messages]
+    if twine_failures:
+        details = " | ".join(dict.fromkeys(twine_failures))
         problems.append(
             _Problem(
                 f"twine check --strict failed: {details}",

@@ -125,6 +125,13 @@ class ReleaseRun:
     confirm: Callable[[str], bool] | None = None
     records: list[StepRecord] = field(default_factory=list)
     testpypi: IndexConfig | None = None
+    identity_token: object | None = None  # sigstore IdentityToken once the sign step got one
+
+    @property
+    def staging(self) -> bool:
+        """sigstore's staging instance: --staging or [tool.releasekit.signing] staging."""
+        signing = self.workspace.config.signing
+        return self.options.staging or bool(signing and signing.staging)
 
     @property
     def signing_on(self) -> bool:
@@ -309,10 +316,10 @@ def step_sign(run: ReleaseRun, target: Target) -> str:
 
     if not run.signing_on:
         raise SkipStep("unsigned: no [tool.releasekit.signing] and no --sign")
-    staging = run.options.staging or bool(
-        run.workspace.config.signing and run.workspace.config.signing.staging
-    )
-    if run.options.rehearse:
+    staging = run.staging
+    if run.identity_token is not None:
+        token = run.identity_token
+    elif run.options.rehearse:
         try:
             token = signing.identity_token(staging=staging, interactive=False)
         except ReleaseError as exc:
@@ -321,6 +328,7 @@ def step_sign(run: ReleaseRun, target: Target) -> str:
             ) from None
     else:
         token = signing.identity_token(staging=staging)
+    run.identity_token = token
     bundles = signing.sign_files(_dists(target).files, token=token, staging=staging)
     target.signed = True
     return f"{len(bundles)} bundle(s) signed and verified"
@@ -352,7 +360,11 @@ def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
     if index.is_pypi and target.signed:
         from releasekit import signing
 
-        signing.make_attestations(files, staging=run.options.staging)
+        signing.make_attestations(
+            files,
+            token=run.identity_token,  # type: ignore[arg-type]
+            staging=run.staging,
+        )
         attestations = True
     result = publish(
         index,

@@ -42,6 +42,7 @@ from releasekit.versioning import (
     LITERAL_FIX_HINT,
     BumpRequest,
     find_version_literals,
+    find_version_source,
     plan_bump,
     plan_pin_edits,
     plan_version_edit,
@@ -368,11 +369,12 @@ def _restore_changes(
 def _restore_pending(
     package: Package, repo: Path, tag: str, changes: Sequence[tuple[str, str]]
 ) -> list[FileEdit]:
-    """The package's pyproject as the good tag has it, for planning on top of the restore."""
-    wanted = _repo_rel(package.pyproject, repo)
+    """The files holding the version as the good tag has them, to plan on top of the restore."""
+    source = find_version_source(package).path
+    wanted = {_repo_rel(p, repo) for p in (package.pyproject, source) if p is not None}
     pending = []
     for status, path in changes:
-        if path == wanted and status in {"M", "T"}:
+        if path in wanted and status in {"M", "T"}:
             good_text = _git_out(repo, "show", f"refs/tags/{tag}:{path}", what="git show")
             now = planned_text(repo / path)
             pending.append(FileEdit(repo / path, now, good_text, f"restored from {tag}"))
@@ -569,7 +571,7 @@ class _Restore:
 
     base_commit: str
     paths: tuple[str, ...]
-    pending: tuple[FileEdit, ...]  # the package's files as the good tag has them
+    pending: tuple[FileEdit, ...]  # the version's files as the good tag has them
 
 
 def _plan_restore(

@@ -886,7 +886,15 @@ def _check_attestation(
             f"the attestation of {dist.name!r} holds {payload_type!r}, not an in-toto statement",
             "this is not a PEP 740 attestation; download the right file",
         )
-    statement = json.loads(payload)
+    try:
+        statement = json.loads(payload)
+    except ValueError:
+        statement = None
+    if not isinstance(statement, dict):
+        raise SignatureInvalid(
+            f"the attestation of {dist.name!r} holds no JSON statement",
+            "this is not a PEP 740 attestation; download the right file",
+        )
     subjects = statement.get("subject") or []
     predicate = statement.get("predicateType")
     if len(subjects) != 1 or predicate not in _PUBLISH_PREDICATES:
@@ -932,6 +940,7 @@ def verify_attestation(
     """
     from pypi_attestations import Distribution
     from pypi_attestations import VerificationError as AttestationVerificationError
+    from sigstore.errors import MetadataError, TUFError
 
     dist = Path(dist)
     loaded = _load_attestation(Path(attestation), dist)
@@ -948,9 +957,14 @@ def verify_attestation(
             f"cannot verify {str(dist)!r}: no such file", "check the path of the dist"
         )
     digest = hashlib.sha256(dist.read_bytes()).hexdigest()
-    _verifier(staging=staging, offline=offline, trusted_root=None)  # trust-root errors first
     try:
         loaded.verify(policy, Distribution.from_file(dist), staging=staging, offline=offline)
+    except (TUFError, MetadataError) as exc:  # the trust root, not the attestation
+        raise SigningError(
+            f"could not load the trust root of sigstore {instance}: {exc}",
+            "check network access to the sigstore TUF repository, or verify offline "
+            "(offline=True) with the cached root",
+        ) from None
     except AttestationVerificationError as exc:
         cause = exc.__cause__
         if isinstance(cause, VerificationError):
