@@ -121,12 +121,15 @@ def upload_env(pypiserver: PypiServer, monkeypatch: pytest.MonkeyPatch) -> PypiS
 class FlakyFront:
     """A loopback HTTP proxy to ``target`` that fails the wheel's upload ``failures`` times.
 
-    ``failures=None`` fails it every time.  ``failed`` counts the 500s sent,
+    ``failures=None`` fails it every time.  With ``store_first`` the upload is
+    passed on (the index keeps the file) and the 500 sent anyway, like a gateway
+    timing out after the index answered.  ``failed`` counts the 500s sent,
     ``forwarded_uploads`` the upload requests passed on to the real server.
     """
 
     target: str
     failures: int | None
+    store_first: bool = False
     index: IndexConfig = field(init=False)
     failed: int = 0
     forwarded_uploads: int = 0
@@ -145,18 +148,16 @@ class FlakyFront:
                 body = self.rfile.read(length) if length else None
                 if self.command == "POST" and body is not None:
                     is_wheel = b'.whl"' in body
-                    if is_wheel and (front.failures is None or front.failed < front.failures):
+                    fail = is_wheel and (front.failures is None or front.failed < front.failures)
+                    if fail and front.store_first:
+                        self._pass_on(body)
+                    if fail:
                         front.failed += 1
                         self.send_response(500, "Internal Server Error")
                         self.send_header("Content-Length", "0")
                         self.end_headers()
                         return
-                    front.forwarded_uploads += 1
-                conn = http.client.HTTPConnection(target.hostname or "", target.port, timeout=30)
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                conn.request(self.command, self.path, body=body, headers=headers)
-                response = conn.getresponse()
-                payload = response.read()
+                response, payload = self._pass_on(body)
                 self.send_response(response.status, response.reason)
                 for key, value in response.getheaders():
                     if key.lower() not in {"transfer-encoding", "connection", "content-length"}:
@@ -164,7 +165,17 @@ class FlakyFront:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def _pass_on(self, body: bytes | None) -> tuple[http.client.HTTPResponse, bytes]:
+                if self.command == "POST":
+                    front.forwarded_uploads += 1
+                conn = http.client.HTTPConnection(target.hostname or "", target.port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                response = conn.getresponse()
+                payload = response.read()
                 conn.close()
+                return response, payload
 
             do_GET = _forward
             do_POST = _forward
@@ -186,12 +197,13 @@ class FlakyFront:
 
 
 @pytest.fixture
-def flaky_front(pypiserver: PypiServer) -> Iterator[Callable[[int | None], FlakyFront]]:
-    """A factory: ``flaky_front(n)`` -> a front to ``pypiserver`` failing the wheel n times."""
+def flaky_front(pypiserver: PypiServer) -> Iterator[Callable[..., FlakyFront]]:
+    """A factory: ``flaky_front(n, store_first=False)`` -> a front to ``pypiserver``
+    failing the wheel's upload n times (``None``: always)."""
     fronts: list[FlakyFront] = []
 
-    def make(failures: int | None) -> FlakyFront:
-        front = FlakyFront(pypiserver.index.upload_url or "", failures).start()
+    def make(failures: int | None, *, store_first: bool = False) -> FlakyFront:
+        front = FlakyFront(pypiserver.index.upload_url or "", failures, store_first).start()
         fronts.append(front)
         return front
 

@@ -207,11 +207,9 @@ def test_readme_that_pypi_cannot_render_fails_the_check(oxi_repo: Path) -> None:
     with pytest.raises(DistCheckFailed) as caught:
         check_dists(package, VERSION, dists)
     message = str(caught.value)
-    assert message.startswith(
-        "twine check --strict failed: oxi_core-0.1.0a1-py3-none-any.whl: FAILED"
-    )
+    assert message.startswith("twine check --strict failed: oxi_core-0.1.0a1.tar.gz: FAILED")
     assert "line 4: Warning: Inline interpreted text" in message  # where, in the README
-    assert "oxi_core-0.1.0a1.tar.gz: FAILED" in message
+    assert "oxi_core-0.1.0a1-py3-none-any.whl: FAILED" in message
     assert "readme" in caught.value.hint
 
 

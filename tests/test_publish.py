@@ -78,7 +78,7 @@ def test_side_files_beside_the_dists_are_not_uploaded(
 def test_a_partial_upload_fails_after_retries_and_a_rerun_completes_it(
     upload_env: PypiServer,
     oxi_dists: Dists,
-    flaky_front: Callable[[int | None], FlakyFront],
+    flaky_front: Callable[..., FlakyFront],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level("INFO", logger="releasekit")
@@ -100,7 +100,7 @@ def test_a_partial_upload_fails_after_retries_and_a_rerun_completes_it(
 def test_a_transient_500_is_retried_with_backoff(
     upload_env: PypiServer,
     oxi_dists: Dists,
-    flaky_front: Callable[[int | None], FlakyFront],
+    flaky_front: Callable[..., FlakyFront],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     front = flaky_front(1)
@@ -110,6 +110,22 @@ def test_a_transient_500_is_retried_with_backoff(
     assert upload_env.listing() == {p.name: sha256(p) for p in oxi_dists.files}
     (retry,) = [r.getMessage() for r in caplog.records if "retry" in r.getMessage()]
     assert oxi_dists.wheel.name in retry and "500" in retry and "retry 1 of 3" in retry
+
+
+def test_a_500_after_the_index_stored_the_file_counts_as_uploaded(
+    upload_env: PypiServer,
+    oxi_dists: Dists,
+    flaky_front: Callable[..., FlakyFront],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The retry hears 'already exists'; the index has the same bytes, so all is well."""
+    caplog.set_level("INFO", logger="releasekit")
+    front = flaky_front(1, store_first=True)
+    result = publish(front.index, oxi_dists.files, name=NAME, version=VERSION, backoff=0.01)
+    assert front.failed == 1 and front.forwarded_uploads == 3
+    assert sorted(result.uploaded) == sorted(p.name for p in oxi_dists.files)
+    assert upload_env.listing() == {p.name: sha256(p) for p in oxi_dists.files}
+    assert f"{oxi_dists.wheel.name} reached flaky (same sha256)" in caplog.text
 
 
 def _rebuilt_sdist(sdist: Path, dest: Path) -> Path:

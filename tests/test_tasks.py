@@ -147,3 +147,38 @@ def test_help_text() -> None:
     )
     assert result.returncode == 0
     assert "--pre" in result.stdout and "--dry" in result.stdout and "--package" in result.stdout
+
+
+def test_rollback_task_republishes_and_status_marks_the_bad_version(oxi_repo: Path) -> None:
+    git(oxi_repo, "tag", "-a", "-m", "released", "oxi-core-v0.1.0a1")
+    result = invoke(
+        oxi_repo, "rollback", "oxi-core", "0.1.0a1", "--user-visible",
+        "--reason", "oxi --version prints 0.0.0",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "republish" in result.stdout
+    assert "nox -s release -- oxi-core" in result.stdout
+    assert 'version = "0.1.0a2"' in (oxi_repo / "pyproject.toml").read_text()
+    new_notes = (oxi_repo / "docs/release-notes/v0.1.0a2.md").read_text()
+    assert "not yanked" in new_notes and "oxi --version prints 0.0.0" in new_notes
+    status = invoke(oxi_repo, "status", "--package", "oxi-core")
+    assert status.returncode == 0, status.stderr
+    assert "0.1.0a1 bad" in status.stdout
+
+
+def test_rollback_task_refuses_an_unreleased_version(oxi_repo: Path) -> None:
+    before = repo_state(oxi_repo)
+    result = invoke(oxi_repo, "rollback", "oxi-core", "0.1.0a1", "--user-visible")
+    assert result.returncode != 0
+    assert result.stderr.startswith("error: ") and "hint: " in result.stderr
+    assert "Traceback" not in result.stderr
+    assert repo_state(oxi_repo) == before
+
+
+def test_rollback_task_escalates_without_changes(oxi_repo: Path) -> None:
+    git(oxi_repo, "tag", "-a", "-m", "released", "oxi-core-v0.1.0a1")
+    before = repo_state(oxi_repo)
+    result = invoke(oxi_repo, "rollback", "oxi-core", "0.1.0a1")  # no flags, no terminal
+    assert result.returncode == 0, result.stderr
+    assert "escalate" in result.stdout.lower()
+    assert repo_state(oxi_repo) == before

@@ -1,6 +1,6 @@
 """The one place releasekit starts processes.
 
-Every command is logged (``releasekit`` logger, INFO) before it runs; a
+Every command is logged (``releasekit`` logger, DEBUG: shown with --debug) before it runs; a
 non-zero exit raises :class:`~releasekit.errors.CommandFailed` carrying the
 command, the exit code and the tail of its output.  Secrets passed through
 ``redact`` never appear in the log or the error.
@@ -59,7 +59,7 @@ def run(
     args = [os.fspath(part) for part in command]
     secrets = [s for s in redact if s]
     shown = redact_text(shlex.join(args), secrets)
-    log.info("$ %s%s", shown, f"  (in {cwd})" if cwd else "")
+    log.debug("$ %s%s", shown, f"  (in {cwd})" if cwd else "")
     try:
         proc = subprocess.run(
             args,

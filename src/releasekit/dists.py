@@ -119,7 +119,8 @@ def _build_failed(exc: Exception, what: str, package: Package) -> BuildFailed:
         for stream in (cause.stdout, cause.stderr):
             if stream:
                 output += stream.decode(errors="replace") if isinstance(stream, bytes) else stream
-    reason = _last_error_line(output) or str(exc) or type(exc).__name__
+    fallback = cause.message if isinstance(cause, CommandFailed) else str(exc)
+    reason = _last_error_line(output) or fallback or type(exc).__name__
     message = f"building the {what} of {package.name!r} failed: {reason}"
     if output and _tail(output) != reason:
         message += "\n" + _tail(output)

@@ -143,6 +143,8 @@ def files_on_index(
                 f"index {index.name!r} sent a page releasekit cannot read at {url!r}: {exc}",
                 "simple-url must point at a PEP 503/691 simple index (it usually ends in /simple/)",
             ) from None
+        except requests.RequestException as exc:  # cut off mid-answer, too many redirects
+            raise _unreachable(index, url, exc) from None
     files: list[IndexFile] = []
     for package in page.packages:
         if wanted is not None:
@@ -175,6 +177,11 @@ def download_from_index(
     index: IndexConfig, file: IndexFile, dest_dir: Path, *, timeout: float = 60
 ) -> Path:
     """Download ``file`` into ``dest_dir``; its sha256 must match the index's when listed."""
+    if Path(file.filename).name != file.filename or file.filename in {"", ".", ".."}:
+        raise IndexError_(
+            f"index {index.name!r} lists a file name that is a path: {file.filename!r}",
+            "do not trust this index; report it to its operator",
+        )
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / file.filename
     digest = hashlib.sha256()
@@ -185,14 +192,15 @@ def download_from_index(
                 for chunk in response.iter_content(1 << 16):
                     stream.write(chunk)
                     digest.update(chunk)
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise _unreachable(index, file.url, exc) from None
     except requests.HTTPError as exc:
         status = exc.response.status_code if exc.response is not None else "?"
         raise IndexError_(
             f"index {index.name!r} answered HTTP {status} for {file.url!r}",
             "the index lists a file it does not serve: check the index, then re-run",
         ) from None
+    except requests.RequestException as exc:  # refused, timed out, cut off
+        target.unlink(missing_ok=True)
+        raise _unreachable(index, file.url, exc) from None
     if file.sha256 is not None and digest.hexdigest() != file.sha256:
         target.unlink()
         raise IndexError_(

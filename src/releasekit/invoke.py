@@ -27,7 +27,7 @@ from releasekit.bump import plan_version_change
 from releasekit.edits import apply_edits
 from releasekit.errors import ReleaseError, TagError, VersionError
 from releasekit.notes import check_notes, notes_location, plan_notes
-from releasekit.report import format_table, show_progress
+from releasekit.report import format_pairs, show_progress
 from releasekit.status import package_status
 from releasekit.versioning import BumpRequest, parse_version, read_version
 from releasekit.workspace import Package, Workspace, load_workspace
@@ -276,10 +276,11 @@ def status(c: Context, package: str | None = None, index: list[str] | None = Non
             ("release notes", state.notes),
             *((f"latest on {k}", v) for k, v in state.indexes.items()),
             ("sibling pins", state.pins),
+            ("marked by rollback", ", ".join(state.marked) or "none"),
             ("next action", state.next_action),
         ]
         print(f"{item.name} ({item.rel})")
-        print(format_table(("", ""), rows).split("\n", 2)[-1])
+        print(format_pairs(rows))
         print()
 
 
@@ -293,6 +294,8 @@ def status(c: Context, package: str | None = None, index: list[str] | None = Non
         "reason": "one line saying what is wrong (recorded in the notes, yank reason)",
         "from_good": "re-release this good version's code under the new number",
         "to": "the new version (default: next pre-release number, else next patch)",
+        "index": "also read this index to see what was released (pypi, testpypi, NAME)",
+        "delete_tag": "refused: a rollback never deletes tags (roll forward instead)",
         "dry": "print the decision and the plan, change nothing",
     },
 )
@@ -308,6 +311,8 @@ def rollback(
     reason: str | None = None,
     from_good: str | None = None,
     to: str | None = None,
+    index: str | None = None,
+    delete_tag: bool = False,
     dry: bool = False,
 ) -> None:
     """Decide yank or republish for a bad release, then prepare the roll-forward (never deletes)."""
@@ -337,6 +342,8 @@ def rollback(
         assessment,
         to=parse_version(to) if to else None,
         from_good=parse_version(from_good) if from_good else None,
+        index=workspace.config.index(index) if index else None,
+        delete_tag=delete_tag,
     )
     print("\n".join(plan.describe()))
     if dry:

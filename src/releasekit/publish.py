@@ -405,6 +405,11 @@ def _upload_one(
             f"{index.name!r} rejected {path.name!r}: HTTP {status} {detail}".rstrip(),
             "read the index's reason; fix the file (`nox -s build` checks it) and publish again",
         ) from None
+    except requests.exceptions.SSLError:
+        raise IndexUnreachable(
+            f"TLS to {index.name!r} at {upload_url!r} failed (certificate not trusted?)",
+            "check the URL; for a private CA set REQUESTS_CA_BUNDLE to its certificate bundle",
+        ) from None
     except requests.ConnectionError as exc:
         if _is_refused(exc):
             raise IndexUnreachable(
@@ -412,7 +417,7 @@ def _upload_one(
                 "check the upload URL and that the index is up; re-run publish to resume",
             ) from None
         raise _Transient(exc.__class__.__name__) from None
-    except requests.Timeout as exc:
+    except (requests.Timeout, requests.RequestException) as exc:  # cut off mid-answer
         raise _Transient(exc.__class__.__name__) from None
     except twine_exceptions.NonInteractive:
         raise CredentialsError(

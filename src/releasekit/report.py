@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-__all__ = ["format_duration", "format_table", "show_progress"]
+__all__ = ["format_duration", "format_pairs", "format_table", "show_progress"]
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -20,6 +20,12 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def format_pairs(rows: Sequence[tuple[str, str]]) -> str:
+    """``label  value`` lines with the values aligned."""
+    width = max((len(label) for label, _ in rows), default=0)
+    return "\n".join(f"{label.ljust(width)}  {value}".rstrip() for label, value in rows)
 
 
 def format_duration(seconds: float) -> str:
@@ -47,3 +53,6 @@ def show_progress(stream: TextIO | None = None, *, debug: bool = False) -> None:
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(handler)
     logger.propagate = False
+    # HTTP libraries' connection chatter is not progress (nox shows DEBUG records otherwise)
+    for name in ("urllib3", "requests", "sigstore", "tuf", "securesystemslib"):
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)

@@ -13,7 +13,7 @@ from releasekit import git
 from releasekit.config import IndexConfig
 from releasekit.errors import ReleaseError
 from releasekit.notes import notes_state, release_marks
-from releasekit.versioning import find_version_literals, read_version
+from releasekit.versioning import find_version_literals, read_version, tagged_versions
 from releasekit.workspace import Package, Workspace
 
 __all__ = ["PackageStatus", "package_status", "pin_problems"]
@@ -34,6 +34,7 @@ class PackageStatus:
     indexes: dict[str, str] = field(default_factory=dict)  # index -> latest version or a state
     pins: str = "ok"
     next_action: str = ""
+    marked: tuple[str, ...] = ()  # earlier versions a rollback marked bad or yanked
 
 
 def pin_problems(workspace: Workspace, package: Package) -> list[str]:
@@ -80,6 +81,9 @@ def package_status(
     notes_text = notes + (f", marked {mark}" if mark else "")
     latest = {index.name: _latest(index, canonicalize_name(package.name)) for index in indexes}
     pins = pin_problems(workspace, package)
+    marked = tuple(
+        f"{v} {mark}" for v in tagged_versions(package) if (mark := release_marks(package, v))
+    )
     if literals:
         action = "replace the __version__ literal with importlib.metadata.version()"
     elif pins:
@@ -104,4 +108,5 @@ def package_status(
         indexes=latest,
         pins="; ".join(pins) if pins else "ok",
         next_action=action,
+        marked=marked,
     )
