@@ -24,20 +24,31 @@ _GIT_ENV = {
 
 
 @pytest.fixture(autouse=True)
-def _hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _hermetic_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """Every test: a known git identity, no CI prompts skipped by accident, no user tokens."""
     for key, value in _GIT_ENV.items():
         monkeypatch.setenv(key, value)
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
-    for key in ("TWINE_USERNAME", "TWINE_PASSWORD", "TWINE_REPOSITORY_URL", "SIGSTORE_IDENTITY_TOKEN"):
+    for key in (
+        "TWINE_USERNAME",
+        "TWINE_PASSWORD",
+        "TWINE_REPOSITORY_URL",
+        "SIGSTORE_IDENTITY_TOKEN",
+    ):
         monkeypatch.delenv(key, raising=False)
 
 
 def git(repo: Path, *args: str) -> str:
     """Run git in ``repo`` and return its stdout (stripped)."""
     proc = subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=True,
+        ["git", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
         env={**os.environ, **_GIT_ENV},
     )
     return proc.stdout.strip()

@@ -10,7 +10,9 @@ from releasekit.config import BUILTIN_INDEXES, load_config
 from releasekit.errors import ConfigError
 
 
-def write(root: Path, tool: str, project: str = '[project]\nname = "demo"\nversion = "1.0"\n') -> Path:
+def write(
+    root: Path, tool: str, project: str = '[project]\nname = "demo"\nversion = "1.0"\n'
+) -> Path:
     (root / "pyproject.toml").write_text(project + "\n" + tool, encoding="utf-8")
     return root
 
@@ -64,17 +66,41 @@ issuer = "https://token.actions.githubusercontent.com"
 @pytest.mark.parametrize(
     ("tool", "expected"),
     [
-        ('[tool.releasekit]\ntag-fromat = "v{version}"\n', "unknown key tool.releasekit.tag-fromat (did you mean 'tag-format'?)"),
-        ('[tool.releasekit]\nbranch = 3\n', "tool.releasekit.branch must be a branch name"),
-        ('[tool.releasekit]\nlint = "ruff check"\n', "tool.releasekit.lint must be a list of command strings"),
-        ('[tool.releasekit]\nlint = [1]\n', "item 1 is not a string"),
+        (
+            '[tool.releasekit]\ntag-fromat = "v{version}"\n',
+            "unknown key tool.releasekit.tag-fromat (did you mean 'tag-format'?)",
+        ),
+        ("[tool.releasekit]\nbranch = 3\n", "tool.releasekit.branch must be a branch name"),
+        (
+            '[tool.releasekit]\nlint = "ruff check"\n',
+            "tool.releasekit.lint must be a list of command strings",
+        ),
+        ("[tool.releasekit]\nlint = [1]\n", "item 1 is not a string"),
         ('[tool.releasekit]\ntag-format = "release"\n', "has no '{version}'"),
-        ('[tool.releasekit]\nverify-timeout = true\n', "verify-timeout must be a number of seconds"),
-        ('[tool.releasekit.indexes.pypi]\nupload-url = "https://x/"\nsimple-url = "https://x/"\n', "built-in index"),
-        ('[tool.releasekit.indexes.mine]\nupload-url = "ftp://x/"\nsimple-url = "https://x/"\n', "upload-url must be an http(s) URL"),
-        ('[tool.releasekit.indexes.mine]\nupload_url = "https://x/"\n', "(did you mean 'upload-url'?)"),
-        ('[tool.releasekit.signing]\nissuer = "https://x"\n', "exactly one of 'identity' or 'identity-regexp'"),
-        ('[tool.releasekit.signing]\nidentity = "a"\nissuer = "x"\nidentiy = "b"\n', "(did you mean 'identity'?)"),
+        (
+            "[tool.releasekit]\nverify-timeout = true\n",
+            "verify-timeout must be a number of seconds",
+        ),
+        (
+            '[tool.releasekit.indexes.pypi]\nupload-url = "https://x/"\nsimple-url = "https://x/"\n',
+            "built-in index",
+        ),
+        (
+            '[tool.releasekit.indexes.mine]\nupload-url = "ftp://x/"\nsimple-url = "https://x/"\n',
+            "upload-url must be an http(s) URL",
+        ),
+        (
+            '[tool.releasekit.indexes.mine]\nupload_url = "https://x/"\n',
+            "(did you mean 'upload-url'?)",
+        ),
+        (
+            '[tool.releasekit.signing]\nissuer = "https://x"\n',
+            "exactly one of 'identity' or 'identity-regexp'",
+        ),
+        (
+            '[tool.releasekit.signing]\nidentity = "a"\nissuer = "x"\nidentiy = "b"\n',
+            "(did you mean 'identity'?)",
+        ),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, tool: str, expected: str) -> None:
@@ -85,7 +111,7 @@ def test_bad_config_names_the_key(tmp_path: Path, tool: str, expected: str) -> N
 
 
 def test_missing_pyproject(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no pyproject.toml"):
+    with pytest.raises(ConfigError, match=r"no pyproject\.toml"):
         load_config(tmp_path)
 
 

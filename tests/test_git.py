@@ -16,7 +16,7 @@ def test_clean_and_dirty(oxi_repo: Path) -> None:
     (oxi_repo / "untracked.txt").write_text("x")
     (oxi_repo / "README.md").write_text("changed")
     assert sorted(rkgit.dirty_paths(oxi_repo)) == ["README.md", "untracked.txt"]
-    with pytest.raises(DirtyWorkingTree, match="untracked.txt") as info:
+    with pytest.raises(DirtyWorkingTree, match=r"untracked\.txt") as info:
         rkgit.require_clean(oxi_repo)
     assert "commit or stash" in info.value.hint
 
@@ -67,7 +67,9 @@ def test_not_a_repository(tmp_path: Path) -> None:
         rkgit.repo_root(tmp_path)
 
 
-@pytest.mark.parametrize(("version", "final"), [("1.0.0", True), ("1.0.0rc1", False),
-                                                  ("1.0.0.dev1", False), ("1.0.0.post1", True)])
+@pytest.mark.parametrize(
+    ("version", "final"),
+    [("1.0.0", True), ("1.0.0rc1", False), ("1.0.0.dev1", False), ("1.0.0.post1", True)],
+)
 def test_is_final_version(version: str, final: bool) -> None:
     assert rkgit.is_final_version(version) is final

@@ -22,7 +22,9 @@ def test_bump_pre_moves_version_pin_and_notes(oxi_repo: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "oxi-core: 0.1.0a1 -> 0.1.0a2" in result.stdout
     root = (oxi_repo / "pyproject.toml").read_text()
-    assert 'version = "0.1.0a2"  # the single source of the version: releasekit bumps it here' in root
+    assert (
+        'version = "0.1.0a2"  # the single source of the version: releasekit bumps it here' in root
+    )
     assert "# oxi: a small monorepo released with releasekit." in root  # comments kept
     adapter = (oxi_repo / "adapters/_reference/pyproject.toml").read_text()
     assert '"oxi-core==0.1.0a2",  # moves in step with oxi-core' in adapter
@@ -143,7 +145,9 @@ def test_missing_pyproject(tmp_path: Path) -> None:
 def test_help_text() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "invoke", "--search-root", "examples/oxi", "--help", "bump"],
-        capture_output=True, text=True, cwd=Path(__file__).parents[1],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[1],
     )
     assert result.returncode == 0
     assert "--pre" in result.stdout and "--dry" in result.stdout and "--package" in result.stdout
@@ -152,8 +156,13 @@ def test_help_text() -> None:
 def test_rollback_task_republishes_and_status_marks_the_bad_version(oxi_repo: Path) -> None:
     git(oxi_repo, "tag", "-a", "-m", "released", "oxi-core-v0.1.0a1")
     result = invoke(
-        oxi_repo, "rollback", "oxi-core", "0.1.0a1", "--user-visible",
-        "--reason", "oxi --version prints 0.0.0",
+        oxi_repo,
+        "rollback",
+        "oxi-core",
+        "0.1.0a1",
+        "--user-visible",
+        "--reason",
+        "oxi --version prints 0.0.0",
     )
     assert result.returncode == 0, result.stderr
     assert "republish" in result.stdout

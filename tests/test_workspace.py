@@ -26,7 +26,9 @@ def test_select_by_any_spelling_or_path(spelling: str) -> None:
     assert workspace.get(spelling).name == "oxi-core"
 
 
-@pytest.mark.parametrize("spelling", ["adapters/_reference", "adapters/_reference/", "oxi_adapter_reference"])
+@pytest.mark.parametrize(
+    "spelling", ["adapters/_reference", "adapters/_reference/", "oxi_adapter_reference"]
+)
 def test_select_adapter(spelling: str) -> None:
     assert load_workspace(EXAMPLE).get(spelling).name == "oxi-adapter-reference"
 
@@ -57,7 +59,8 @@ def _pkg(root: Path, name: str, deps: list[str]) -> None:
     root.mkdir(parents=True, exist_ok=True)
     quoted = ", ".join(f'"{d}"' for d in deps)
     (root / "pyproject.toml").write_text(
-        f'[project]\nname = "{name}"\nversion = "1.0"\ndependencies = [{quoted}]\n', encoding="utf-8"
+        f'[project]\nname = "{name}"\nversion = "1.0"\ndependencies = [{quoted}]\n',
+        encoding="utf-8",
     )
 
 
@@ -71,7 +74,9 @@ def test_cycle_is_an_error_naming_it(tmp_path: Path) -> None:
 
 
 def test_glob_that_matches_nothing(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text('[project]\nname="x"\nversion="1"\n[tool.releasekit]\npackages = [".", "plugins/*"]\n')
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname="x"\nversion="1"\n[tool.releasekit]\npackages = [".", "plugins/*"]\n'
+    )
     with pytest.raises(ConfigError, match="'plugins/\\*' matches no directory"):
         load_workspace(tmp_path)
 
@@ -83,7 +88,9 @@ def test_single_package_default_tag_and_selection(tmp_path: Path) -> None:
 
 
 def test_package_override_and_workspace_key_refused(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text('[tool.releasekit]\npackages = ["p/*"]\nbranch = "main"\n')
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.releasekit]\npackages = ["p/*"]\nbranch = "main"\n'
+    )
     _pkg(tmp_path / "p" / "one", "one", [])
     with (tmp_path / "p" / "one" / "pyproject.toml").open("a") as fh:
         fh.write('[tool.releasekit]\nbranch = "stable"\n')

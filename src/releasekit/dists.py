@@ -25,6 +25,7 @@ import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
@@ -50,7 +51,17 @@ from releasekit.errors import (
 from releasekit.venvs import Proof, create_venv, install, prove_installed
 from releasekit.workspace import Package
 
-__all__ = ["Dists", "build_dists", "check_dists", "find_dists", "smoke_test"]
+if TYPE_CHECKING:
+    import build.env
+
+__all__ = [
+    "Dists",
+    "build_dists",
+    "build_wheel_from_sdist",
+    "check_dists",
+    "find_dists",
+    "smoke_test",
+]
 
 log = logging.getLogger("releasekit")
 
@@ -105,7 +116,7 @@ def _last_error_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def _build_failed(exc: Exception, what: str, package: Package) -> BuildFailed:
+def _build_failed(exc: Exception, what: str, name: str, fix: str) -> BuildFailed:
     """Turn pypa/build's exceptions into a BuildFailed with the backend's own words."""
     import build
 
@@ -121,18 +132,14 @@ def _build_failed(exc: Exception, what: str, package: Package) -> BuildFailed:
                 output += stream.decode(errors="replace") if isinstance(stream, bytes) else stream
     fallback = cause.message if isinstance(cause, CommandFailed) else str(exc)
     reason = _last_error_line(output) or fallback or type(exc).__name__
-    message = f"building the {what} of {package.name!r} failed: {reason}"
+    message = f"building the {what} of {name!r} failed: {reason}"
     if output and _tail(output) != reason:
         message += "\n" + _tail(output)
-    return BuildFailed(
-        message,
-        f"fix the build configuration in {str(package.pyproject)!r}, then run "
-        f"'nox -s build -- {package.name}' again",
-    )
+    return BuildFailed(message, fix)
 
 
 @contextlib.contextmanager
-def _build_errors(what: str, package: Package) -> Iterator[None]:
+def _build_errors(what: str, package: Package | None, name: str = "") -> Iterator[None]:
     import build
 
     try:
@@ -144,7 +151,14 @@ def _build_errors(what: str, package: Package) -> Iterator[None]:
         OSError,
         RuntimeError,
     ) as exc:
-        raise _build_failed(exc, what, package) from exc
+        if package is not None:
+            fix = (
+                f"fix the build configuration in {str(package.pyproject)!r}, then run "
+                f"'nox -s build -- {package.name}' again"
+            )
+            raise _build_failed(exc, what, package.name, fix) from exc
+        fix = "the published sdist does not build: fix the project and release a new version"
+        raise _build_failed(exc, what, name, fix) from exc
 
 
 def _clean(out_dir: Path) -> None:
@@ -218,16 +232,39 @@ def build_dists(package: Package, version: str, *, out_dir: Path | None = None) 
                 )
             log.info("building the wheel of %s %s from the unpacked sdist", package.name, version)
             unpacked = _unpack_sdist(sdist, Path(scratch))
-        with (
-            _build_errors("wheel (from the sdist)", package),
-            build.env.DefaultIsolatedEnv(installer=installer) as env,
-        ):
-            builder = build.ProjectBuilder.from_isolated_env(env, unpacked, runner=_backend_runner)
-            env.install(builder.build_system_requires)
-            env.install(builder.get_requires_for_build("wheel"))
-            wheel = Path(builder.build("wheel", out_dir))
+        with _build_errors("wheel (from the sdist)", package):
+            wheel = _wheel_from_tree(unpacked, out_dir, installer)
     log.info("built %s and %s in %s", sdist.name, wheel.name, out_dir)
     return Dists(sdist=sdist, wheels=(wheel,))
+
+
+def _wheel_from_tree(tree: Path, out_dir: Path, installer: build.env.Installer) -> Path:
+    import build
+    import build.env
+
+    with build.env.DefaultIsolatedEnv(installer=installer) as env:
+        builder = build.ProjectBuilder.from_isolated_env(env, tree, runner=_backend_runner)
+        env.install(builder.build_system_requires)
+        env.install(builder.get_requires_for_build("wheel"))
+        return Path(builder.build("wheel", out_dir))
+
+
+def build_wheel_from_sdist(sdist: Path, out_dir: Path) -> Path:
+    """Build a wheel from an sdist file (as pip would to install it) into ``out_dir``.
+
+    The build backend is installed into an isolated environment the same way
+    :func:`build_dists` installs it (uv when available, else pip, with the
+    installer's usual configuration).  Verify uses this to prove a published
+    sdist builds and installs.
+    """
+    name = sdist.name.removesuffix(".tar.gz")
+    installer: build.env.Installer = "uv" if find_uv() else "pip"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="releasekit-sdist-") as scratch:
+        unpacked = _unpack_sdist(sdist, Path(scratch))
+        log.info("building a wheel from the published sdist %s", sdist.name)
+        with _build_errors("wheel (from the published sdist)", None, name):
+            return _wheel_from_tree(unpacked, out_dir, installer)
 
 
 def find_dists(package: Package, version: str, *, out_dir: Path | None = None) -> Dists:

@@ -203,7 +203,7 @@ def _confirm(question: str) -> bool:
 
 
 def _release_options(ns: argparse.Namespace, **overrides: Any) -> pipeline.ReleaseOptions:
-    values = {
+    values: dict[str, Any] = {
         "index": getattr(ns, "index", "pypi"),
         "rehearse": getattr(ns, "rehearse", False),
         "sign": True if getattr(ns, "sign", False) else None,
@@ -408,6 +408,6 @@ def install(
     for name in chosen:
         body = _guarded(SESSIONS[name])
         full = f"{prefix}{name}"
-        nox.session(body, name=full, python=python, venv_backend=venv_backend, default=False)
+        nox.session(python=python, name=full, venv_backend=venv_backend, default=False)(body)
         registered.append(full)
     return registered

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from packaging.version import Version
 
@@ -125,7 +126,7 @@ class ReleaseRun:
     confirm: Callable[[str], bool] | None = None
     records: list[StepRecord] = field(default_factory=list)
     testpypi: IndexConfig | None = None
-    identity_token: object | None = None  # sigstore IdentityToken once the sign step got one
+    identity_token: Any = None  # sigstore IdentityToken once the sign step got one
 
     @property
     def staging(self) -> bool:
@@ -362,7 +363,7 @@ def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
 
         signing.make_attestations(
             files,
-            token=run.identity_token,  # type: ignore[arg-type]
+            token=run.identity_token,
             staging=run.staging,
         )
         attestations = True

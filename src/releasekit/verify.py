@@ -24,6 +24,7 @@ from packaging.tags import sys_tags
 from packaging.utils import parse_wheel_filename
 
 from releasekit.config import IndexConfig
+from releasekit.dists import build_wheel_from_sdist
 from releasekit.errors import (
     CommandFailed,
     ConfigError,
@@ -149,11 +150,17 @@ def _verify_kind(
         work = root / "work"  # the cwd: outside the repository, nothing to shadow the install
         work.mkdir()
         venv = create_venv(root / "venv")
-        if before_install is not None:
+        if before_install is not None or kind == "sdist":
             downloaded = download_from_index(index, chosen, root / "downloads")
             if chosen.sha256 is None:
                 log.warning("%s lists no sha256 for %s", index.name, chosen.filename)
-            before_install(downloaded, chosen)
+            if before_install is not None:
+                before_install(downloaded, chosen)
+            if kind == "sdist":
+                # Build the wheel from the very sdist the index serves; its build
+                # backend comes the way the build step gets it, while the package
+                # and its dependencies still come from this index only.
+                downloaded = build_wheel_from_sdist(downloaded, root / "built")
             requirement = str(downloaded)
         else:
             requirement = f"{name}=={version}"
@@ -165,7 +172,6 @@ def _verify_kind(
                 index_url=index_url,
                 extra_index_urls=extra,
                 only_binary=kind == "wheel",
-                no_binary=[name] if kind == "sdist" else [],
                 no_cache=True,
             )
         except CommandFailed as exc:
