@@ -213,12 +213,20 @@ def check_pins(
                 f"{site.text!r} needs {sibling.name} {wanted}, which is not on {index_name} "
                 "and not part of this release",
                 f"release {sibling.name} first: nox -s release -- {sibling.name} {package.name}"
+                + _index_flag(index_name)
                 if wanted == current
                 else f"the pin is stale ({sibling.name} is at {current}): "
                 f"invoke bump --package {sibling.name} rewrites it",
             )
         )
     return findings or [_ok("sibling pins", "consistent")]
+
+
+def _index_flag(index_name: str) -> str:
+    """The flag that repeats a release to ``index_name`` (the embedded index: a rehearsal)."""
+    if index_name in {"pypi", "the index"}:
+        return ""
+    return " --rehearse" if index_name == "local" else f" --index {index_name}"
 
 
 def preflight(

@@ -18,14 +18,15 @@ import email.parser
 import io
 import logging
 import os
+import shutil
 import subprocess
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
@@ -48,11 +49,11 @@ from releasekit.errors import (
     InvalidVersion,
     SmokeFailed,
 )
-from releasekit.venvs import Proof, create_venv, install, prove_installed
+from releasekit.venvs import Proof, Venv, create_venv, install, prove_installed
 from releasekit.workspace import Package
 
 if TYPE_CHECKING:
-    import build.env
+    import build
 
 __all__ = [
     "Dists",
@@ -147,6 +148,7 @@ def _build_errors(what: str, package: Package | None, name: str = "") -> Iterato
     except (
         build.BuildException,
         build.BuildBackendException,
+        CommandFailed,  # installing the build requirements (uv)
         subprocess.CalledProcessError,
         OSError,
         RuntimeError,
@@ -192,37 +194,134 @@ def _unpack_sdist(sdist: Path, into: Path) -> Path:
     return tops[0]
 
 
+class _BuildEnv(Protocol):
+    """An isolated build environment: pypa/build's ``IsolatedEnv`` that can install."""
+
+    @property
+    def python_executable(self) -> str: ...
+
+    def make_extra_environ(self) -> Mapping[str, str] | None: ...
+
+    def install(self, requirements: Collection[str]) -> None: ...
+
+
+# Requirement sets a uv install in this process has resolved online: the uv cache holds
+# them, so a later environment with the same set is filled from the cache (--offline)
+# instead of asking the index again (a round trip per install, ~0.2 s on PyPI).
+_RESOLVED_ONLINE: set[frozenset[str]] = set()
+
+
+class _UvBuildEnv:
+    """An isolated build environment made and filled with uv, through releasekit's runner.
+
+    The venv comes from :func:`releasekit.venvs.create_venv` (the one venv path);
+    the build requirements are installed with the installer's usual configuration,
+    as pypa/build's own uv environment does.
+    """
+
+    def __init__(self, uv: str, path: Path) -> None:
+        self._uv = uv
+        self._venv: Venv = create_venv(path)
+
+    @property
+    def python_executable(self) -> str:
+        return str(self._venv.python)
+
+    def make_extra_environ(self) -> dict[str, str]:
+        path = os.environ.get("PATH")
+        scripts = str(self._venv.bin_dir)
+        # an empty PYTHONPATH overrides the caller's: the backend sees only this env
+        return {"PATH": os.pathsep.join([scripts, path]) if path else scripts, "PYTHONPATH": ""}
+
+    def install(self, requirements: Collection[str]) -> None:
+        if not requirements:
+            return
+        wanted = frozenset(requirements)
+        log.info("installing the build requirements %s (uv)", ", ".join(sorted(wanted)))
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+        env["VIRTUAL_ENV"] = str(self._venv.path)
+        if "UV_KEYRING_PROVIDER" not in env and shutil.which("keyring"):
+            env["UV_KEYRING_PROVIDER"] = "subprocess"  # as pypa/build does: private indexes
+        command = [self._uv, "pip", "install", "--python", self.python_executable]
+        if wanted in _RESOLVED_ONLINE:
+            try:
+                run([*command, "--offline", *sorted(wanted)], env=env, what="uv (from its cache)")
+                return
+            except CommandFailed:
+                log.debug("the uv cache lacks %s now: asking the index", sorted(wanted))
+        run(
+            [*command, *sorted(wanted)],
+            env=env,
+            what="installing the build requirements",
+            hint="the build backend must be installable with your usual uv/pip configuration",
+        )
+        _RESOLVED_ONLINE.add(wanted)
+
+
+@contextlib.contextmanager
+def _isolated_env(scratch: Path) -> Iterator[_BuildEnv]:
+    """A fresh isolated build environment: uv's when uv is there, else pypa/build's pip one."""
+    import build.env
+
+    uv = find_uv()
+    if uv:
+        yield _UvBuildEnv(uv, scratch / "build-env")
+        return
+    with build.env.DefaultIsolatedEnv(installer="pip") as env:
+        yield env
+
+
+def _build(
+    env: _BuildEnv,
+    builder: build.ProjectBuilder,
+    distribution: Literal["sdist", "wheel"],
+    out_dir: Path,
+    installed: set[str],
+) -> Path:
+    """Build ``distribution`` with ``builder``; ``installed``: what ``env`` already has."""
+
+    def install(requirements: Collection[str]) -> None:
+        missing = set(requirements) - installed
+        env.install(missing)
+        installed.update(missing)
+
+    install(builder.build_system_requires)
+    install(builder.get_requires_for_build(distribution))  # asks the backend: after the above
+    return Path(builder.build(distribution, out_dir))
+
+
 def build_dists(package: Package, version: str, *, out_dir: Path | None = None) -> Dists:
     """Build the sdist of ``package``, then its wheel from that sdist, into ``out_dir``.
 
     ``out_dir`` defaults to ``dist/<name>/`` at the workspace root; old dists,
     signatures and attestations in it are removed first (other folders are not
     touched).  The build backend is installed into an isolated environment
-    (with uv when available, else pip).  ``version`` is what the source must
-    build: another version in the file names is a :class:`BuildFailed`.
+    (with uv when available, else pip); the wheel is built in the same
+    environment when the sdist asks for the same build system (it normally
+    does), else in a fresh one.  ``version`` is what the source must build:
+    another version in the file names is a :class:`BuildFailed`.
     """
     import build
-    import build.env
 
     wanted = _version(version)
     out_dir = Path(out_dir) if out_dir is not None else package.dist_dir
     _clean(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    installer: build.env.Installer = "uv" if find_uv() else "pip"
-    with tempfile.TemporaryDirectory(prefix="releasekit-build-") as scratch:
-        with (
-            _build_errors("sdist", package),
-            build.env.DefaultIsolatedEnv(installer=installer) as env,
-        ):
+    installer = "uv" if find_uv() else "pip"
+    with (
+        tempfile.TemporaryDirectory(prefix="releasekit-build-") as scratch,
+        contextlib.ExitStack() as envs,
+    ):
+        with _build_errors("sdist", package):
             log.info(
                 "building the sdist of %s %s (backend via %s)", package.name, version, installer
             )
+            env = envs.enter_context(_isolated_env(Path(scratch)))
+            installed: set[str] = set()
             builder = build.ProjectBuilder.from_isolated_env(
                 env, package.root, runner=_backend_runner
             )
-            env.install(builder.build_system_requires)
-            env.install(builder.get_requires_for_build("sdist"))
-            sdist = Path(builder.build("sdist", out_dir))
+            sdist = _build(env, builder, "sdist", out_dir, installed)
             _, built_version = parse_sdist_filename(sdist.name)
             if built_version != wanted:
                 raise BuildFailed(
@@ -231,40 +330,44 @@ def build_dists(package: Package, version: str, *, out_dir: Path | None = None) 
                     "the version at the source differs: bump it, or build the version it has",
                 )
             log.info("building the wheel of %s %s from the unpacked sdist", package.name, version)
-            unpacked = _unpack_sdist(sdist, Path(scratch))
+            unpacked = _unpack_sdist(sdist, Path(scratch) / "sdist")
         with _build_errors("wheel (from the sdist)", package):
-            wheel = _wheel_from_tree(unpacked, out_dir, installer)
+            wheel_builder = build.ProjectBuilder.from_isolated_env(
+                env, unpacked, runner=_backend_runner
+            )
+            if set(wheel_builder.build_system_requires) != set(builder.build_system_requires):
+                log.info("the sdist asks for another build system: a fresh build environment")
+                env = envs.enter_context(_isolated_env(Path(scratch) / "wheel"))
+                wheel_builder = build.ProjectBuilder.from_isolated_env(
+                    env, unpacked, runner=_backend_runner
+                )
+                installed = set()
+            wheel = _build(env, wheel_builder, "wheel", out_dir, installed)
     log.info("built %s and %s in %s", sdist.name, wheel.name, out_dir)
     return Dists(sdist=sdist, wheels=(wheel,))
-
-
-def _wheel_from_tree(tree: Path, out_dir: Path, installer: build.env.Installer) -> Path:
-    import build
-    import build.env
-
-    with build.env.DefaultIsolatedEnv(installer=installer) as env:
-        builder = build.ProjectBuilder.from_isolated_env(env, tree, runner=_backend_runner)
-        env.install(builder.build_system_requires)
-        env.install(builder.get_requires_for_build("wheel"))
-        return Path(builder.build("wheel", out_dir))
 
 
 def build_wheel_from_sdist(sdist: Path, out_dir: Path) -> Path:
     """Build a wheel from an sdist file (as pip would to install it) into ``out_dir``.
 
-    The build backend is installed into an isolated environment the same way
-    :func:`build_dists` installs it (uv when available, else pip, with the
+    The build backend is installed into a fresh isolated environment the same
+    way :func:`build_dists` installs it (uv when available, else pip, with the
     installer's usual configuration).  Verify uses this to prove a published
     sdist builds and installs.
     """
+    import build
+
     name = sdist.name.removesuffix(".tar.gz")
-    installer: build.env.Installer = "uv" if find_uv() else "pip"
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="releasekit-sdist-") as scratch:
-        unpacked = _unpack_sdist(sdist, Path(scratch))
+        unpacked = _unpack_sdist(sdist, Path(scratch) / "sdist")
         log.info("building a wheel from the published sdist %s", sdist.name)
-        with _build_errors("wheel (from the published sdist)", None, name):
-            return _wheel_from_tree(unpacked, out_dir, installer)
+        with (
+            _build_errors("wheel (from the published sdist)", None, name),
+            _isolated_env(Path(scratch)) as env,
+        ):
+            builder = build.ProjectBuilder.from_isolated_env(env, unpacked, runner=_backend_runner)
+            return _build(env, builder, "wheel", out_dir, set())
 
 
 def find_dists(package: Package, version: str, *, out_dir: Path | None = None) -> Dists:

@@ -18,12 +18,17 @@ Arguments after ``--``: packages by name or path (or ``--all``), a version
 where it applies (``0.1.0a2`` or ``oxi-core==0.1.0a2``), and options.  A
 :class:`~releasekit.errors.ReleaseError` ends the session with one error
 line and a hint; ``--debug`` shows the traceback instead.
+
+A project that wants its own pipeline calls :func:`run_pipeline` from its own
+session with a step list composed from :data:`releasekit.pipeline.DEFAULT_STEPS`
+(see docs/how-to/custom-pipeline.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import logging
 import os
 import shlex
 import sys
@@ -40,10 +45,10 @@ from packaging.version import Version
 from releasekit import pipeline
 from releasekit._process import find_uv
 from releasekit.errors import CommandFailed, ReleaseError
-from releasekit.report import show_progress
+from releasekit.report import format_duration, show_progress
 from releasekit.workspace import Package, Workspace, load_workspace
 
-__all__ = ["SESSIONS", "install"]
+__all__ = ["SESSIONS", "install", "run_pipeline"]
 
 
 class _UsageError(ReleaseError):
@@ -104,11 +109,11 @@ def _split_targets(workspace: Workspace, tokens: Sequence[str]) -> Args:
             continue
         try:
             workspace.get(token)
-        except ReleaseError:
+        except ReleaseError as not_a_package:
             try:
                 args.version = Version(token)
             except PackagingInvalidVersion:
-                raise  # neither a package nor a version: the unknown-package error
+                raise not_a_package from None  # neither a package nor a version
             continue
         args.packages.append(token)
     return args
@@ -132,19 +137,25 @@ def _select(workspace: Workspace, args: Args, all_: bool) -> list[Package]:
     return packages
 
 
+def _report_errors(session: nox.Session, body: Callable[[], None]) -> None:
+    """Run ``body``; a ReleaseError ends the session with its message and hint."""
+    debug = "--debug" in session.posargs or bool(os.environ.get("RELEASEKIT_DEBUG"))
+    show_progress(sys.stderr, debug=debug)
+    logging.getLogger("charset_normalizer").setLevel(logging.DEBUG if debug else logging.WARNING)
+    try:
+        body()
+    except _HelpShown:
+        return
+    except ReleaseError as exc:
+        if debug:
+            raise
+        session.error(exc.render())
+
+
 def _guarded(body: Callable[[nox.Session], None]) -> Callable[[nox.Session], None]:
     @functools.wraps(body)
     def session_body(session: nox.Session) -> None:
-        debug = "--debug" in session.posargs or bool(os.environ.get("RELEASEKIT_DEBUG"))
-        show_progress(sys.stderr, debug=debug)
-        try:
-            body(session)
-        except _HelpShown:
-            return
-        except ReleaseError as exc:
-            if debug:
-                raise
-            session.error(exc.render())
+        _report_errors(session, lambda: body(session))
 
     return session_body
 
@@ -213,6 +224,8 @@ def _release_options(ns: argparse.Namespace, **overrides: Any) -> pipeline.Relea
         "push": not getattr(ns, "no_push", False),
         "verify_timeout": getattr(ns, "timeout", None),
     }
+    if getattr(ns, "retries", None) is not None:
+        values["upload_retries"] = ns.retries
     values.update(overrides)
     return pipeline.ReleaseOptions(**values)
 
@@ -225,6 +238,7 @@ def _run_steps(
     **overrides: Any,
 ) -> None:
     """Parse, plan and run ``steps``; print the summary; fail the session on failure."""
+    pipeline.check_step_order(steps)
     ns = parser.parse_args(session.posargs)
     workspace = load_workspace()
     args = _split_targets(workspace, ns.targets)
@@ -239,6 +253,9 @@ def _run_steps(
     _install_tools(
         session, workspace, packages, [s.name for s in steps if s.name in {"lint", "test"}]
     )
+    rerun = f"nox -s {session.name}" + (
+        f" -- {shlex.join(session.posargs)}" if session.posargs else ""
+    )
     with pipeline.release_run(
         workspace,
         packages,
@@ -247,24 +264,32 @@ def _run_steps(
         confirm=_confirm,
         versions=args.versions,
         steps=steps,
+        rerun_command=rerun,
     ) as run:
-        session.log(
-            f"{name}: {', '.join(f'{t.package.name} {t.version}' for t in run.targets)} "
-            f"(index: {run.index.name})"
+        what = ", ".join(f"{t.package.name} {t.version}" for t in run.targets)
+        where = (
+            f"index: {run.index.name}{' (rehearsal)' if options.rehearse else ''}"
+            if run.publishing
+            else "local steps only"
         )
+        names = [s.name for s in steps if s.name != "testpypi" or run.testpypi is not None]
+        session.log(f"{name}: {what} ({where}); steps: {', '.join(names)}")
 
         def on_step(step: pipeline.Step, target: pipeline.Target) -> None:
-            session.log(f"── {step.name} · {target.package.name} {target.version}")
+            session.log(f"── {step.name} · {target.package.name} {target.version} ──")
 
         def on_record(record: pipeline.StepRecord) -> None:
-            session.log(f"   {record.result} in {record.seconds:.1f} s: {record.detail}")
+            detail = f": {record.detail}" if record.detail else ""
+            session.log(
+                f"   {record.step} {record.result} in {format_duration(record.seconds)}{detail}"
+            )
 
         report = pipeline.run_release(run, steps, on_step=on_step, on_record=on_record)
-    print(report.summary())
+    print(report.summary(), flush=True)
     if not report.ok:
         if ns.debug and report.error is not None:
             raise report.error
-        session.error(f"{name} failed at step {report.failed_step!r}")
+        session.error(f"{name} failed at step {report.failed_step!r}: see above")
 
 
 def _steps(*names: str) -> list[pipeline.Step]:
@@ -303,6 +328,7 @@ def testpypi(session: nox.Session) -> None:
 def publish(session: nox.Session) -> None:
     """Upload dist/<name>/ to --index (default pypi); skips files already there; resumable."""
     parser = _parser("publish", index=True)
+    _add_retries(parser)
     _run_steps(session, "publish", _steps("publish"), parser)
 
 
@@ -353,12 +379,18 @@ def verify(session: nox.Session) -> None:
         session.log(f"verified {package.name} {wanted} on {index.name}")
 
 
-def release(session: nox.Session) -> None:
-    """The whole pipeline: preflight, lint, test, build, check, smoke, sign, publish, verify, tag.
+def _add_retries(parser: _Parser) -> None:
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=None,
+        metavar="N",
+        help="retries per file on a transient upload failure (default 3)",
+    )
 
-    --rehearse runs it all against a throwaway embedded index and leaves no trace.
-    """
-    parser = _parser("release", index=True)
+
+def _release_parser(name: str) -> _Parser:
+    parser = _parser(name, index=True)
     parser.add_argument("--rehearse", action="store_true", help="embedded index, no tag, no trace")
     parser.add_argument("--sign", action="store_true", help="sign even without [signing] config")
     parser.add_argument("--staging", action="store_true", help="sigstore's staging instance")
@@ -369,7 +401,33 @@ def release(session: nox.Session) -> None:
     )
     parser.add_argument("--no-push", action="store_true", help="tag locally, do not push")
     parser.add_argument("--timeout", type=float, default=None, help="verify wait, seconds")
-    _run_steps(session, "release", pipeline.DEFAULT_STEPS, parser)
+    _add_retries(parser)
+    return parser
+
+
+def release(session: nox.Session) -> None:
+    """The whole pipeline: preflight, lint, test, build, check, smoke, sign, publish, verify, tag.
+
+    --rehearse runs it all against a throwaway embedded index and leaves no trace.
+    """
+    _run_steps(session, "release", pipeline.DEFAULT_STEPS, _release_parser("release"))
+
+
+def run_pipeline(
+    session: nox.Session, steps: Sequence[pipeline.Step] = pipeline.DEFAULT_STEPS
+) -> None:
+    """Run ``steps`` as the ``release`` session does, from a session of your own.
+
+    Takes the same arguments and flags as ``nox -s release`` (packages,
+    ``--all``, ``--index``, ``--rehearse``, ``--plan``...), prints the same
+    step headers, summary table and failure block, and turns a
+    :class:`~releasekit.errors.ReleaseError` into ``session.error``.  A step
+    list whose local steps do not all come before its remote ones is refused.
+    """
+    _report_errors(
+        session,
+        lambda: _run_steps(session, session.name, steps, _release_parser(session.name)),
+    )
 
 
 SESSIONS: dict[str, Callable[[nox.Session], None]] = {

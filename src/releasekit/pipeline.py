@@ -9,8 +9,9 @@ whether it leaves the machine.  Steps run step by step over every package
 of the release in dependency order, so every local step has passed for
 every package before the first upload (all or nothing).  A project composes
 its own pipeline from :data:`DEFAULT_STEPS` — drop, reorder or add steps —
-and passes it to :func:`run_release`; a local step placed after a remote one
-is refused.
+and passes it to :func:`run_release` (from nox: ``releasekit.nox.run_pipeline``);
+a local step placed after a remote one is refused (:func:`check_step_order`).
+A pipeline of local steps only (``nox -s build``) never reads an index.
 
 Running the same release again resumes it: publish skips files already on
 the index with the same sha256, tag and push are skipped when done, and a
@@ -30,17 +31,20 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
 from releasekit import checks, git
 from releasekit._process import run as run_process
 from releasekit.config import IndexConfig
-from releasekit.errors import ReleaseError
+from releasekit.errors import CommandFailed, ConfigError, ReleaseError
 from releasekit.report import format_duration, format_table
 from releasekit.versioning import read_version
 from releasekit.workspace import Package, Workspace
+
+if TYPE_CHECKING:
+    from releasekit.dists import Dists
 
 __all__ = [
     "DEFAULT_STEPS",
@@ -51,8 +55,24 @@ __all__ = [
     "Step",
     "StepRecord",
     "Target",
+    "check_step_order",
+    "describe_plan",
     "plan_release",
+    "release_run",
+    "run_in_environment",
     "run_release",
+    "step_build",
+    "step_check",
+    "step_lint",
+    "step_preflight",
+    "step_publish",
+    "step_sign",
+    "step_smoke",
+    "step_tag",
+    "step_test",
+    "step_testpypi",
+    "step_verify",
+    "target_dists",
 ]
 
 log = logging.getLogger("releasekit")
@@ -82,7 +102,7 @@ class Target:
     version: Version
     tag: str
     dist_dir: Path
-    dists: object | None = None  # releasekit.dists.Dists once built
+    dists: Dists | None = None  # once built (or found in the dist folder)
     skip_reason: str | None = None
     published_to: list[str] = field(default_factory=list)
     signed: bool = False
@@ -101,6 +121,8 @@ class ReleaseOptions:
     push: bool = True
     remote: str = "origin"
     verify_timeout: float | None = None
+    upload_retries: int = 3  # per file, on transient failures (5xx, resets)
+    upload_backoff: float = 1.0  # seconds before the first retry, doubled each time
 
 
 @dataclass
@@ -127,6 +149,8 @@ class ReleaseRun:
     records: list[StepRecord] = field(default_factory=list)
     testpypi: IndexConfig | None = None
     identity_token: Any = None  # sigstore IdentityToken once the sign step got one
+    rerun_command: str | None = None  # what repeats this run (the adapter knows it)
+    publishing: bool = True  # the steps include remote ones (set by run_release)
 
     @property
     def staging(self) -> bool:
@@ -151,35 +175,61 @@ class ReleaseReport:
     error: ReleaseError | None = None
     next_command: str | None = None
     unsigned: bool = False
+    sent: bool = False  # a remote step ran: something may have left the machine
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
     def summary(self) -> str:
+        """The table (step, package, result, time, detail), then the failure block."""
         rows = [
-            (r.step, r.package, r.result, format_duration(r.seconds), r.detail)
+            (r.step, r.package, r.result, format_duration(r.seconds), _concise(r.detail))
             for r in self.records
         ]
         text = format_table(("step", "package", "result", "time", "detail"), rows)
+        total = sum(r.seconds for r in self.records)
+        text += f"\n{len(self.records)} step(s) in {format_duration(total)}"
         if self.unsigned and self.ok:
             text += "\nnote: this release is unsigned (no [tool.releasekit.signing], no --sign)"
         if not self.ok and self.error is not None:
-            text += (
-                f"\n\nFAILED at step {self.failed_step!r} ({self.failed_package}): "
-                f"{self.error.message.splitlines()[0]}"
-            )
-            if self.error.hint:
-                text += f"\nhint: {self.error.hint}"
-            if self.next_command:
-                text += f"\nthen run: {self.next_command}"
+            text += "\n\n" + self.failure()
         return text
+
+    def failure(self) -> str:
+        """On failure: the step that failed, why (the whole message), what to run next."""
+        if self.error is None:
+            return ""
+        where = f"FAILED at step {self.failed_step!r}"
+        if self.failed_package:
+            where += f" ({self.failed_package})"
+        first, *rest = self.error.message.splitlines() or [""]
+        lines = [where, f"why: {first}", *(f"  {line}" for line in rest)]
+        if self.error.hint:
+            lines.append(f"hint: {self.error.hint}")
+        if not self.sent:
+            lines.append("nothing left this machine: no upload, no tag")
+        if self.next_command:
+            lines.append(f"then run: {self.next_command}")
+        return "\n".join(lines)
+
+
+_DETAIL_WIDTH = 90
+
+
+def _concise(detail: str) -> str:
+    """A detail for the summary table: one line, no indent, at most _DETAIL_WIDTH long."""
+    line = " ".join(detail.split())
+    if len(line) > _DETAIL_WIDTH:
+        line = line[: _DETAIL_WIDTH - 3].rstrip() + "..."
+    return line
 
 
 # --- the steps -----------------------------------------------------------------------------
 
 
 def step_preflight(run: ReleaseRun, target: Target) -> str:
+    """Clean tree, branch, version, literals, notes, tag, sibling pins: all at once."""
     releasing = {t.package.canonical_name: t.version for t in run.targets}
 
     def on_index(sibling: Package, version: Version) -> bool:
@@ -222,15 +272,26 @@ def _run_commands(run: ReleaseRun, target: Target, kind: str) -> str:
         raise SkipStep(f"no {kind} commands configured")
     for command in commands:
         log.info("%s: %s", kind, command)
-        run.command_runner(shlex.split(command), target.package.root)
+        try:
+            run.command_runner(shlex.split(command), target.package.root)
+        except CommandFailed as exc:
+            raise CommandFailed(
+                f"{kind} command {command!r} failed (exit {exc.returncode})",
+                "read its output above, fix the cause, commit, and run again",
+                command=exc.command,
+                returncode=exc.returncode,
+                output=exc.output,
+            ) from None
     return f"{len(commands)} command(s) passed"
 
 
 def step_lint(run: ReleaseRun, target: Target) -> str:
+    """The package's ``lint`` commands, in its root; the first failure stops."""
     return _run_commands(run, target, "lint")
 
 
 def step_test(run: ReleaseRun, target: Target) -> str:
+    """The package's ``test`` commands, in its root; the first failure stops."""
     return _run_commands(run, target, "test")
 
 
@@ -248,12 +309,12 @@ def source_date_epoch(repo: Path) -> Iterator[None]:
         os.environ.pop("SOURCE_DATE_EPOCH", None)
 
 
-def _resume_dists(run: ReleaseRun, target: Target) -> object | None:
+def _resume_dists(run: ReleaseRun, target: Target) -> Dists | None:
     """Dists of an interrupted run that match what the index already holds, if any."""
     from releasekit.dists import find_dists
     from releasekit.index import files_on_index
 
-    if run.options.rehearse:
+    if run.options.rehearse or not run.publishing:
         return None
     remote = {
         f.filename: f.sha256
@@ -274,19 +335,26 @@ def _resume_dists(run: ReleaseRun, target: Target) -> object | None:
 
 
 def step_build(run: ReleaseRun, target: Target) -> str:
+    """sdist, then the wheel from the sdist; an interrupted release reuses its files."""
     from releasekit.dists import build_dists
 
     resumed = _resume_dists(run, target)
     if resumed is not None:
         target.dists = resumed
-        raise SkipStep(f"resuming: {target.dist_dir} matches what the index already has")
+        where = target.dist_dir
+        if where.is_relative_to(run.workspace.root):
+            where = where.relative_to(run.workspace.root)
+        raise SkipStep(
+            f"resuming: the files in {where.as_posix()}/ match those on {run.index.name}"
+        )
     with source_date_epoch(run.workspace.root):
         dists = build_dists(target.package, str(target.version), out_dir=target.dist_dir)
     target.dists = dists
     return ", ".join(p.name for p in dists.files)
 
 
-def _dists(target: Target):  # type: ignore[no-untyped-def]
+def target_dists(target: Target) -> Dists:
+    """The target's sdist and wheels: those built by this run, else found in its dist dir."""
     from releasekit.dists import find_dists
 
     if target.dists is None:
@@ -295,24 +363,39 @@ def _dists(target: Target):  # type: ignore[no-untyped-def]
 
 
 def step_check(run: ReleaseRun, target: Target) -> str:
+    """File names, twine check --strict, metadata, leak-lint."""
     from releasekit.dists import check_dists
     from releasekit.leaks import require_no_leaks
 
-    dists = _dists(target)
+    dists = target_dists(target)
     lines = check_dists(target.package, str(target.version), dists)
     require_no_leaks(dists.files, allow=target.package.settings.leak_allow)
     return f"{len(lines)} checks passed, no leaks"
 
 
 def step_smoke(run: ReleaseRun, target: Target) -> str:
+    """Install the wheel in a fresh venv outside the repo; prove its version."""
     from releasekit.dists import smoke_test
 
-    siblings = [t.dist_dir for t in run.targets if t is not target and t.dist_dir.is_dir()]
-    proof = smoke_test(target.package, str(target.version), _dists(target), find_links=siblings)
+    siblings = [
+        t.dist_dir
+        for t in run.targets
+        if t is not target and not t.skip_reason and t.dist_dir.is_dir()
+    ]
+    # a requirement not built in this run comes from the index the release goes to
+    index_url = run.index.simple_url if run.publishing and not run.options.rehearse else None
+    proof = smoke_test(
+        target.package,
+        str(target.version),
+        target_dists(target),
+        find_links=siblings,
+        index_url=index_url,
+    )
     return "; ".join(proof.lines[-2:])
 
 
 def step_sign(run: ReleaseRun, target: Target) -> str:
+    """A sigstore bundle per file, verified at once (skipped when signing is off)."""
     from releasekit import signing
 
     if not run.signing_on:
@@ -330,7 +413,7 @@ def step_sign(run: ReleaseRun, target: Target) -> str:
     else:
         token = signing.identity_token(staging=staging)
     run.identity_token = token
-    bundles = signing.sign_files(_dists(target).files, token=token, staging=staging)
+    bundles = signing.sign_files(target_dists(target).files, token=token, staging=staging)
     target.signed = True
     return f"{len(bundles)} bundle(s) signed and verified"
 
@@ -338,13 +421,13 @@ def step_sign(run: ReleaseRun, target: Target) -> str:
 def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
     from releasekit.publish import needs_confirmation, plan_publish, publish
 
-    dists = _dists(target)
+    dists = target_dists(target)
     files = list(dists.files)
     plan = plan_publish(index, target.package.canonical_name, str(target.version), files)
     if not plan.to_upload:
         target.published_to.append(index.name)
         raise SkipStep(f"already published on {index.name}: {len(plan.already)} file(s) match")
-    interactive = sys.stdin.isatty()
+    interactive = sys.stdin is not None and sys.stdin.isatty()
     if needs_confirmation(index, yes=run.options.yes, interactive=interactive):
         question = (
             f"upload {len(plan.to_upload)} file(s) of {target.package.name} {target.version} "
@@ -373,6 +456,8 @@ def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
         name=target.package.canonical_name,
         version=str(target.version),
         attestations=attestations,
+        retries=run.options.upload_retries,
+        backoff=run.options.upload_backoff,
     )
     target.published_to.append(index.name)
     done = f"uploaded {len(result.uploaded)}"
@@ -402,7 +487,9 @@ def _verify_on(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
             )
 
     dependency_index = None
-    if index.name == "testpypi":
+    if index.name == "testpypi" or index.embedded:
+        # TestPyPI and the throwaway embedded index hold our packages, not their
+        # third-party dependencies: those may come from PyPI, our index first.
         dependency_index = run.workspace.config.index("pypi")
     report = verify_published(
         index,
@@ -414,10 +501,13 @@ def _verify_on(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
         dependency_index=dependency_index,
         before_install=before_install,
     )
-    return "; ".join(report.lines[-2:]) if report.lines else f"verified on {index.name}"
+    proofs = [line.strip() for line in report.lines if line.startswith(" ")]
+    where = f"{' + '.join(report.checked)} from {index.name}"
+    return f"{where}: {proofs[-1]}" if proofs else where
 
 
 def step_testpypi(run: ReleaseRun, target: Target) -> str:
+    """With --testpypi-first: publish to TestPyPI and verify from there."""
     if run.testpypi is None:
         raise SkipStep("no --testpypi-first")
     published = _publish_to(run, target, run.testpypi)
@@ -426,14 +516,17 @@ def step_testpypi(run: ReleaseRun, target: Target) -> str:
 
 
 def step_publish(run: ReleaseRun, target: Target) -> str:
+    """Upload the files the index lacks; files already there (same sha256) are skipped."""
     return _publish_to(run, target, run.index)
 
 
 def step_verify(run: ReleaseRun, target: Target) -> str:
+    """Fresh venvs, install the wheel and the sdist from the index only, prove the version."""
     return _verify_on(run, target, run.index)
 
 
 def step_tag(run: ReleaseRun, target: Target) -> str:
+    """The annotated tag, pushed (each skipped when done; not made in a rehearsal)."""
     root = run.workspace.root
     if run.options.rehearse:
         raise SkipStep(f"rehearsal: would tag {target.tag} and push it to {run.options.remote}")
@@ -463,16 +556,31 @@ DEFAULT_STEPS: tuple[Step, ...] = (
 # --- planning and running --------------------------------------------------------------------
 
 
-def _check_order(steps: Sequence[Step]) -> None:
-    seen_remote = None
+def check_step_order(steps: Sequence[Step]) -> None:
+    """Refuse a pipeline that is not all or nothing: a local step after a remote one.
+
+    Also refuses an empty pipeline and two steps of the same name (the summary
+    and the "then run" advice name steps).
+    """
+    if not steps:
+        raise ConfigError("the pipeline has no steps", "pass pipeline.DEFAULT_STEPS or a part")
+    names = [step.name for step in steps]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ConfigError(
+            f"the pipeline has two steps named {twice[0]!r}",
+            "give every step its own name: Step('my-check', ...)",
+        )
+    seen_remote = None  # the nearest remote step before the one looked at
     for step in steps:
         if step.remote:
-            seen_remote = seen_remote or step.name
+            seen_remote = step.name
         elif seen_remote is not None:
-            raise ReleaseError(
-                f"step {step.name!r} runs after {seen_remote!r}: local steps must all come "
-                "before anything leaves the machine",
-                "move local steps before the first publish step",
+            raise ConfigError(
+                f"local step {step.name!r} comes after {seen_remote!r}, which leaves the "
+                "machine: every local step must pass before anything is uploaded or pushed",
+                f"move {step.name!r} before {seen_remote!r} (or mark it Step(..., remote=True) "
+                "if it changes something off this machine)",
             )
 
 
@@ -486,7 +594,7 @@ def plan_release(
     dist_root: Path | None = None,
 ) -> list[Target]:
     """The targets of a release, in dependency order; runs nothing."""
-    _check_order(steps)
+    check_step_order(steps)
     targets = []
     for package in workspace.in_dependency_order(packages):
         version = read_version(package)
@@ -509,15 +617,19 @@ def describe_plan(
 ) -> str:
     """``--plan``: the steps, packages, versions, index and tags — nothing is run."""
     index = "local (embedded, throwaway)" if options.rehearse else options.index
+    publishing = any(step.remote for step in steps)
     lines = [
-        f"release plan ({'rehearsal' if options.rehearse else 'real release'}), index: {index}",
+        f"release plan ({'rehearsal' if options.rehearse else 'real release'})"
+        + (f", index: {index}" if publishing else ", nothing leaves this machine"),
         format_table(
             ("package", "version", "tag", "dists into"),
             [
                 (
                     t.package.name,
                     str(t.version),
-                    t.tag + (" (not made: rehearsal)" if options.rehearse else ""),
+                    (t.tag + (" (not made: rehearsal)" if options.rehearse else ""))
+                    if any(step.name == "tag" for step in steps)
+                    else "-",
                     "a temp dir" if options.rehearse else str(t.dist_dir),
                 )
                 for t in targets
@@ -525,11 +637,13 @@ def describe_plan(
         ),
         "steps:",
     ]
-    for n, step in enumerate(steps, 1):
-        if step.name == "testpypi" and not options.testpypi_first:
-            continue
+    shown = [s for s in steps if s.name != "testpypi" or options.testpypi_first]
+    width = max(len(step.name) for step in shown) if shown else 0
+    for n, step in enumerate(shown, 1):
         where = "leaves the machine" if step.remote else "local"
-        lines.append(f"  {n:2}. {step.name:<10} {step.description} [{where}]")
+        about = step.description or (step.action.__doc__ or "").strip().split("\n")[0]
+        lines.append(f"  {n:2}. {step.name:<{width}}  {about} [{where}]".rstrip())
+    lines.append("nothing was run (--plan)")
     return "\n".join(lines)
 
 
@@ -537,7 +651,7 @@ def _fully_published(run: ReleaseRun, target: Target) -> str | None:
     """Why ``target`` needs nothing, or None: on the index (sdist + wheel) and tagged."""
     from releasekit.index import files_on_index
 
-    if run.options.rehearse:
+    if run.options.rehearse or not run.publishing:
         return None
     files = files_on_index(run.index, target.package.canonical_name, str(target.version))
     has_sdist = any(f.filename.endswith(".tar.gz") for f in files)
@@ -555,15 +669,18 @@ def _fully_published(run: ReleaseRun, target: Target) -> str | None:
 
 
 def _next_command(run: ReleaseRun, step: Step) -> str:
-    names = " ".join(t.package.name for t in run.targets)
-    flags = []
-    if run.options.rehearse:
-        flags.append("--rehearse")
-    elif run.options.index != "pypi":
-        flags.append(f"--index {run.options.index}")
-    if run.options.testpypi_first:
-        flags.append("--testpypi-first")
-    command = f"nox -s release -- {names} {' '.join(flags)}".rstrip()
+    """The same command again: after a fix (local step) or as is (remote step)."""
+    command = run.rerun_command
+    if command is None:
+        names = " ".join(t.package.name for t in run.targets)
+        flags = []
+        if run.options.rehearse:
+            flags.append("--rehearse")
+        elif run.options.index != "pypi":
+            flags.append(f"--index {run.options.index}")
+        if run.options.testpypi_first:
+            flags.append("--testpypi-first")
+        command = f"nox -s release -- {names} {' '.join(flags)}".rstrip()
     if step.remote:
         return command + "   (safe to repeat: finished work is skipped)"
     return command
@@ -576,14 +693,23 @@ def run_release(
     on_step: Callable[[Step, Target], None] | None = None,
     on_record: Callable[[StepRecord], None] | None = None,
 ) -> ReleaseReport:
-    """Run ``steps`` over every target; never raises a ReleaseError (it is in the report)."""
-    _check_order(steps)
-    report = ReleaseReport(run.records, unsigned=not run.signing_on)
+    """Run ``steps`` over every target; never raises a ReleaseError (it is in the report).
+
+    Step by step: each step runs for every target (in dependency order) before
+    the next step starts, so every local step has passed for every package
+    before the first remote step runs.  The first failure stops the run.  When
+    the steps include remote ones, a target whose version is already on the
+    index and tagged is reported and skipped whole.  ``on_step`` is called
+    before each step of each target, ``on_record`` with each result.
+    """
+    check_step_order(steps)
+    run.publishing = any(step.remote for step in steps)
+    report = ReleaseReport(run.records, unsigned=run.publishing and not run.signing_on)
     for target in run.targets:
         try:
             target.skip_reason = _fully_published(run, target)
         except ReleaseError as exc:
-            report.failed_step, report.failed_package, report.error = "preflight", "-", exc
+            report.failed_step, report.failed_package, report.error = steps[0].name, None, exc
             report.next_command = _next_command(run, steps[0])
             return report
         if target.skip_reason:
@@ -599,6 +725,7 @@ def run_release(
                 continue
             if on_step is not None:
                 on_step(step, target)
+            report.sent = report.sent or (step.remote and not run.options.rehearse)
             started = time.monotonic()
             try:
                 detail = step.action(run, target) or ""
@@ -628,8 +755,10 @@ def run_release(
             run.records.append(record)
             if on_record is not None:
                 on_record(record)
-    report.unsigned = not any(t.signed for t in run.targets) and any(
-        not t.skip_reason for t in run.targets
+    report.unsigned = (
+        run.publishing
+        and not any(t.signed for t in run.targets)
+        and any(not t.skip_reason for t in run.targets)
     )
     return report
 
@@ -644,11 +773,14 @@ def release_run(
     confirm: Callable[[str], bool] | None = None,
     versions: dict[str, Version] | None = None,
     steps: Sequence[Step] = DEFAULT_STEPS,
+    rerun_command: str | None = None,
 ) -> Iterator[ReleaseRun]:
     """Set up a run: the index (the embedded one for a rehearsal), dist dirs, runner.
 
     A rehearsal builds into a temporary directory and publishes to a fresh
-    embedded index; both are gone when the block ends.
+    embedded index; both are gone when the block ends.  ``rerun_command`` is
+    what the failure block tells the user to run next (default: the
+    ``nox -s release`` line for these packages and options).
     """
     with contextlib.ExitStack() as stack:
         dist_root = None
@@ -683,6 +815,8 @@ def release_run(
             command_runner=command_runner or run_in_environment,
             confirm=confirm,
             testpypi=testpypi,
+            rerun_command=rerun_command,
+            publishing=any(step.remote for step in steps),
         )
 
 

@@ -127,13 +127,17 @@ def upload_credentials(index: IndexConfig) -> UploadCredentials:
     Order: ``TWINE_USERNAME``/``TWINE_PASSWORD`` from the environment, then
     keyring (service = the upload URL, like twine), then trusted publishing
     for PyPI/TestPyPI when running in CI.  Another index with none of these is
-    uploaded to anonymously (an open index such as the embedded one).
+    uploaded to anonymously (an open index).  The embedded ``local`` index is
+    never looked up in keyring: its URL has a new port on every run.
     """
     upload_url = index.upload_url or ""
     username = os.environ.get("TWINE_USERNAME") or TOKEN_USERNAME
     password = os.environ.get("TWINE_PASSWORD")
     if password:
         return UploadCredentials(username, password, f"env TWINE_USERNAME={username!r}")
+    if index.embedded:
+        # the embedded index listens on a new port each run: no keyring entry can name it
+        return UploadCredentials(*_ANONYMOUS, source="no credentials (anonymous upload)")
     from_keyring = _keyring_password(upload_url, username)
     if from_keyring:
         return UploadCredentials(username, from_keyring, f"keyring (username {username!r})")

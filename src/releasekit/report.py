@@ -54,5 +54,5 @@ def show_progress(stream: TextIO | None = None, *, debug: bool = False) -> None:
     logger.addHandler(handler)
     logger.propagate = False
     # HTTP libraries' connection chatter is not progress (nox shows DEBUG records otherwise)
-    for name in ("urllib3", "requests", "sigstore", "tuf", "securesystemslib"):
+    for name in ("urllib3", "requests", "keyring", "sigstore", "tuf", "securesystemslib"):
         logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)

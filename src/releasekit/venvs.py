@@ -232,7 +232,7 @@ def install(
         options += ["--no-binary", name]
     where = "the given find-links only" if no_index else (index_url or "the default index")
     log.info("installing %s into %s from %s", ", ".join(requirements), venv.path, where)
-    run(
+    proc = run(
         [*command, *options, *requirements],
         cwd=cwd,
         env=isolated_env(),
@@ -240,6 +240,22 @@ def install(
         hint="the requirements must be available from the chosen index or find-links folders",
         timeout=_INSTALL_TIMEOUT,
     )
+    installed = _installed_by(proc.stdout or "")
+    if installed:
+        log.info("installed %s (from %s)", ", ".join(installed), where)
+
+
+def _installed_by(output: str) -> list[str]:
+    """``name==version`` of what an installer says it installed (uv or pip output)."""
+    found = [
+        line.strip()[2:].split(" (from ")[0]
+        for line in output.splitlines()
+        if line.startswith(" + ")
+    ]
+    for line in output.splitlines():
+        if line.startswith("Successfully installed "):
+            found += ["==".join(item.rsplit("-", 1)) for item in line.split()[2:] if "-" in item]
+    return found
 
 
 def _parse_version(version: str) -> Version:

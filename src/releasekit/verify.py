@@ -2,9 +2,10 @@
 
 :func:`verify_published` waits until the index lists the version (indexes and
 their CDNs are eventually consistent), then, for the wheel and for the sdist
-separately: makes a fresh venv in a temporary directory outside the
-repository, installs ``name==version`` from that index only (the user's pip
-and uv configuration, find-links and caches are ignored), and runs the proof
+separately (side by side, once every download is checked): makes a fresh venv
+in a temporary directory outside the repository, installs ``name==version``
+from that index only (the user's pip and uv configuration, find-links and
+caches are ignored), and runs the proof
 of :func:`releasekit.venvs.prove_installed` from a working directory outside
 the repository: installed metadata version, ``__version__``, console scripts
 or the configured smoke commands printing the version.
@@ -12,10 +13,12 @@ or the configured smoke commands printing the version.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -126,62 +129,74 @@ def _install_failed(
     )
 
 
-def _verify_kind(
+def _fetch(
+    index: IndexConfig,
+    kind: DistKind,
+    files: Sequence[IndexFile],
+    root: Path,
+    before_install: Callable[[Path, IndexFile], None] | None,
+) -> tuple[IndexFile, Path | None]:
+    """The file of ``kind`` to verify, downloaded and checked when it must be (else None)."""
+    chosen = _pick(files, kind)
+    if before_install is None and kind == "wheel":
+        return chosen, None  # the installer takes it from the index by name
+    downloaded = download_from_index(index, chosen, root / "downloads")
+    if chosen.sha256 is None:
+        log.warning("%s lists no sha256 for %s", index.name, chosen.filename)
+    if before_install is not None:
+        before_install(downloaded, chosen)
+    return chosen, downloaded
+
+
+def _install_and_prove(
     index: IndexConfig,
     name: str,
     version: str,
-    kind: DistKind,
-    files: Sequence[IndexFile],
     *,
+    kind: DistKind,
+    fetched: tuple[IndexFile, Path | None],
+    root: Path,
     console_scripts: Sequence[str],
     smoke: Sequence[str],
     dependency_index: IndexConfig | None,
-    before_install: Callable[[Path, IndexFile], None] | None,
 ) -> list[str]:
-    chosen = _pick(files, kind)
+    chosen, downloaded = fetched
     simple_url = index.simple_url or ""
     if dependency_index is not None and dependency_index.simple_url:
         # uv ranks --index above --default-index: this index first, dependencies after
         index_url, extra = dependency_index.simple_url, [simple_url]
     else:
         index_url, extra = simple_url, []
-    with tempfile.TemporaryDirectory(prefix=f"releasekit-verify-{kind}-") as scratch:
-        root = Path(scratch)
-        work = root / "work"  # the cwd: outside the repository, nothing to shadow the install
-        work.mkdir()
-        venv = create_venv(root / "venv")
-        if before_install is not None or kind == "sdist":
-            downloaded = download_from_index(index, chosen, root / "downloads")
-            if chosen.sha256 is None:
-                log.warning("%s lists no sha256 for %s", index.name, chosen.filename)
-            if before_install is not None:
-                before_install(downloaded, chosen)
-            if kind == "sdist":
-                # Build the wheel from the very sdist the index serves; its build
-                # backend comes the way the build step gets it, while the package
-                # and its dependencies still come from this index only.
-                downloaded = build_wheel_from_sdist(downloaded, root / "built")
-            requirement = str(downloaded)
-        else:
-            requirement = f"{name}=={version}"
-        try:
-            install(
-                venv,
-                [requirement],
-                cwd=work,
-                index_url=index_url,
-                extra_index_urls=extra,
-                only_binary=kind == "wheel",
-                no_cache=True,
-            )
-        except CommandFailed as exc:
-            raise _install_failed(exc, index, name, version, kind) from None
-        try:
-            proof = prove_installed(
-                venv, name, version, cwd=work, console_scripts=console_scripts, smoke=smoke
-            )
-        except SmokeFailed as exc:
-            raise SmokeFailed(f"{exc.message} (the {kind} from {index.name!r})", exc.hint) from None
+    work = root / "work"  # the cwd: outside the repository, nothing to shadow the install
+    work.mkdir()
+    venv = create_venv(root / "venv")
+    if kind == "sdist" and downloaded is not None:
+        # Build the wheel from the very sdist the index serves; its build backend
+        # comes the way the build step gets it, while the package and its
+        # dependencies still come from this index only.
+        requirement = str(build_wheel_from_sdist(downloaded, root / "built"))
+    elif downloaded is not None:
+        requirement = str(downloaded)
+    else:
+        requirement = f"{name}=={version}"
+    try:
+        install(
+            venv,
+            [requirement],
+            cwd=work,
+            index_url=index_url,
+            extra_index_urls=extra,
+            only_binary=kind == "wheel",
+            no_cache=True,
+        )
+    except CommandFailed as exc:
+        raise _install_failed(exc, index, name, version, kind) from None
+    try:
+        proof = prove_installed(
+            venv, name, version, cwd=work, console_scripts=console_scripts, smoke=smoke
+        )
+    except SmokeFailed as exc:
+        raise SmokeFailed(f"{exc.message} (the {kind} from {index.name!r})", exc.hint) from None
     lines = [f"{kind}: {chosen.filename} from {index.name} ({simple_url})"]
     lines += [f"  {line}" for line in proof.lines]
     return lines
@@ -217,18 +232,37 @@ def verify_published(
         )
     chosen_kinds = tuple(k for k in KINDS if k in kinds)
     files = wait_for_version(index, name, version, timeout=timeout, kinds=chosen_kinds)
-    lines: list[str] = []
-    for kind in chosen_kinds:
-        log.info("verifying the %s of %s %s from %s", kind, name, version, index.name)
-        lines += _verify_kind(
-            index,
-            name,
-            version,
-            kind,
-            files,
-            console_scripts=console_scripts,
-            smoke=smoke,
-            dependency_index=dependency_index,
-            before_install=before_install,
-        )
+    with contextlib.ExitStack() as stack:
+        roots: dict[DistKind, Path] = {}
+        for kind in chosen_kinds:
+            scratch = tempfile.TemporaryDirectory(prefix=f"releasekit-verify-{kind}-")
+            roots[kind] = Path(stack.enter_context(scratch))
+        # Every download and every check of the downloaded bytes first, in order;
+        # then the kinds install and prove themselves side by side, each in its
+        # own venv and folder (they share nothing but the read-only index).
+        fetched = {
+            kind: _fetch(index, kind, files, roots[kind], before_install) for kind in chosen_kinds
+        }
+
+        def verify_kind(kind: DistKind) -> list[str]:
+            log.info("verifying the %s of %s %s from %s", kind, name, version, index.name)
+            return _install_and_prove(
+                index,
+                name,
+                version,
+                kind=kind,
+                fetched=fetched[kind],
+                root=roots[kind],
+                console_scripts=console_scripts,
+                smoke=smoke,
+                dependency_index=dependency_index,
+            )
+
+        with ThreadPoolExecutor(
+            max_workers=len(chosen_kinds), thread_name_prefix="releasekit-verify"
+        ) as pool:
+            running = [pool.submit(verify_kind, kind) for kind in chosen_kinds]
+        lines: list[str] = []
+        for future in running:  # the first kind's failure is the one raised
+            lines += future.result()
     return VerifyReport(name, version, index.name, chosen_kinds, tuple(lines))

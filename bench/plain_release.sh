@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The release the way a plain release.sh does it: the baseline bench_release.py times
+# against `nox -s release -- oxi-core --rehearse`.  Same work, one command after another:
+# lint, test, build (sdist, then the wheel from it), check, upload, then install from the
+# index in a fresh venv and run `oxi --version` - once for the wheel, once for the sdist.
+#
+# usage: bench/plain_release.sh PACKAGE_DIR INDEX_URL WORK_DIR
+#   PACKAGE_DIR  the package root (a checkout of examples/oxi)
+#   INDEX_URL    a pypiserver's root, e.g. http://127.0.0.1:8080/ (uploads go there,
+#                installs read INDEX_URL/simple/)
+#   WORK_DIR     an empty scratch folder outside the checkout (dists, venvs)
+#
+# PYTHON (default: python) is the interpreter that has ruff, pytest, build and twine.
+set -euo pipefail
+
+package_dir=$(cd "$1" && pwd)
+index_url=$2
+work=$(mkdir -p "$3" && cd "$3" && pwd)
+python=${PYTHON:-python}
+name=oxi-core
+version=$(sed -n 's/^version = "\([^"]*\)".*/\1/p' "$package_dir/pyproject.toml")
+
+# Installs that must come from the index only: no pip config files, no PIP_* variables
+# (this machine's pip config adds extra indexes and find-links).
+index_only=(env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL PIP_CONFIG_FILE=/dev/null)
+
+cd "$package_dir"
+echo "== lint"
+"$python" -m ruff check .
+"$python" -m ruff format --check .
+
+echo "== test"
+"$python" -m pytest -q -p no:cacheprovider tests
+
+echo "== build"
+# no --sdist/--wheel: build makes the sdist, then the wheel from the unpacked sdist
+"$python" -m build --outdir "$work/dist" .
+
+echo "== check"
+"$python" -m twine check --strict "$work"/dist/*
+
+echo "== upload"
+"$python" -m twine upload --non-interactive --disable-progress-bar \
+    --repository-url "$index_url" -u x -p x "$work"/dist/*
+
+cd "$work"  # installs and --version run outside the checkout
+echo "== verify the wheel"
+"$python" -m venv "$work/venv-wheel"
+"${index_only[@]}" "$work/venv-wheel/bin/pip" install -q --only-binary :all: \
+    --index-url "${index_url}simple/" "$name==$version"
+"$work/venv-wheel/bin/oxi" --version
+
+echo "== verify the sdist"
+# the sdist the index serves; pip builds it, taking the build backend from its usual config
+sdist=$(basename "$work"/dist/*.tar.gz)
+"$python" -m venv "$work/venv-sdist"
+"$work/venv-sdist/bin/pip" install -q "${index_url}packages/$sdist"
+"$work/venv-sdist/bin/oxi" --version
