@@ -29,7 +29,7 @@ from releasekit import git
 from releasekit.bump import plan_version_change
 from releasekit.edits import apply_edits
 from releasekit.errors import ReleaseError, TagError, VersionError
-from releasekit.notes import check_notes, notes_location, plan_notes
+from releasekit.notes import check_notes, notes_location, notes_state, plan_notes
 from releasekit.report import format_pairs, show_progress
 from releasekit.status import package_status
 from releasekit.versioning import BumpRequest, parse_version, read_version
@@ -178,7 +178,10 @@ def notes(
         print(f"dry run: would write {where} ({edits[0].reason})")
         return
     apply_edits(edits)
-    print(f"wrote {where}: fill it in, then `invoke notes --check --version {wanted}`")
+    if notes_state(chosen, wanted) == "filled":
+        print(f"wrote {where}: {edits[0].reason}")
+    else:
+        print(f"wrote {where}: fill it in, then `invoke notes --check --version {wanted}`")
 
 
 @task(
