@@ -127,15 +127,15 @@ def plain_round(repo: Path, work: Path) -> Timing:
     return elapsed, phases
 
 
-def _median_steps(timings: Sequence[Timing]) -> dict[str, float]:
+def _breakdown(title: str, timings: Sequence[Timing]) -> list[str]:
+    """Median seconds of each step over the rounds, and of what lies outside the steps."""
     names = list(dict.fromkeys(name for _, steps in timings for name in steps))
-    return {name: statistics.median(steps.get(name, 0.0) for _, steps in timings) for name in names}
-
-
-def _breakdown(title: str, total: float, steps: dict[str, float]) -> list[str]:
     lines = [f"{title} (median per step):"]
-    lines += [f"  {name:<18} {seconds:6.2f} s" for name, seconds in steps.items()]
-    lines.append(f"  {'(outside the steps)':<18} {total - sum(steps.values()):6.2f} s")
+    for name in names:
+        seconds = statistics.median(steps.get(name, 0.0) for _, steps in timings)
+        lines.append(f"  {name:<20} {seconds:6.2f} s")
+    outside = statistics.median(total - sum(steps.values()) for total, steps in timings)
+    lines.append(f"  {'(outside the steps)':<20} {outside:6.2f} s")
     return lines
 
 
@@ -174,8 +174,8 @@ def main() -> int:
     counted = f"median of {options.rounds} rounds"
     print(f"rehearsal  nox -s release -- {NAME} --rehearse  {rehearsal_median:6.2f} s ({counted})")
     print(f"plain      bench/plain_release.sh               {plain_median:6.2f} s ({counted})")
-    print("\n".join(_breakdown("rehearsal", rehearsal_median, _median_steps(rehearsals))))
-    print("\n".join(_breakdown("plain", plain_median, _median_steps(plains))))
+    print("\n".join(_breakdown("rehearsal", rehearsals)))
+    print("\n".join(_breakdown("plain", plains)))
     print(f"ratio rehearsal/plain: {ratio:.2f}")
     met = ratio <= TARGET
     verdict = "meets" if met else "MISSES"

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import importlib.metadata
 import os
 import shutil
 import subprocess
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 PROJECT = Path(__file__).resolve().parents[1]
 EXAMPLE = PROJECT / "examples" / "oxi"
@@ -21,6 +27,87 @@ _GIT_ENV = {
     "GIT_COMMITTER_EMAIL": "tests@releasekit.invalid",
     "GIT_CONFIG_NOSYSTEM": "1",
 }
+
+
+# The example's build backend and what it needs: the isolated build environments
+# of the tests install these from a local wheelhouse, so no test reaches an index
+# beyond loopback.
+BACKEND = "hatchling"
+
+
+def _closure(name: str) -> list[importlib.metadata.Distribution]:
+    seen: dict[str, importlib.metadata.Distribution] = {}
+    todo = [name]
+    while todo:
+        current = canonicalize_name(todo.pop())
+        if current in seen:
+            continue
+        dist = importlib.metadata.distribution(current)
+        seen[current] = dist
+        for text in dist.requires or []:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    return list(seen.values())
+
+
+def _repack(dist: importlib.metadata.Distribution, dest: Path) -> Path:
+    """A pure-Python installed distribution written back as a wheel (no network)."""
+    name = canonicalize_name(dist.metadata["Name"]).replace("-", "_")
+    version = dist.version
+    info = f"{name}-{version}.dist-info"
+    wheel = dest / f"{name}-{version}-py3-none-any.whl"
+    records = []
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in dist.files or []:
+            parts = file.parts
+            if ".." in parts or "__pycache__" in parts or file.suffix == ".pyc":
+                continue
+            if parts[0].endswith(".dist-info"):
+                if parts[-1] in {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}:
+                    continue
+                arcname = "/".join((info, *parts[1:]))
+            else:
+                arcname = file.as_posix()
+            data = Path(dist.locate_file(file)).read_bytes()  # type: ignore[arg-type]
+            archive.writestr(arcname, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            records.append(f"{arcname},sha256={digest.decode()},{len(data)}")
+        records.append(f"{info}/RECORD,,")
+        archive.writestr(f"{info}/RECORD", "\n".join(records) + "\n")
+    return wheel
+
+
+@pytest.fixture(scope="session")
+def backend_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """hatchling and its requirements as wheels, made from this environment's copies."""
+    house = tmp_path_factory.mktemp("wheelhouse")
+    for dist in _closure(BACKEND):
+        _repack(dist, house)
+    return house
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _build_backend_offline(backend_wheelhouse: Path) -> Iterator[None]:
+    """Isolated builds (uv or pip) take the backend from the wheelhouse, never an index.
+
+    Verify and the smoke test strip these variables (they ignore the user's
+    installer configuration), so they still prove installs from the index alone.
+    """
+    settings = {
+        "UV_FIND_LINKS": str(backend_wheelhouse),
+        "UV_OFFLINE": "1",
+        "PIP_FIND_LINKS": str(backend_wheelhouse),
+        "PIP_NO_INDEX": "1",
+    }
+    saved = {key: os.environ.get(key) for key in settings}
+    os.environ.update(settings)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(autouse=True)

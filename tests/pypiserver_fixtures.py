@@ -9,9 +9,9 @@
 - ``dead_index``: an index on a loopback port where nothing listens.
 - ``oxi_dists``: per-test copies of the example's oxi-core sdist and wheel,
   built once per session (per xdist worker).
-- ``build_backend_wheels``: hatchling and its dependencies as wheels, fetched
-  once per session through the normal installer configuration, to put on a
-  test index so an sdist can be built from that index alone.
+- ``build_backend_wheels``: hatchling and its dependencies as wheels (from
+  conftest's offline wheelhouse), to put on a test index so an sdist can be
+  built from that index alone.
 - ``make_wheel``: a small valid wheel written by hand (no build).
 
 Use it with ``pytest_plugins = ["tests.pypiserver_fixtures"]`` in conftest, or
@@ -267,16 +267,9 @@ def oxi_dists(oxi_dists_built: Dists, tmp_path: Path) -> Dists:
 
 
 @pytest.fixture(scope="session")
-def build_backend_wheels(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ...]:
-    """hatchling and its dependencies as wheels (``pip download`` with the user's config)."""
-    out = tmp_path_factory.mktemp("backend-wheels")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--only-binary", ":all:", "--quiet",
-         "--dest", str(out), "hatchling"],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return tuple(sorted(out.glob("*.whl")))
+def build_backend_wheels(backend_wheelhouse: Path) -> tuple[Path, ...]:
+    """hatchling and its dependencies as wheels (conftest's offline wheelhouse)."""
+    return tuple(sorted(backend_wheelhouse.glob("*.whl")))
 
 
 def make_wheel(

@@ -230,7 +230,13 @@ def install(
         options += ["--only-binary", ":all:"]
     for name in no_binary:
         options += ["--no-binary", name]
-    where = "the given find-links only" if no_index else (index_url or "the default index")
+    if no_index:
+        where = "the given find-links only"
+    elif uv:  # uv asks the --index URLs first, in order, then the default index
+        where = " then ".join([*extra_index_urls, *([index_url] if index_url else [])])
+    else:
+        where = " and ".join([*([index_url] if index_url else []), *extra_index_urls])
+    where = where or "the default index"
     log.info("installing %s into %s from %s", ", ".join(requirements), venv.path, where)
     proc = run(
         [*command, *options, *requirements],
