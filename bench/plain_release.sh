@@ -20,10 +20,6 @@ python=${PYTHON:-python}
 name=oxi-core
 version=$(sed -n 's/^version = "\([^"]*\)".*/\1/p' "$package_dir/pyproject.toml")
 
-# Installs that must come from the index only: no pip config files, no PIP_* variables
-# (this machine's pip config adds extra indexes and find-links).
-index_only=(env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL PIP_CONFIG_FILE=/dev/null)
-
 cd "$package_dir"
 echo "== lint"
 "$python" -m ruff check .
@@ -46,7 +42,8 @@ echo "== upload"
 cd "$work"  # installs and --version run outside the checkout
 echo "== verify the wheel"
 "$python" -m venv "$work/venv-wheel"
-"${index_only[@]}" "$work/venv-wheel/bin/pip" install -q --only-binary :all: \
+# --isolated: from that index only (this machine's pip config adds indexes and find-links)
+"$work/venv-wheel/bin/pip" --isolated install -q --only-binary :all: \
     --index-url "${index_url}simple/" "$name==$version"
 "$work/venv-wheel/bin/oxi" --version
 

@@ -274,3 +274,21 @@ def test_needs_confirmation_only_for_pypi_at_a_terminal(
         monkeypatch.setenv("CI", ci)
     chosen = BUILTIN_INDEXES[index]
     assert needs_confirmation(chosen, yes=yes, interactive=interactive) is expected
+
+
+def test_the_embedded_index_is_never_looked_up_in_keyring(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    looked_up: list[str] = []
+
+    def keyring_has(url: str, username: str) -> str:
+        looked_up.append(url)
+        return "from-keyring"
+
+    monkeypatch.setattr("releasekit.publish._keyring_password", keyring_has)
+    url = "http://127.0.0.1:8080/"
+    local = upload_credentials(IndexConfig("local", url, url + "simple/"))
+    assert local.source == "no credentials (anonymous upload)"
+    assert looked_up == [], "a new port every run: keyring cannot name the embedded index"
+    staging = upload_credentials(IndexConfig("staging", url, url + "simple/"))
+    assert staging.source.startswith("keyring") and looked_up == [url]
