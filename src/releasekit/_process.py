@@ -17,7 +17,7 @@ from pathlib import Path
 
 from releasekit.errors import CommandFailed
 
-__all__ = ["redact_text", "run"]
+__all__ = ["find_uv", "redact_text", "run", "spawn", "stop"]
 
 log = logging.getLogger("releasekit")
 
@@ -101,6 +101,32 @@ def run(
     if proc.stdout is not None and secrets:
         proc.stdout = redact_text(proc.stdout, secrets)
     return proc
+
+
+def spawn(command: Sequence[str | os.PathLike[str]], *, log_file: Path) -> subprocess.Popen[bytes]:
+    """Start a long-running process (a server) with its output appended to ``log_file``.
+
+    The one kind of process releasekit does not run to completion: the caller
+    owns it and must :func:`stop` it by this handle (its process id).
+    """
+    args = [os.fspath(part) for part in command]
+    log.debug("$ %s  (background, output in %s)", shlex.join(args), log_file)
+    with log_file.open("ab") as output:
+        return subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
+        )
+
+
+def stop(proc: subprocess.Popen[bytes], *, grace: float = 5.0) -> None:
+    """Stop a process started by :func:`spawn`: terminate, then kill after ``grace`` s."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def find_uv() -> str | None:

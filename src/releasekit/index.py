@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shlex
 import socket
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
+from releasekit._process import spawn, stop
 from releasekit.config import IndexConfig
 from releasekit.errors import ConfigError, IndexError_, IndexUnreachable
 
@@ -240,14 +240,7 @@ def _healthy(port: int) -> bool:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=_STOP_GRACE)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop(proc, grace=_STOP_GRACE)
 
 
 def _start_pypiserver(
@@ -263,13 +256,7 @@ def _start_pypiserver(
         "--disable-fallback", "--backend", "simple-dir", "--hash-algo", "sha256",
         *auth, str(directory),
     ]  # fmt: skip
-    log.info("$ %s", shlex.join(command))
-    with log_file.open("ab") as output:
-        # The one process releasekit does not run to completion: it must outlive this
-        # call, so it is started here rather than through releasekit._process.run.
-        return subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
-        )
+    return spawn(command, log_file=log_file)
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], port: int, log_file: Path) -> str | None:
