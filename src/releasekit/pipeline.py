@@ -21,7 +21,6 @@ package whose version is fully published and tagged is skipped whole.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import shlex
@@ -312,7 +311,7 @@ def source_date_epoch(repo: Path) -> Iterator[None]:
 def _resume_dists(run: ReleaseRun, target: Target) -> Dists | None:
     """Dists of an interrupted run that match what the index already holds, if any."""
     from releasekit.dists import find_dists
-    from releasekit.index import files_on_index
+    from releasekit.index import file_sha256, files_on_index
 
     if run.options.rehearse or not run.publishing:
         return None
@@ -326,7 +325,7 @@ def _resume_dists(run: ReleaseRun, target: Target) -> Dists | None:
         dists = find_dists(target.package, str(target.version), out_dir=target.dist_dir)
     except ReleaseError:
         return None
-    local = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in dists.files}
+    local = {p.name: file_sha256(p) for p in dists.files}
     if all(remote.get(name) in (None, digest) for name, digest in local.items()) and any(
         name in remote for name in local
     ):
