@@ -395,3 +395,39 @@ def test_a_local_step_after_a_remote_one_is_refused(oxi_repo: Path) -> None:
     assert "hint: move 'announce' before 'tag'" in result.stdout
     assert "Traceback" not in result.stdout
     assert "── " not in result.stdout
+
+
+def test_a_signed_release_signs_publishes_and_checks_the_served_files(
+    oxi_repo: Path, pypiserver: PypiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signing on: the real sigstore client signs against the loopback stand-in,
+    publish uploads, and verify checks each served file against its bundle."""
+    from tests.sigstore_standin import GITHUB_ISSUER, SigstoreStandin
+
+    repo = oxi_repo
+    with SigstoreStandin() as standin:
+        ref = "refs/tags/oxi-core-v0.1.0a1"
+        trust = tmp_path / "trust-config.json"
+        trust.write_text(standin.trust_config_json())
+        pyproject = repo / "pyproject.toml"
+        pyproject.write_text(
+            pyproject.read_text()
+            + "\n[tool.releasekit.signing]\n"
+            + f'identity = "{SigstoreStandin.github_identity(ref="refs/tags/{tag}")}"\n'
+            + f'issuer = "{GITHUB_ISSUER}"\n'
+        )
+        use_index(repo, pypiserver.index)
+        monkeypatch.setenv("SIGSTORE_IDENTITY_TOKEN", standin.github_raw_token(ref=ref))
+        monkeypatch.setenv("RELEASEKIT_SIGSTORE_TRUST_CONFIG", str(trust))
+        result = nox(repo, "-s", "release", "--", "oxi-core", "--index", "staging",
+                     "--no-push", server=pypiserver)  # fmt: skip
+    out = result.stdout
+    assert result.returncode == 0, out
+    rows = summary_rows(out)
+    assert ("sign", "oxi-core", "ok") in rows
+    assert "2 bundle(s) signed and verified" in out
+    for name in files(CORE_FILES, "0.1.0a1"):
+        assert (repo / "dist" / "oxi-core" / f"{name}.sigstore.json").is_file()
+        assert f"{name} as served by the index matches its sigstore bundle" in out
+    assert "this release is unsigned" not in out
+    assert set(pypiserver.listing()) == files(CORE_FILES, "0.1.0a1")  # bundles stay local

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -46,6 +47,11 @@ from tests.sigstore_standin import (  # noqa: F401 - registers the sigstore_stan
     SigstoreStandin,
     sigstore_standin_fixture,
 )
+
+if TYPE_CHECKING:
+    from tests.pypiserver_fixtures import PypiServer
+
+pytest_plugins = ["tests.pypiserver_fixtures"]
 
 FIXTURES = SHARED / "fixtures" / "sigstore"
 IDENTITY = SigstoreStandin.github_identity()  # the SAN of the stand-in's GitHub token
@@ -780,3 +786,57 @@ def test_live_sign_and_verify(tmp_path: Path) -> None:
     sign_files([file], token=token, staging=staging)
     identity = certificate_identity(token) or token.identity
     verify(file, identity=identity, issuer=token.federated_issuer, staging=staging)
+
+
+# --- verify checks what the index serves against the bundles ---------------------------
+
+
+def test_verify_checks_each_served_file_against_its_bundle(
+    signed: Signed, pypiserver: PypiServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from releasekit.signing import bundle_check
+    from releasekit.verify import verify_published
+
+    config = SigningConfig(identity=IDENTITY, issuer=GITHUB_ISSUER)
+    root = signed.standin.trusted_root()
+    pypiserver.put(signed.wheel)
+    hook = bundle_check(
+        config, bundle_dir=signed.wheel.parent, name="oxi-core", version="0.1.0a1",
+        tag="v0.1.0a1", trusted_root=root,
+    )  # fmt: skip
+    assert hook is not None
+    caplog.set_level("INFO", logger="releasekit")
+    report = verify_published(
+        pypiserver.index, "oxi-core", "0.1.0a1", console_scripts=("oxi",), kinds=("wheel",),
+        timeout=5, before_install=hook,
+    )  # fmt: skip
+    assert any("oxi 0.1.0a1" in line for line in report.lines)
+    assert f"{signed.wheel.name} as served by the index matches its sigstore bundle" in caplog.text
+
+    # the index now serves other bytes under the same name: refused before install
+    impostor = tmp_path / signed.wheel.name
+    shutil.copy2(signed.wheel, impostor)
+    with impostor.open("ab") as stream:
+        stream.write(b"\0")
+    (pypiserver.directory / signed.wheel.name).unlink()
+    pypiserver.put(impostor)
+    with pytest.raises(SignatureInvalid, match="the index served"):
+        verify_published(
+            pypiserver.index, "oxi-core", "0.1.0a1", console_scripts=("oxi",),
+            kinds=("wheel",), timeout=5, before_install=hook,
+        )  # fmt: skip
+
+
+def test_bundle_check_is_off_without_config_or_bundles(signed: Signed, tmp_path: Path) -> None:
+    from releasekit.signing import bundle_check
+
+    config = SigningConfig(identity=IDENTITY, issuer=GITHUB_ISSUER)
+    here = signed.wheel.parent
+    assert bundle_check(None, bundle_dir=here, name="oxi-core", version="0.1.0a1", tag="t") is None
+    # an unsigned release: no bundles where they would be
+    assert (
+        bundle_check(config, bundle_dir=tmp_path, name="oxi-core", version="0.1.0a1", tag="t")
+        is None
+    )
+    # bundles of another version do not count
+    assert bundle_check(config, bundle_dir=here, name="oxi-core", version="9.9", tag="t") is None

@@ -338,10 +338,17 @@ def verify(session: nox.Session) -> None:
     parser.add_argument("--wheel", action="store_true", help="verify the wheel only")
     parser.add_argument("--sdist", action="store_true", help="verify the sdist only")
     parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for the index")
+    parser.add_argument(
+        "--bundles",
+        default=None,
+        metavar="DIR",
+        help="where the release's sigstore bundles are (default: dist/<name>/)",
+    )
     ns = parser.parse_args(session.posargs)
     workspace = load_workspace()
     args = _split_targets(workspace, ns.targets)
     packages = _select(workspace, args, ns.all)
+    from releasekit.signing import bundle_check
     from releasekit.verify import verify_published
 
     kinds: list[Any] = [k for k, on in (("wheel", ns.wheel), ("sdist", ns.sdist)) if on] or [
@@ -373,6 +380,13 @@ def verify(session: nox.Session) -> None:
             kinds=kinds,
             timeout=ns.timeout or package.settings.verify_timeout,
             dependency_index=workspace.config.index("pypi") if index.name == "testpypi" else None,
+            before_install=bundle_check(
+                workspace.config.signing,
+                bundle_dir=Path(ns.bundles).resolve() if ns.bundles else package.dist_dir,
+                name=package.name,
+                version=str(wanted),
+                tag=package.tag(str(wanted)),
+            ),
         )
         for line in report.lines:
             session.log(line)

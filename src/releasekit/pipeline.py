@@ -467,24 +467,18 @@ def _verify_on(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
     from releasekit.verify import verify_published
 
     package = target.package
-    before_install = None
-    signing_config = run.workspace.config.signing
-    if signing_config is not None and target.signed:
-        from releasekit import signing
+    from releasekit.signing import bundle_check
 
-        bundle_dir = target.dist_dir
-
-        def before_install(downloaded: Path, index_file: object) -> None:
-            signing.check_downloaded(
-                downloaded,
-                expected_name=downloaded.name,
-                signing=signing_config,
-                bundle_dir=bundle_dir,
-                name=package.name,
-                version=str(target.version),
-                tag=target.tag,
-            )
-
+    # Signing configured and bundles beside the dists: every file the index serves
+    # is checked against its bundle before it is installed.
+    before_install = bundle_check(
+        run.workspace.config.signing,
+        bundle_dir=target.dist_dir,
+        name=package.name,
+        version=str(target.version),
+        tag=target.tag,
+        offline=run.options.rehearse,
+    )
     dependency_index = None
     if index.name == "testpypi" or index.embedded:
         # TestPyPI and the throwaway embedded index hold our packages, not their

@@ -29,7 +29,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,9 @@ __all__ = [
     "ATTESTATION_SUFFIX",
     "BUNDLE_SUFFIX",
     "GITHUB_ACTIONS_ISSUER",
+    "TRUST_CONFIG_ENV",
     "attestation_path",
+    "bundle_check",
     "bundle_path",
     "certificate_identity",
     "check_downloaded",
@@ -343,10 +345,36 @@ def _instance_name(staging: bool, trusted_root: object) -> str:
     return "staging" if staging else "production"
 
 
+TRUST_CONFIG_ENV = "RELEASEKIT_SIGSTORE_TRUST_CONFIG"
+
+
+def _env_trust_config() -> ClientTrustConfig | None:
+    """The ClientTrustConfig JSON named by ``$RELEASEKIT_SIGSTORE_TRUST_CONFIG``, if set.
+
+    Like ``sigstore --trust-config``: a private sigstore deployment (or a test
+    stand-in) instead of the public-good instance, for signing and verifying.
+    """
+    from sigstore.models import ClientTrustConfig
+
+    path = os.environ.get(TRUST_CONFIG_ENV)
+    if not path:
+        return None
+    try:
+        return ClientTrustConfig.from_json(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SigningError(
+            f"{TRUST_CONFIG_ENV}={path!r} is not a readable sigstore trust config: {exc}",
+            "point it at a ClientTrustConfig JSON file, or unset it for the public instance",
+        ) from None
+
+
 def _client_trust_config(staging: bool) -> ClientTrustConfig:
     from sigstore.errors import Error as SigstoreError
     from sigstore.models import ClientTrustConfig
 
+    custom = _env_trust_config()
+    if custom is not None:
+        return custom
     instance = "staging" if staging else "production"
     try:
         return ClientTrustConfig.staging() if staging else ClientTrustConfig.production()
@@ -362,6 +390,10 @@ def _verifier(*, staging: bool, offline: bool, trusted_root: TrustedRoot | Path 
     from sigstore.models import TrustedRoot
     from sigstore.verify import Verifier
 
+    if trusted_root is None:
+        custom = _env_trust_config()
+        if custom is not None:
+            trusted_root = custom.trusted_root
     try:
         if isinstance(trusted_root, TrustedRoot):
             return Verifier(trusted_root=trusted_root)
@@ -605,6 +637,58 @@ def check_downloaded(
         f"{expected_name} as served by the index matches its sigstore bundle "
         f"(sha256 {digest[:16]}..., identity {identity!r})"
     )
+
+
+def bundle_check(
+    signing: SigningConfig | None,
+    *,
+    bundle_dir: Path,
+    name: str,
+    version: str,
+    tag: str,
+    offline: bool = False,
+    trusted_root: TrustedRoot | Path | None = None,
+) -> Callable[[Path, object], None] | None:
+    """The verify hook that checks each file the index serves against its bundle.
+
+    None when signing is not configured, or when ``bundle_dir`` holds no bundle
+    of ``name`` ``version`` (an unsigned release is verified without it).  The
+    hook raises :class:`SignatureInvalid` before the file is installed.
+    """
+    if signing is None or not Path(bundle_dir).is_dir():
+        return None
+    from packaging.utils import canonicalize_name
+
+    from releasekit.index import parse_dist_filename
+
+    wanted = (canonicalize_name(name), version)
+    signed = []
+    for bundle in sorted(Path(bundle_dir).glob("*" + BUNDLE_SUFFIX)):
+        parsed = parse_dist_filename(bundle.name.removesuffix(BUNDLE_SUFFIX))
+        if parsed is not None and (canonicalize_name(parsed[0]), str(parsed[1])) == wanted:
+            signed.append(bundle)
+    if not signed:
+        log.info(
+            "no sigstore bundles of %s %s in %s: signatures not checked", name, version, bundle_dir
+        )
+        return None
+
+    def check(downloaded: Path, index_file: object) -> None:
+        served_name = getattr(index_file, "filename", downloaded.name)
+        line = check_downloaded(
+            downloaded,
+            expected_name=served_name,
+            signing=signing,
+            bundle_dir=bundle_dir,
+            name=name,
+            version=version,
+            tag=tag,
+            offline=offline,
+            trusted_root=trusted_root,
+        )
+        log.info("%s", line)
+
+    return check
 
 
 # --- signing -----------------------------------------------------------------------
