@@ -431,3 +431,27 @@ def test_a_signed_release_signs_publishes_and_checks_the_served_files(
         assert f"{name} as served by the index matches its sigstore bundle" in out
     assert "this release is unsigned" not in out
     assert set(pypiserver.listing()) == files(CORE_FILES, "0.1.0a1")  # bundles stay local
+
+
+def test_a_republish_after_rollback_rehearses_cleanly(oxi_repo: Path) -> None:
+    """The runbook's republish: roll 0.1.0a1 forward, commit, and the rehearsal passes."""
+    repo = oxi_repo
+    git(repo, "tag", "-a", "-m", "Release oxi-core 0.1.0a1", "oxi-core-v0.1.0a1")
+    rollback = run_cli(
+        repo, "invoke", "rollback", "oxi-core", "0.1.0a1", "--user-visible",
+        "--reason", "oxi --version prints 0.0.0",
+    )  # fmt: skip
+    assert rollback.returncode == 0, rollback.stdout
+    assert "nox -s release -- oxi-core" in rollback.stdout
+    git(repo, "commit", "-qam", "fix(release): republish as 0.1.0a2")
+    before = repo_state(repo)
+    rehearsal = nox(repo, "-s", "release", "--", "--all", "--rehearse")
+    assert rehearsal.returncode == 0, rehearsal.stdout
+    rows = summary_rows(rehearsal.stdout)
+    assert ("verify", "oxi-core", "ok") in rows and (
+        "verify",
+        "oxi-adapter-reference",
+        "ok",
+    ) in rows
+    assert "oxi --version -> oxi 0.1.0a2" in rehearsal.stdout
+    assert repo_state(repo) == before

@@ -441,14 +441,19 @@ def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
             )
     attestations = False
     if index.is_pypi and target.signed:
-        from releasekit import signing
+        from releasekit.publish import upload_credentials
 
-        signing.make_attestations(
-            files,
-            token=run.identity_token,
-            staging=run.staging,
-        )
-        attestations = True
+        if upload_credentials(index).password is None:  # trusted publishing
+            from releasekit import signing
+
+            signing.make_attestations(files, token=run.identity_token, staging=run.staging)
+            attestations = True
+        else:
+            log.info(
+                "no PEP 740 attestations: %s takes them only with trusted publishing, "
+                "and this upload uses a token",
+                index.name,
+            )
     result = publish(
         index,
         files,
