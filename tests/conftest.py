@@ -177,3 +177,59 @@ def repo_state(repo: Path) -> dict[str, str]:
         "files": git(repo, "ls-files", "-s"),
         "diff": git(repo, "diff"),
     }
+
+
+def make_wheel(
+    dest: Path,
+    name: str,
+    version: str,
+    *,
+    requires: tuple[str, ...] = (),
+    module_source: str | None = None,
+    console_script: bool = False,
+) -> Path:
+    """Write a pure-Python wheel of ``name`` ``version`` with one import package.
+
+    The package's ``__init__.py`` is ``module_source``, by default one reading
+    ``__version__`` from the installed metadata.  With ``console_script``, a
+    script called ``name`` prints ``name __version__`` for ``--version``.
+    """
+    dist = canonicalize_name(name).replace("-", "_")
+    source = module_source or (
+        f"from importlib.metadata import version\n__version__ = version({name!r})\n"
+    )
+    info = f"{dist}-{version}.dist-info"
+    metadata = "".join(
+        [f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"]
+        + [f"Requires-Dist: {r}\n" for r in requires]
+    )
+    members = {
+        f"{dist}/__init__.py": source,
+        f"{info}/METADATA": metadata,
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: releasekit-tests\n"
+        "Root-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{info}/top_level.txt": f"{dist}\n",
+    }
+    if console_script:
+        members[f"{dist}/cli.py"] = (
+            f"import sys\nfrom {dist} import __version__\n\n"
+            "def main():\n"
+            "    if '--version' in sys.argv:\n"
+            f"        print({name!r}, __version__)\n"
+            "        return 0\n"
+            "    return 2\n"
+        )
+        members[f"{info}/entry_points.txt"] = f"[console_scripts]\n{name} = {dist}.cli:main\n"
+    record = []
+    for member, text in members.items():
+        digest = hashlib.sha256(text.encode()).digest()
+        b64 = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        record.append(f"{member},sha256={b64},{len(text.encode())}")
+    record.append(f"{info}/RECORD,,")
+    members[f"{info}/RECORD"] = "\n".join(record) + "\n"
+    dest.mkdir(parents=True, exist_ok=True)
+    wheel = dest / f"{dist}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for member, text in members.items():
+            archive.writestr(member, text)
+    return wheel

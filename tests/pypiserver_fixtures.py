@@ -38,6 +38,7 @@ import pytest
 
 from releasekit.config import IndexConfig
 from releasekit.index import local_index
+from tests.conftest import make_wheel
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "oxi"
 USERNAME = "uploader"
@@ -270,52 +271,3 @@ def oxi_dists(oxi_dists_built: Dists, tmp_path: Path) -> Dists:
 def build_backend_wheels(backend_wheelhouse: Path) -> tuple[Path, ...]:
     """hatchling and its dependencies as wheels (conftest's offline wheelhouse)."""
     return tuple(sorted(backend_wheelhouse.glob("*.whl")))
-
-
-def make_wheel(
-    dest: Path,
-    name: str,
-    version: str,
-    *,
-    requires: tuple[str, ...] = (),
-    module_source: str | None = None,
-) -> Path:
-    """Write a pure-Python wheel of ``name`` ``version`` with one import package.
-
-    The package's ``__init__.py`` is ``module_source``, by default one reading
-    ``__version__`` from the installed metadata.
-    """
-    import base64
-    import zipfile
-
-    from packaging.utils import canonicalize_name
-
-    dist = canonicalize_name(name).replace("-", "_")
-    source = module_source or (
-        f"from importlib.metadata import version\n__version__ = version({name!r})\n"
-    )
-    info = f"{dist}-{version}.dist-info"
-    metadata = "".join(
-        [f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"]
-        + [f"Requires-Dist: {r}\n" for r in requires]
-    )
-    members = {
-        f"{dist}/__init__.py": source,
-        f"{info}/METADATA": metadata,
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: releasekit-tests\n"
-        "Root-Is-Purelib: true\nTag: py3-none-any\n",
-        f"{info}/top_level.txt": f"{dist}\n",
-    }
-    record = []
-    for member, text in members.items():
-        digest = hashlib.sha256(text.encode()).digest()
-        b64 = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-        record.append(f"{member},sha256={b64},{len(text.encode())}")
-    record.append(f"{info}/RECORD,,")
-    members[f"{info}/RECORD"] = "\n".join(record) + "\n"
-    dest.mkdir(parents=True, exist_ok=True)
-    wheel = dest / f"{dist}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for member, text in members.items():
-            archive.writestr(member, text)
-    return wheel

@@ -7,13 +7,11 @@ backend.  The index is a PEP 503 folder served on 127.0.0.1.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import http.server
 import subprocess
 import sys
 import threading
-import zipfile
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -22,44 +20,14 @@ import pytest
 
 from releasekit.errors import CommandFailed, SmokeFailed
 from releasekit.venvs import Venv, create_venv, install, isolated_env, prove_installed
+from tests.conftest import make_wheel as shared_make_wheel
 
-DYNAMIC_INIT = "from importlib.metadata import version\n__version__ = version({name!r})\n"
 HARDCODED_INIT = '__version__ = "0.0.0"\n'
-CLI = (
-    "import sys\nfrom {module} import __version__\n\n"
-    "def main():\n"
-    "    if '--version' in sys.argv:\n"
-    "        print({name!r}, __version__)\n"
-    "        return 0\n"
-    "    return 2\n"
-)
 
 
-def make_wheel(folder: Path, name: str, version: str, *, init: str = DYNAMIC_INIT) -> Path:
+def make_wheel(folder: Path, name: str, version: str, *, init: str | None = None) -> Path:
     """A pure-Python wheel of ``name`` with a package and a ``name`` console script."""
-    module = name.replace("-", "_")
-    dist_info = f"{module}-{version}.dist-info"
-    files = {
-        f"{module}/__init__.py": init.format(name=name),
-        f"{module}/cli.py": CLI.format(module=module, name=name),
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: releasekit-tests\n"
-        "Root-Is-Purelib: true\nTag: py3-none-any\n",
-        f"{dist_info}/entry_points.txt": f"[console_scripts]\n{name} = {module}.cli:main\n",
-    }
-    record = []
-    for path, text in files.items():
-        digest = hashlib.sha256(text.encode()).digest()
-        encoded = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-        record.append(f"{path},sha256={encoded},{len(text.encode())}")
-    record.append(f"{dist_info}/RECORD,,")
-    files[f"{dist_info}/RECORD"] = "\n".join(record) + "\n"
-    folder.mkdir(parents=True, exist_ok=True)
-    wheel = folder / f"{module}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, text in files.items():
-            archive.writestr(path, text)
-    return wheel
+    return shared_make_wheel(folder, name, version, module_source=init, console_script=True)
 
 
 @pytest.fixture

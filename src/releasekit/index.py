@@ -193,6 +193,7 @@ def download_from_index(
                     stream.write(chunk)
                     digest.update(chunk)
     except requests.HTTPError as exc:
+        target.unlink(missing_ok=True)
         status = exc.response.status_code if exc.response is not None else "?"
         raise IndexError_(
             f"index {index.name!r} answered HTTP {status} for {file.url!r}",

@@ -503,6 +503,16 @@ def _diagnose(
     )
 
 
+def _read_to_verify(path: Path) -> bytes:
+    """The bytes of a file to verify; a missing file is a SignatureInvalid."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise SignatureInvalid(
+            f"cannot verify {str(path)!r}: no such file", "check the path of the file"
+        ) from None
+
+
 def _check_artifact(
     artifact: Path, bundle_file: Path, verifier: Verifier, policy: _IdentityPolicy, instance: str
 ) -> str:
@@ -510,12 +520,7 @@ def _check_artifact(
     from cryptography.x509 import ExtensionNotFound
     from sigstore.errors import Error as SigstoreError
 
-    try:
-        data = artifact.read_bytes()
-    except FileNotFoundError:
-        raise SignatureInvalid(
-            f"cannot verify {str(artifact)!r}: no such file", "check the path of the artifact"
-        ) from None
+    data = _read_to_verify(artifact)
     bundle = _load_bundle(bundle_file, artifact)
     digest = hashlib.sha256(data).hexdigest()
     try:
@@ -658,15 +663,16 @@ def bundle_check(
     if signing is None or not Path(bundle_dir).is_dir():
         return None
     from packaging.utils import canonicalize_name
+    from packaging.version import Version
 
     from releasekit.index import parse_dist_filename
 
-    wanted = (canonicalize_name(name), version)
-    signed = []
-    for bundle in sorted(Path(bundle_dir).glob("*" + BUNDLE_SUFFIX)):
-        parsed = parse_dist_filename(bundle.name.removesuffix(BUNDLE_SUFFIX))
-        if parsed is not None and (canonicalize_name(parsed[0]), str(parsed[1])) == wanted:
-            signed.append(bundle)
+    wanted = (canonicalize_name(name), Version(version))
+    signed = [
+        bundle
+        for bundle in sorted(Path(bundle_dir).glob("*" + BUNDLE_SUFFIX))
+        if parse_dist_filename(bundle.name.removesuffix(BUNDLE_SUFFIX)) == wanted
+    ]
     if not signed:
         log.info(
             "no sigstore bundles of %s %s in %s: signatures not checked", name, version, bundle_dir
@@ -947,12 +953,7 @@ def _check_attestation(
     from cryptography.x509 import ExtensionNotFound
     from sigstore.errors import Error as SigstoreError
 
-    try:
-        data = dist.read_bytes()
-    except FileNotFoundError:
-        raise SignatureInvalid(
-            f"cannot verify {str(dist)!r}: no such file", "check the path of the dist"
-        ) from None
+    data = _read_to_verify(dist)
     digest = hashlib.sha256(data).hexdigest()
     try:
         payload_type, payload = verifier.verify_dsse(attestation.to_bundle(), policy)
