@@ -9,11 +9,12 @@ import os
 import shutil
 import subprocess
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.tags import Tag, parse_tag
 from packaging.utils import canonicalize_name
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -29,15 +30,19 @@ _GIT_ENV = {
 }
 
 
-# The example's build backend and what it needs: the isolated build environments
-# of the tests install these from a local wheelhouse, so no test reaches an index
-# beyond loopback.
-BACKEND = "hatchling"
+# The test wheelhouse: build backends that isolated builds ask for, and tools that
+# sessions install into their venvs by name, each with everything it requires, as
+# wheels made from this environment's installed copies.  Builds and installs in the
+# tests take them from there (offline), so no test reaches an index beyond loopback
+# or depends on what an installer's cache happens to hold.
+BACKENDS: tuple[str, ...] = ("hatchling",)
+TOOLS: tuple[str, ...] = ("ruff",)  # the example's lint commands
 
 
-def _closure(name: str) -> list[importlib.metadata.Distribution]:
+def closure(names: Iterable[str]) -> list[importlib.metadata.Distribution]:
+    """The installed distributions ``names`` and everything they require, once each."""
     seen: dict[str, importlib.metadata.Distribution] = {}
-    todo = [name]
+    todo = list(names)
     while todo:
         current = canonicalize_name(todo.pop())
         if current in seen:
@@ -51,28 +56,76 @@ def _closure(name: str) -> list[importlib.metadata.Distribution]:
     return list(seen.values())
 
 
-def _repack(dist: importlib.metadata.Distribution, dest: Path) -> Path:
-    """A pure-Python installed distribution written back as a wheel (no network)."""
+def _wheel_tags(dist: importlib.metadata.Distribution) -> str:
+    """The compressed tag set of the wheel ``dist`` was installed from (its WHEEL file)."""
+    found: set[Tag] = set()
+    for line in (dist.read_text("WHEEL") or "").splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "Tag":
+            found |= parse_tag(value.strip())
+    if not found:
+        return "py3-none-any"
+    parts = (
+        sorted({tag.interpreter for tag in found}),
+        sorted({tag.abi for tag in found}),
+        sorted({tag.platform for tag in found}),
+    )
+    return "-".join(".".join(part) for part in parts)
+
+
+def _entry_point_scripts(dist: importlib.metadata.Distribution) -> set[str]:
+    """Script names the installer generates from entry points (not copied into a wheel)."""
+    names = {
+        entry.name
+        for entry in dist.entry_points
+        if entry.group in {"console_scripts", "gui_scripts"}
+    }
+    return names | {name + ".exe" for name in names} | {name + "-script.py" for name in names}
+
+
+def repack(dist: importlib.metadata.Distribution, dest: Path) -> Path:
+    """An installed distribution written back as a wheel with its real tags (no network).
+
+    Files the install put outside site-packages (``../../../bin/ruff``) go back into the
+    wheel's ``.data`` folder: ``scripts/`` for ``bin``, ``data/`` for the rest; the
+    scripts the installer makes from entry points are left for the next install to make.
+    """
     name = canonicalize_name(dist.metadata["Name"]).replace("-", "_")
     version = dist.version
     info = f"{name}-{version}.dist-info"
-    wheel = dest / f"{name}-{version}-py3-none-any.whl"
+    data = f"{name}-{version}.data"
+    generated = _entry_point_scripts(dist)
+    wheel = dest / f"{name}-{version}-{_wheel_tags(dist)}.whl"
     records = []
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
         for file in dist.files or []:
             parts = file.parts
-            if ".." in parts or "__pycache__" in parts or file.suffix == ".pyc":
+            if "__pycache__" in parts or file.suffix == ".pyc":
                 continue
-            if parts[0].endswith(".dist-info"):
+            if parts[0] == "..":
+                outside = tuple(part for part in parts if part != "..")
+                if not outside or ".." in outside:
+                    continue
+                if outside[0] in {"bin", "Scripts"} and len(outside) == 2:
+                    if outside[1] in generated:
+                        continue
+                    arcname = f"{data}/scripts/{outside[1]}"
+                else:
+                    arcname = "/".join((data, "data", *outside))
+            elif parts[0].endswith(".dist-info"):
                 if parts[-1] in {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}:
                     continue
                 arcname = "/".join((info, *parts[1:]))
             else:
                 arcname = file.as_posix()
-            data = Path(dist.locate_file(file)).read_bytes()  # type: ignore[arg-type]
-            archive.writestr(arcname, data)
-            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
-            records.append(f"{arcname},sha256={digest.decode()},{len(data)}")
+            located = Path(dist.locate_file(file))  # type: ignore[arg-type]
+            content = located.read_bytes()
+            entry = zipfile.ZipInfo(arcname, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.external_attr = (located.stat().st_mode & 0o777 | 0o100000) << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(entry, content)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=")
+            records.append(f"{arcname},sha256={digest.decode()},{len(content)}")
         records.append(f"{info}/RECORD,,")
         archive.writestr(f"{info}/RECORD", "\n".join(records) + "\n")
     return wheel
@@ -80,10 +133,10 @@ def _repack(dist: importlib.metadata.Distribution, dest: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def backend_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """hatchling and its requirements as wheels, made from this environment's copies."""
+    """BACKENDS and TOOLS with their requirements as wheels, from this environment's copies."""
     house = tmp_path_factory.mktemp("wheelhouse")
-    for dist in _closure(BACKEND):
-        _repack(dist, house)
+    for dist in closure((*BACKENDS, *TOOLS)):
+        repack(dist, house)
     return house
 
 

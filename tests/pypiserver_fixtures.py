@@ -9,9 +9,9 @@
 - ``dead_index``: an index on a loopback port where nothing listens.
 - ``oxi_dists``: per-test copies of the example's oxi-core sdist and wheel,
   built once per session (per xdist worker).
-- ``build_backend_wheels``: hatchling and its dependencies as wheels (from
-  conftest's offline wheelhouse), to put on a test index so an sdist can be
-  built from that index alone.
+- ``build_backend_wheels``: the build backends (conftest's ``BACKENDS``) and
+  their dependencies as wheels (from conftest's offline wheelhouse), to put on a
+  test index so an sdist can be built from that index alone.
 - ``make_wheel``: a small valid wheel written by hand (no build).
 
 Use it with ``pytest_plugins = ["tests.pypiserver_fixtures"]`` in conftest, or
@@ -35,10 +35,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from releasekit.config import IndexConfig
 from releasekit.index import local_index
-from tests.conftest import make_wheel
+from tests.conftest import BACKENDS, closure, make_wheel
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "oxi"
 USERNAME = "uploader"
@@ -269,5 +270,12 @@ def oxi_dists(oxi_dists_built: Dists, tmp_path: Path) -> Dists:
 
 @pytest.fixture(scope="session")
 def build_backend_wheels(backend_wheelhouse: Path) -> tuple[Path, ...]:
-    """hatchling and its dependencies as wheels (conftest's offline wheelhouse)."""
-    return tuple(sorted(backend_wheelhouse.glob("*.whl")))
+    """The build backends and their dependencies as wheels (conftest's offline wheelhouse)."""
+    names = {canonicalize_name(dist.metadata["Name"]) for dist in closure(BACKENDS)}
+    return tuple(
+        sorted(
+            wheel
+            for wheel in backend_wheelhouse.glob("*.whl")
+            if canonicalize_name(wheel.name.split("-")[0]) in names
+        )
+    )
