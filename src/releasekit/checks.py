@@ -19,6 +19,7 @@ from releasekit.config import IndexConfig
 from releasekit.errors import PreflightFailed, ReleaseError
 from releasekit.notes import notes_location, notes_state
 from releasekit.report import format_table
+from releasekit.session_names import nox_command
 from releasekit.versioning import LITERAL_FIX_HINT, find_version_literals, read_version
 from releasekit.workspace import Package, Workspace
 
@@ -212,7 +213,8 @@ def check_pins(
                 "error",
                 f"{site.text!r} needs {sibling.name} {wanted}, which is not on {index_name} "
                 "and not part of this release",
-                f"release {sibling.name} first: nox -s release -- {sibling.name} {package.name}"
+                f"release {sibling.name} first: "
+                f"{nox_command('release', f'{sibling.name} {package.name}')}"
                 + _index_flag(index_name)
                 if wanted == current
                 else f"the pin is stale ({sibling.name} is at {current}): "

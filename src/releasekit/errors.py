@@ -29,10 +29,12 @@ __all__ = [
     "PreflightFailed",
     "ReleaseError",
     "RollbackRefused",
+    "SessionClash",
     "SignatureInvalid",
     "SigningError",
     "SmokeFailed",
     "TagError",
+    "ToolNotFound",
     "UploadRejected",
     "VerifyFailed",
     "VersionBurnt",
@@ -66,6 +68,10 @@ class ReleaseError(Exception):
 
 class ConfigError(ReleaseError):
     """``[tool.releasekit]`` (or a pyproject it reads) is missing or wrong."""
+
+
+class SessionClash(ConfigError):
+    """``releasekit.nox.install()`` would replace a session the noxfile defines."""
 
 
 class WorkspaceError(ReleaseError):
@@ -122,6 +128,10 @@ class CommandFailed(ReleaseError):
         self.command = list(command)
         self.returncode = returncode
         self.output = output
+
+
+class ToolNotFound(CommandFailed):
+    """A command names a program (a lint or test tool) that is not installed."""
 
 
 # --- preflight, build and check ----------------------------------------------------

@@ -31,6 +31,7 @@ from releasekit.edits import apply_edits
 from releasekit.errors import ReleaseError, TagError, VersionError
 from releasekit.notes import check_notes, notes_location, notes_state, plan_notes
 from releasekit.report import format_pairs, show_progress
+from releasekit.session_names import nox_command, use_noxfile
 from releasekit.status import package_status
 from releasekit.versioning import BumpRequest, parse_version, read_version
 from releasekit.workspace import Package, Workspace, load_workspace
@@ -65,7 +66,9 @@ def reports_errors(body: F) -> F:
 
 
 def _workspace() -> Workspace:
-    return load_workspace()
+    workspace = load_workspace()
+    use_noxfile(workspace.root)  # hints name the sessions as the noxfile registers them
+    return workspace
 
 
 def _package(workspace: Workspace, package: str | None) -> Package:
@@ -140,7 +143,7 @@ def bump(
     if change.edits:
         print(
             f"next: review, commit ({len(change.edits)} files), then "
-            f"`nox -s release -- {chosen.name}`"
+            f"`{nox_command('release', chosen.name)}`"
         )
 
 

@@ -30,12 +30,14 @@ from releasekit.errors import NotesError
 from releasekit.workspace import Package
 
 __all__ = [
+    "CHANGELOG_NAMES",
     "DEFAULT_RELEASE_NOTES",
     "STATUS_PREFIX",
     "STUB_MARKER",
     "NotesState",
     "ReleaseMark",
     "check_notes",
+    "found_changelog",
     "notes_location",
     "notes_state",
     "notes_style",
@@ -48,6 +50,12 @@ NotesState = Literal["filled", "stub", "missing"]
 ReleaseMark = Literal["bad", "yanked"]
 
 DEFAULT_RELEASE_NOTES = "docs/release-notes/v{version}.md"
+CHANGELOG_NAMES = tuple(
+    stem + suffix
+    for stem in ("CHANGELOG", "CHANGES", "HISTORY", "NEWS")
+    for suffix in (".md", ".rst", ".txt", "")
+)
+"""The changelog files used when no notes key is configured, in order of preference."""
 STUB_MARKER = "_Describe the changes in this release._"
 """The placeholder line of a new notes entry; while it is there, the notes are a stub."""
 
@@ -64,13 +72,40 @@ _LINK_REFERENCE = re.compile(r"^\[[^\]]+\]:\s*\S")
 _ERRATA_HEADING = re.compile(r"^#{2,3}[ \t]+Errata[ \t]*$", re.IGNORECASE)
 
 
+def found_changelog(root: Path) -> str | None:
+    """The changelog file at ``root`` (``CHANGELOG.md``, ``HISTORY.rst``...), if there is one.
+
+    Names are matched without regard to case; ``CHANGELOG`` comes before
+    ``CHANGES``, ``HISTORY`` and ``NEWS``, and ``.md`` before ``.rst``, ``.txt``
+    and no suffix.
+    """
+    try:
+        present = {p.name.lower(): p.name for p in root.iterdir() if p.is_file()}
+    except OSError:
+        return None
+    for name in CHANGELOG_NAMES:
+        if name.lower() in present:
+            return present[name.lower()]
+    return None
+
+
 def notes_style(package: Package) -> tuple[Literal["notes", "changelog"], str]:
-    """The package's notes style and its path template (relative to the package root)."""
+    """The package's notes style and its path template (relative to the package root).
+
+    With neither ``release-notes`` nor ``changelog`` configured: the notes
+    directory when ``docs/release-notes/`` exists, else the package's changelog
+    file when it has one (:func:`found_changelog`), else the notes directory.
+    """
     settings = package.settings
     if settings.release_notes:
         return "notes", settings.release_notes
     if settings.changelog:
         return "changelog", settings.changelog
+    default_dir = (package.root / DEFAULT_RELEASE_NOTES).parent
+    if not default_dir.is_dir():
+        found = found_changelog(package.root)
+        if found is not None:
+            return "changelog", found
     return "notes", DEFAULT_RELEASE_NOTES
 
 

@@ -44,8 +44,9 @@ from packaging.version import Version
 
 from releasekit import pipeline
 from releasekit._process import find_uv
-from releasekit.errors import CommandFailed, ReleaseError
+from releasekit.errors import CommandFailed, ReleaseError, SessionClash
 from releasekit.report import format_duration, show_progress
+from releasekit.session_names import set_session_names
 from releasekit.workspace import Package, Workspace, load_workspace
 
 __all__ = ["SESSIONS", "install", "run_pipeline"]
@@ -169,6 +170,14 @@ def _runner(session: nox.Session) -> pipeline.CommandRunner:
                 try:
                     session.run(*command)
                 except NoxCommandFailed as exc:
+                    reason = exc.reason or ""
+                    if reason.startswith("Program ") and reason.endswith("not found"):
+                        raise CommandFailed(
+                            f"{command[0]!r} was not found",
+                            f"install {command[0]!r}",
+                            command=command,
+                            returncode=127,
+                        ) from None
                     raise CommandFailed(
                         f"{shlex.join(command)} failed: {exc.reason or 'non-zero exit'}",
                         "read its output above, fix the cause, and run again",
@@ -185,17 +194,18 @@ def _install_tools(
     """In a session venv, install the tools the lint/test commands name."""
     if isinstance(session.virtualenv, nox.virtualenv.PassthroughEnv):
         return
-    from releasekit.config import DEFAULT_LINT, DEFAULT_TEST
+    from releasekit.config import DEFAULT_LINT
 
     tools: set[str] = set()
     for package in packages:
         for kind in kinds:
             configured = getattr(package.settings, kind)
-            commands = (
-                configured
-                if configured is not None
-                else (DEFAULT_LINT if kind == "lint" else DEFAULT_TEST)
-            )
+            if configured is not None:
+                commands = configured
+            elif kind == "lint":
+                commands = DEFAULT_LINT
+            else:
+                commands = pipeline.default_test_commands(package.root)
             for command in commands:
                 words = shlex.split(command)
                 if words[:2] == ["python", "-m"] and len(words) > 2:
@@ -476,10 +486,25 @@ def install(
         venv_backend: str | None = "none"
     else:
         venv_backend = backend or ("uv" if find_uv() else "virtualenv")
+    existing = nox.registry.get()
+    clashes = [f"{prefix}{name}" for name in chosen if f"{prefix}{name}" in existing]
+    if clashes:
+        listed = ", ".join(repr(c) for c in clashes)
+        mine = [n for n in chosen if f"{prefix}{n}" not in existing]
+        clash = SessionClash(
+            f"releasekit.nox.install() would replace the session(s) {listed} "
+            "that this noxfile already defines",
+            'keep yours and give releasekit\'s another name with install(prefix="rk-"), '
+            f"or install only the others: install(sessions={mine!r})",
+        )
+        # the noxfile is still loading: no session to fail, so end nox the way it ends
+        # on a bad noxfile, with the two lines and no traceback
+        raise SystemExit(clash.render())
     registered = []
     for name in chosen:
         body = _guarded(SESSIONS[name])
         full = f"{prefix}{name}"
         nox.session(python=python, name=full, venv_backend=venv_backend, default=False)(body)
         registered.append(full)
+    set_session_names({name: f"{prefix}{name}" for name in chosen})
     return registered

@@ -37,8 +37,9 @@ from packaging.version import Version
 from releasekit import checks, git
 from releasekit._process import run as run_process
 from releasekit.config import IndexConfig
-from releasekit.errors import CommandFailed, ConfigError, ReleaseError
+from releasekit.errors import CommandFailed, ConfigError, ReleaseError, ToolNotFound
 from releasekit.report import format_duration, format_table
+from releasekit.session_names import nox_command
 from releasekit.versioning import read_version
 from releasekit.workspace import Package, Workspace
 
@@ -55,6 +56,7 @@ __all__ = [
     "StepRecord",
     "Target",
     "check_step_order",
+    "default_test_commands",
     "describe_plan",
     "plan_release",
     "release_run",
@@ -253,27 +255,90 @@ def step_preflight(run: ReleaseRun, target: Target) -> str:
     )
 
 
+def _pytest_testpaths(root: Path) -> tuple[str, ...]:
+    """``testpaths`` from the package's pytest configuration (pyproject, pytest.ini, ...)."""
+    import configparser
+
+    from releasekit.config import read_pyproject
+
+    if (root / "pyproject.toml").is_file():
+        with contextlib.suppress(ReleaseError):
+            tool = read_pyproject(root / "pyproject.toml").get("tool", {})
+            options = tool.get("pytest", {}).get("ini_options", {})
+            paths = options.get("testpaths") if isinstance(options, dict) else None
+            if isinstance(paths, str):
+                return tuple(paths.split())
+            if isinstance(paths, list) and paths:
+                return tuple(str(p) for p in paths)
+    for filename, section in (
+        ("pytest.ini", "pytest"),
+        ("tox.ini", "pytest"),
+        ("setup.cfg", "tool:pytest"),
+    ):
+        if not (root / filename).is_file():
+            continue
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(root / filename, encoding="utf-8")
+        except configparser.Error:
+            continue
+        if parser.has_option(section, "testpaths"):
+            return tuple(parser.get(section, "testpaths").split())
+    return ()
+
+
+def default_test_commands(root: Path) -> tuple[str, ...]:
+    """The test commands used when ``test`` is not configured, for the package at ``root``.
+
+    pytest on the folders named by pytest's own ``testpaths`` setting when any
+    exists, else on ``tests/``, else on ``testing/``; none when there are no tests.
+    """
+    testpaths = _pytest_testpaths(root)
+    found = [p for p in testpaths if any(root.glob(p))] if testpaths else []
+    if found:
+        return ("pytest",)  # pytest reads its testpaths itself, from the package root
+    for folder in ("tests", "testing"):
+        if (root / folder).is_dir():
+            return (f"pytest {{path}}/{folder}",)
+    return ()
+
+
 def _commands(run: ReleaseRun, target: Target, kind: str) -> list[str]:
     package = target.package
     configured = getattr(package.settings, kind)
     if configured is None:
-        from releasekit.config import DEFAULT_LINT, DEFAULT_TEST
+        from releasekit.config import DEFAULT_LINT
 
-        if kind == "test" and not (package.root / "tests").is_dir():
-            return []
-        configured = DEFAULT_LINT if kind == "lint" else DEFAULT_TEST
+        configured = DEFAULT_LINT if kind == "lint" else default_test_commands(package.root)
     return [package.template(cmd, str(target.version)) for cmd in configured]
 
 
 def _run_commands(run: ReleaseRun, target: Target, kind: str) -> str:
     commands = _commands(run, target, kind)
     if not commands:
+        if kind == "test" and target.package.settings.test is None:
+            raise SkipStep(
+                "no tests found (pytest testpaths, tests/, testing/); set test = [...] to run some"
+            )
         raise SkipStep(f"no {kind} commands configured")
+    configured = getattr(target.package.settings, kind) is not None
     for command in commands:
         log.info("%s: %s", kind, command)
         try:
             run.command_runner(shlex.split(command), target.package.root)
         except CommandFailed as exc:
+            if exc.returncode == 127 and "not found" in exc.message:
+                tool = shlex.split(command)[0]
+                where = "your" if configured else "the default"
+                raise ToolNotFound(
+                    f"{kind} command {command!r} ({where} {kind}) needs {tool!r}, "
+                    "which is not installed here",
+                    f"install {tool!r} beside releasekit (e.g. add it to your dev dependencies), "
+                    f"or set {kind} = [...] in [tool.releasekit] to the commands you use "
+                    f"({kind} = [] for none)",
+                    command=exc.command,
+                    returncode=exc.returncode,
+                ) from None
             raise CommandFailed(
                 f"{kind} command {command!r} failed (exit {exc.returncode})",
                 "read its output above, fix the cause, commit, and run again",
@@ -678,7 +743,7 @@ def _next_command(run: ReleaseRun, step: Step) -> str:
             flags.append(f"--index {run.options.index}")
         if run.options.testpypi_first:
             flags.append("--testpypi-first")
-        command = f"nox -s release -- {names} {' '.join(flags)}".rstrip()
+        command = nox_command("release", f"{names} {' '.join(flags)}".rstrip())
     if step.remote:
         return command + "   (safe to repeat: finished work is skipped)"
     return command

@@ -38,6 +38,7 @@ from releasekit.errors import (
 )
 from releasekit.index import versions_on_index
 from releasekit.notes import STUB_MARKER, notes_location, notes_style, plan_errata, plan_notes
+from releasekit.session_names import nox_command
 from releasekit.versioning import (
     LITERAL_FIX_HINT,
     BumpRequest,
@@ -663,8 +664,8 @@ def _republish_steps(
     steps.append(f'git commit -am "rollback: {name} {bad} is {verb}; republish as {new}"')
     steps.append("git push")
     flag = f" --index {index.name}" if index is not None and index.name != "pypi" else ""
-    steps.append(f"nox -s release -- {' '.join(_release_arg(p) for p in releasing)}{flag}")
-    steps.append(f"nox -s verify -- {_release_arg(package)} {new}{flag}")
+    steps.append(nox_command("release", " ".join(_release_arg(p) for p in releasing)) + flag)
+    steps.append(nox_command("verify", f"{_release_arg(package)} {new}") + flag)
     steps.append(f"tell users (release page, issue): {name} {bad} is {verb}; upgrade to {new}")
     return steps
 

@@ -13,6 +13,7 @@ from releasekit import git
 from releasekit.config import IndexConfig
 from releasekit.errors import ReleaseError
 from releasekit.notes import notes_state, release_marks
+from releasekit.session_names import nox_command
 from releasekit.versioning import find_version_literals, read_version, tagged_versions
 from releasekit.workspace import Package, Workspace
 
@@ -93,9 +94,9 @@ def package_status(
     elif any(v == str(version) for v in latest.values()):
         action = f"released; next: invoke bump --package {package.name}"
     elif target is None:
-        action = f"release: nox -s release -- {package.name}"
+        action = f"release: {nox_command('release', package.name)}"
     elif target == head:
-        action = f"tagged; publish/verify: nox -s release -- {package.name}"
+        action = f"tagged; publish/verify: {nox_command('release', package.name)}"
     else:
         action = f"tag {tag} is at another commit: invoke bump --package {package.name}"
     return PackageStatus(
