@@ -62,13 +62,20 @@ def check_clean_tree(workspace: Workspace) -> list[Finding]:
     ]
 
 
-def check_branch(workspace: Workspace, package: Package, *, rehearse: bool) -> list[Finding]:
+def check_branch(
+    workspace: Workspace, package: Package, *, rehearse: bool, version: Version | None = None
+) -> list[Finding]:
     wanted = package.settings.branch
     branch = git.current_branch(workspace.root)
     if rehearse:
         return [_ok("release branch", f"rehearsal: any branch will do (on {branch or 'HEAD'})")]
     if branch == wanted:
         return [_ok("release branch", f"on {wanted!r}")]
+    if branch is None and version is not None:
+        # CI checks out the pushed release tag: a detached HEAD at exactly that tag
+        tag = package.tag(str(version))
+        if git.tag_target(workspace.root, tag) == git.head(workspace.root):
+            return [_ok("release branch", f"at the release tag {tag} (detached HEAD, as in CI)")]
     return [
         Finding(
             "release branch",
@@ -244,7 +251,7 @@ def preflight(
     """Run every preflight check for ``package`` at ``version``; raise nothing."""
     checks: list[Callable[[], list[Finding]]] = [
         lambda: check_clean_tree(workspace),
-        lambda: check_branch(workspace, package, rehearse=rehearse),
+        lambda: check_branch(workspace, package, rehearse=rehearse, version=version),
         lambda: check_version(package, version),
         lambda: check_literals(workspace, package, version),
         lambda: check_notes(workspace, package, version),

@@ -142,6 +142,7 @@ WORKSPACE_KEYS: Mapping[str, tuple[type | tuple[type, ...], str]] = {
     "packages": (list, "a list of package root globs such as ['.', 'adapters/*']"),
     "indexes": (dict, "a table of [tool.releasekit.indexes.NAME] tables"),
     "signing": (dict, "a table with 'identity' and 'issuer'"),
+    "workflow": (dict, "a table of release-workflow settings (see `invoke workflow`)"),
 }
 INDEX_KEYS = ("upload-url", "simple-url")
 SIGNING_KEYS = ("identity", "identity-regexp", "issuer", "staging")

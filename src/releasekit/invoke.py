@@ -36,7 +36,7 @@ from releasekit.status import package_status
 from releasekit.versioning import BumpRequest, parse_version, read_version
 from releasekit.workspace import Package, Workspace, load_workspace
 
-__all__ = ["bump", "notes", "ns", "rollback", "status", "tag", "untag"]
+__all__ = ["bump", "notes", "ns", "rollback", "status", "tag", "untag", "workflow"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -362,4 +362,25 @@ def rollback(
         print(line)
 
 
-ns = Collection("releasekit", bump, notes, tag, untag, status, rollback)
+@task(
+    auto_shortflags=False,
+    help={
+        "check": "write nothing; fail if the file differs from what would be written",
+    },
+)
+@reports_errors
+def workflow(c: Context, check: bool = False) -> None:
+    """Write .github/workflows/release.yml from [tool.releasekit]; --check fails on drift."""
+    from releasekit.workflow import check_workflow, write_workflow
+
+    workspace = _workspace()
+    if check:
+        path = check_workflow(workspace)
+        print(f"{_rel(workspace, path)} is up to date")
+        return
+    path, changed = write_workflow(workspace)
+    where = _rel(workspace, path)
+    print(f"wrote {where}" if changed else f"{where} is already up to date")
+
+
+ns = Collection("releasekit", bump, notes, tag, untag, status, rollback, workflow)

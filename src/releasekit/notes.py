@@ -41,6 +41,7 @@ __all__ = [
     "notes_location",
     "notes_state",
     "notes_style",
+    "notes_text",
     "plan_errata",
     "plan_notes",
     "release_marks",
@@ -298,6 +299,13 @@ def check_notes(package: Package, version: Version) -> None:
             f"in {shown!r}",
             f"write what changed in {path} (and delete the line {STUB_MARKER!r})",
         )
+
+
+def notes_text(package: Package, version: Version) -> str:
+    """The written release notes of ``version`` (checked first): a GitHub release's body."""
+    check_notes(package, version)
+    _path, text = _section_text(package, version)
+    return (text or "").strip() + "\n"
 
 
 # --- errata and status marks -------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""nox sessions: lint, build, sign, testpypi, publish, verify, release.
+"""nox sessions: lint, build, sign, testpypi, publish, verify, release, github-release.
 
 Use from a project's ``noxfile.py``::
 
@@ -111,10 +111,17 @@ def _split_targets(workspace: Workspace, tokens: Sequence[str]) -> Args:
         try:
             workspace.get(token)
         except ReleaseError as not_a_package:
+            from releasekit.workflow import package_for_tag
+
+            tagged = package_for_tag(workspace, token)
+            if tagged is not None:  # a release tag: its package at its version
+                args.packages.append(tagged[0].name)
+                args.versions[tagged[0].canonical_name] = tagged[1]
+                continue
             try:
                 args.version = Version(token)
             except PackagingInvalidVersion:
-                raise not_a_package from None  # neither a package nor a version
+                raise not_a_package from None  # neither a package, a tag, nor a version
             continue
         args.packages.append(token)
     return args
@@ -233,6 +240,7 @@ def _release_options(ns: argparse.Namespace, **overrides: Any) -> pipeline.Relea
         "testpypi_first": getattr(ns, "testpypi_first", False),
         "push": not getattr(ns, "no_push", False),
         "verify_timeout": getattr(ns, "timeout", None),
+        "github_release": getattr(ns, "github_release", None),
     }
     if getattr(ns, "retries", None) is not None:
         values["upload_retries"] = ns.retries
@@ -316,8 +324,18 @@ def lint(session: nox.Session) -> None:
 
 
 def build(session: nox.Session) -> None:
-    """Build sdist + wheel (from the sdist) into dist/<name>/, check, leak-lint, smoke-test."""
-    _run_steps(session, "build", _steps("build", "check", "smoke"), _parser("build"))
+    """Build sdist + wheel (from the sdist) into dist/<name>/, check, leak-lint, smoke-test.
+
+    --preflight runs preflight, lint and test first (the release workflow's build job).
+    """
+    parser = _parser("build")
+    parser.add_argument(
+        "--preflight", action="store_true", help="preflight, lint and test first (as in CI)"
+    )
+    names: tuple[str, ...] = ("build", "check", "smoke")
+    if "--preflight" in session.posargs:
+        names = ("preflight", "lint", "test", *names)
+    _run_steps(session, "build", _steps(*names), parser)
 
 
 def sign(session: nox.Session) -> None:
@@ -424,6 +442,12 @@ def _release_parser(name: str) -> _Parser:
         help="publish and verify on TestPyPI before --index",
     )
     parser.add_argument("--no-push", action="store_true", help="tag locally, do not push")
+    parser.add_argument(
+        "--github-release",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="make the GitHub release after the tag (default: only in GitHub Actions)",
+    )
     parser.add_argument("--timeout", type=float, default=None, help="verify wait, seconds")
     _add_retries(parser)
     return parser
@@ -454,6 +478,28 @@ def run_pipeline(
     )
 
 
+def github_release(session: nox.Session) -> None:
+    """Create or update the GitHub release of [PACKAGE] [VERSION]: notes, dists, bundles."""
+    parser = _parser("github-release")
+    ns = parser.parse_args(session.posargs)
+    workspace = load_workspace()
+    args = _split_targets(workspace, ns.targets)
+    packages = _select(workspace, args, ns.all)
+    from releasekit.dists import find_dists
+    from releasekit.github import release_assets, release_package
+    from releasekit.versioning import read_version
+
+    for package in packages:
+        version = args.versions.get(package.canonical_name) or read_version(package)
+        files = find_dists(package, str(version)).files
+        if ns.plan:
+            names = ", ".join(p.name for p in release_assets(files))
+            print(f"would make the GitHub release {package.tag(str(version))}: {names}")
+            continue
+        result = release_package(workspace.root, package, version, files)
+        session.log(result.describe() + (f": {result.url}" if result.url else ""))
+
+
 SESSIONS: dict[str, Callable[[nox.Session], None]] = {
     "lint": lint,
     "build": build,
@@ -462,6 +508,7 @@ SESSIONS: dict[str, Callable[[nox.Session], None]] = {
     "publish": publish,
     "verify": verify,
     "release": release,
+    "github-release": github_release,
 }
 
 

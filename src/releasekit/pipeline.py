@@ -3,6 +3,7 @@
 The default steps are::
 
     preflight -> lint -> test -> build -> check -> smoke -> sign -> publish -> verify -> tag
+    -> github-release (in GitHub Actions, or with --github-release)
 
 Each is a :class:`Step` — a name, a function of ``(run, target)`` and
 whether it leaves the machine.  Steps run step by step over every package
@@ -64,6 +65,7 @@ __all__ = [
     "run_release",
     "step_build",
     "step_check",
+    "step_github_release",
     "step_lint",
     "step_preflight",
     "step_publish",
@@ -124,6 +126,7 @@ class ReleaseOptions:
     verify_timeout: float | None = None
     upload_retries: int = 3  # per file, on transient failures (5xx, resets)
     upload_backoff: float = 1.0  # seconds before the first retry, doubled each time
+    github_release: bool | None = None  # None: on inside GitHub Actions (GITHUB_ACTIONS=true)
 
 
 @dataclass
@@ -601,6 +604,28 @@ def step_tag(run: ReleaseRun, target: Target) -> str:
     return f"{target.tag}: {line}"
 
 
+def step_github_release(run: ReleaseRun, target: Target) -> str:
+    """The GitHub release of the tag: notes, files and bundles (in GitHub Actions or asked)."""
+    wanted = run.options.github_release
+    if wanted is None:
+        wanted = os.environ.get("GITHUB_ACTIONS") == "true"
+    if run.options.rehearse:
+        raise SkipStep(f"rehearsal: would make the GitHub release of {target.tag}")
+    if not wanted:
+        raise SkipStep(
+            "not in GitHub Actions: --github-release makes it, "
+            f"or later: nox -s github-release -- {target.package.name} {target.version}"
+        )
+    from releasekit.github import release_package
+
+    result = release_package(
+        run.workspace.root, target.package, target.version, target_dists(target).files
+    )
+    if not result.changed:
+        raise SkipStep(result.describe())
+    return result.describe()
+
+
 DEFAULT_STEPS: tuple[Step, ...] = (
     Step("preflight", step_preflight, description="clean tree, branch, version, notes, tag, pins"),
     Step("lint", step_lint, description="the configured lint commands"),
@@ -613,6 +638,12 @@ DEFAULT_STEPS: tuple[Step, ...] = (
     Step("publish", step_publish, remote=True, description="upload what the index lacks"),
     Step("verify", step_verify, remote=True, description="install from the index, prove it"),
     Step("tag", step_tag, remote=True, description="annotated tag, pushed"),
+    Step(
+        "github-release",
+        step_github_release,
+        remote=True,
+        description="GitHub release: notes, files, bundles (in GitHub Actions)",
+    ),
 )
 
 
