@@ -137,7 +137,9 @@ def test_the_runbook_story_literal_then_bump_then_release_then_nothing_to_do(
     assert re.search(r"^nox >\s+build ok in [0-9.]+ s: oxi_core-0\.1\.0a2\.tar\.gz", out, re.M)
     assert [row[0] for row in summary_rows(out)] == [
         "preflight", "lint", "test", "build", "check", "smoke", "sign", "publish", "verify", "tag",
+        "github-release",
     ]  # fmt: skip
+    assert ("github-release", "oxi-core", "skipped") in summary_rows(out)  # not in Actions
     assert ("sign", "oxi-core", "skipped") in summary_rows(out)
     assert "this release is unsigned" in out
     listing = pypiserver.listing()
@@ -257,6 +259,7 @@ def test_plan_prints_steps_packages_versions_index_and_tags_and_runs_nothing(
     steps = re.findall(r"^\s+\d+\. ([\w-]+)\s", out, re.M)
     assert steps == [
         "preflight", "lint", "test", "build", "check", "smoke", "sign", "publish", "verify", "tag",
+        "github-release",
     ]  # fmt: skip
     assert "nothing was run (--plan)" in out
     assert "── " not in out  # no step ran
@@ -355,7 +358,7 @@ def test_a_custom_pipeline_from_the_example_noxfile(oxi_repo: Path) -> None:
     steps = [step for step, _, _ in summary_rows(out)]
     assert steps == [
         "preflight", "test", "build", "check", "wheel-size", "smoke", "sign", "publish", "verify",
-        "tag",
+        "tag", "github-release",
     ]  # fmt: skip
     assert re.search(
         r"^wheel-size\s+oxi-core\s+ok\s+.*largest [0-9.]+ KB \(limit 512 KB\)", out, re.M
@@ -370,7 +373,7 @@ def test_a_local_step_after_a_remote_one_is_refused(oxi_repo: Path) -> None:
     late = pipeline.Step("announce", announce)
     with pytest.raises(ConfigError) as excinfo:
         pipeline.check_step_order([*pipeline.DEFAULT_STEPS, late])
-    assert "local step 'announce' comes after 'tag'" in excinfo.value.message
+    assert "local step 'announce' comes after 'github-release'" in excinfo.value.message
     assert "remote=True" in excinfo.value.hint
     workspace = load_workspace(oxi_repo)
     with pytest.raises(ConfigError, match="'announce'"):
@@ -391,8 +394,10 @@ def test_a_local_step_after_a_remote_one_is_refused(oxi_repo: Path) -> None:
     )
     result = nox(oxi_repo, "-f", "late_noxfile.py", "-s", "release", "--", "--all", "--rehearse")
     assert result.returncode != 0
-    assert "local step 'announce' comes after 'tag', which leaves the machine" in result.stdout
-    assert "hint: move 'announce' before 'tag'" in result.stdout
+    assert "local step 'announce' comes after 'github-release', which leaves the machine" in (
+        result.stdout
+    )
+    assert "hint: move 'announce' before 'github-release'" in result.stdout
     assert "Traceback" not in result.stdout
     assert "── " not in result.stdout
 
