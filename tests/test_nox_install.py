@@ -47,7 +47,9 @@ def test_install_refuses_to_replace_the_projects_own_sessions(oxi_repo: Path) ->
         "that this noxfile already defines"
     ) in out
     assert 'hint: keep yours and give releasekit\'s another name with install(prefix="rk-")' in out
-    assert "install(sessions=['build', 'sign', 'testpypi', 'publish', 'verify'])" in out
+    assert (
+        "install(sessions=['build', 'sign', 'testpypi', 'publish', 'verify', 'github-release'])"
+    ) in out
     assert "Traceback" not in out
     assert "FutureWarning" not in out
 
