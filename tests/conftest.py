@@ -11,6 +11,7 @@ import subprocess
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
@@ -20,6 +21,17 @@ from packaging.utils import canonicalize_name
 PROJECT = Path(__file__).resolve().parents[1]
 EXAMPLE = PROJECT / "examples" / "oxi"
 SHARED = PROJECT.parent / "shared"
+
+# The real production sigstore bundles that verification is tested against: the folder
+# beside the project, or the one RELEASEKIT_SIGSTORE_FIXTURES names.  Where that variable
+# is set (.ci/run sets it when the folder exists), the tests that need the bundles fail
+# instead of skipping when it is missing, and the run fails unless they passed.
+SIGSTORE_FIXTURES_ENV = "RELEASEKIT_SIGSTORE_FIXTURES"
+SIGSTORE_FIXTURES = Path(
+    os.environ.get(SIGSTORE_FIXTURES_ENV) or SHARED / "fixtures" / "sigstore"
+).resolve()
+SIGSTORE_FIXTURES_REQUIRED = bool(os.environ.get(SIGSTORE_FIXTURES_ENV))
+_SIGSTORE_MARK = "sigstore_fixtures"
 
 _GIT_ENV = {
     "GIT_AUTHOR_NAME": "releasekit tests",
@@ -129,6 +141,67 @@ def repack(dist: importlib.metadata.Distribution, dest: Path) -> Path:
         records.append(f"{info}/RECORD,,")
         archive.writestr(f"{info}/RECORD", "\n".join(records) + "\n")
     return wheel
+
+
+class _SigstoreBundlesRequired:
+    """With RELEASEKIT_SIGSTORE_FIXTURES set: the run fails unless a real-bundle test passed.
+
+    Runs in the xdist controller too, which sees every worker's reports.
+    """
+
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed_run = False
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" and report.passed and _SIGSTORE_MARK in report.keywords:
+            self.passed += 1
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        option = session.config.option
+        if option.collectonly or option.markexpr or option.keyword:
+            return  # a chosen subset: it need not hold the bundle tests
+        if self.passed == 0 and session.exitstatus == pytest.ExitCode.OK:
+            self.failed_run = True
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.failed_run:
+            terminalreporter.write_line(
+                f"FAILED: {SIGSTORE_FIXTURES_ENV} is set but no test of the real sigstore "
+                "bundles ran and passed",
+                red=True,
+            )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{_SIGSTORE_MARK}: uses the real sigstore bundles (set by conftest)"
+    )
+    if SIGSTORE_FIXTURES_REQUIRED and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_SigstoreBundlesRequired(), "releasekit-sigstore-bundles")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "sigstore_fixtures" in getattr(item, "fixturenames", ()):
+            item.add_marker(_SIGSTORE_MARK)
+
+
+@pytest.fixture
+def sigstore_fixtures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The real sigstore bundles, with sigstore's TUF cache in a temporary place.
+
+    Skipped where the folder is absent, unless RELEASEKIT_SIGSTORE_FIXTURES requires it.
+    """
+    if not SIGSTORE_FIXTURES.is_dir():
+        message = f"no sigstore fixtures at {SIGSTORE_FIXTURES}"
+        if SIGSTORE_FIXTURES_REQUIRED:
+            pytest.fail(f"{message} ({SIGSTORE_FIXTURES_ENV} is set)", pytrace=False)
+        pytest.skip(message)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    yield SIGSTORE_FIXTURES
 
 
 @pytest.fixture(scope="session")

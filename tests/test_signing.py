@@ -17,7 +17,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,7 +40,7 @@ from releasekit.signing import (
     verify_attestation,
     verify_files,
 )
-from tests.conftest import EXAMPLE, SHARED
+from tests.conftest import EXAMPLE, SIGSTORE_FIXTURES
 from tests.sigstore_standin import (  # noqa: F401 - registers the sigstore_standin fixture
     GITHUB_ISSUER,
     SigstoreStandin,
@@ -53,7 +52,7 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["tests.pypiserver_fixtures"]
 
-FIXTURES = SHARED / "fixtures" / "sigstore"
+FIXTURES = SIGSTORE_FIXTURES
 IDENTITY = SigstoreStandin.github_identity()  # the SAN of the stand-in's GitHub token
 EMAIL_ISSUER = "https://github.com/login/oauth"
 # read before conftest's hermetic fixture unsets it for every test
@@ -630,13 +629,9 @@ CVE = Case(
 
 
 @pytest.fixture
-def fixtures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The shared sigstore fixtures, with sigstore's TUF cache in a temporary place."""
-    if not FIXTURES.is_dir():
-        pytest.skip(f"no sigstore fixtures at {FIXTURES}")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    yield FIXTURES
+def fixtures(sigstore_fixtures: Path) -> Path:
+    """The shared sigstore fixtures (conftest: skipped where absent, unless required)."""
+    return sigstore_fixtures
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.folder for c in CASES])

@@ -1,15 +1,29 @@
 """Leak-lint: find secrets and stray files inside built distributions before they leave.
 
-Every member of every sdist (``.tar.gz``) and wheel (``.whl``, zip) is checked:
+Every member of every sdist (``.tar.gz``) and wheel (``.whl``, zip) is checked, and
+so is every member of an archive nested in it (``.zip``, ``.whl``, ``.egg``, ``.jar``,
+``.tar``, ``.tar.gz``, ``.tgz``, ``.tar.bz2``, ``.tar.xz``; up to three levels deep,
+reported as ``outer.zip!/inner/path``):
 
-* by path (our rules): ``.env`` files, a ``.pypirc`` holding a password,
-  VCS folders (``.git/``, ``.hg/``, ``.svn/``, ``.bzr/``) and cache or tool
-  folders (``__pycache__/``, ``.nox/``, ``.venv/``, ``.tox/``, ...);
-* by content, text members only: our own patterns for PyPI/TestPyPI API tokens
-  (``pypi-`` macaroons), GitHub fine-grained tokens (``github_pat_``) and any
-  ``-----BEGIN ... PRIVATE KEY-----`` block, plus detect-secrets' token-format
-  plugins (AWS keys, GitHub, GitLab, Slack, Stripe, private keys, ...).  Its
-  entropy and keyword plugins are left out: they flag every hash in a RECORD.
+* by path (our rules): ``.env`` files, ``.netrc``/``_netrc`` files, AWS
+  ``.aws/credentials`` files, a ``.pypirc`` holding a password, VCS folders
+  (``.git/``, ``.hg/``, ``.svn/``, ``.bzr/``) and cache or tool folders
+  (``__pycache__/``, ``.nox/``, ``.venv/``, ``.tox/``, ...); the folder rules apply
+  to the dist's own members only;
+* by content: our own rules for PyPI/TestPyPI API tokens (``pypi-AgE...`` macaroons),
+  GitHub fine-grained tokens (``github_pat_``), private keys (a ``BEGIN ... PRIVATE
+  KEY`` line followed by key material: a string that merely names the header is not
+  a key), AWS secret access keys assigned to their usual names, and passwords in URLs
+  (``scheme://user:password@host``, placeholders left alone); plus detect-secrets'
+  token-format plugins (AWS key ids, GitHub, GitLab, Slack, Stripe, ...).  Its entropy
+  and keyword plugins are left out: they flag every hash in a RECORD.  AWS's
+  documented example keys (``AKIAIOSFODNN7EXAMPLE`` and its example secret) are not
+  findings.
+
+Text is read as UTF-8, or UTF-16 when the file says so (a byte-order mark, or the
+NUL-every-other-byte shape of UTF-16 text).  A file with a NUL byte early is binary:
+its printable runs (ASCII, and UTF-16LE as Windows binaries store strings) are
+scanned instead, up to :data:`_MAX_READ` bytes of it.
 
 A finding never carries the secret: :class:`Leak` keeps a redacted excerpt
 (the first few characters and an ellipsis).  Deliberate fixtures are skipped
@@ -19,6 +33,7 @@ with ``leak-allow`` globs on member paths (relative to the sdist's top folder).
 from __future__ import annotations
 
 import fnmatch
+import io
 import logging
 import re
 import tarfile
@@ -28,7 +43,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from releasekit.errors import DistCheckFailed, LeakFound
 
@@ -36,28 +51,160 @@ __all__ = ["Leak", "redact", "require_no_leaks", "scan_dists"]
 
 log = logging.getLogger("releasekit")
 
-_BINARY_SNIFF = 8192
+_BINARY_SNIFF = 8192  # a NUL byte within this many bytes: not plain text
+_MAX_READ = 64 * 1024 * 1024  # bytes read from one member (a bound for huge or hostile files)
+_MAX_DEPTH = 3  # archives inside archives inside the dist
+_MIN_RUN = 8  # shortest printable run taken from a binary file
+_NESTED_SUFFIXES = (
+    ".whl", ".zip", ".egg", ".jar", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz",
+    ".txz",
+)  # fmt: skip
 _VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr"})
 _CACHE_DIRS = frozenset(
     {"__pycache__", ".nox", ".venv", ".tox", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 )
 
-# Our own content rules: (rule, pattern, group holding the secret).
-_OWN_RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
-    # PyPI and TestPyPI API tokens are macaroons: "pypi-" then a long base64url body
-    # (pypi-AgEIcHlwaS5vcmc... for pypi.org, pypi-AgENdGVzdC5weXBpLm9yZw... for TestPyPI).
-    ("pypi-token", re.compile(r"(?<![A-Za-z0-9_-])(pypi-[A-Za-z0-9_-]{50,})"), 1),
-    # GitHub fine-grained personal access tokens (detect-secrets knows only ghp_/gho_/...).
-    ("github-token", re.compile(r"(?<![A-Za-z0-9_])(github_pat_[A-Za-z0-9_]{22,})"), 1),
-    # Any PEM private key, including ENCRYPTED and PGP blocks.
-    ("private-key", re.compile(r"(-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)"), 1),
+
+@dataclass(frozen=True)
+class _Rule:
+    """One of our content rules: a pattern, the group holding the secret, and a filter."""
+
+    name: str
+    pattern: re.Pattern[str]
+    group: int = 0
+    hints: tuple[str, ...] = ()  # literals one of which must occur for the pattern to match
+    keep: Callable[[re.Match[str]], bool] = lambda match: True
+
+
+def _is_example(secret: str) -> bool:
+    """AWS's documented example keys (AKIAIOSFODNN7EXAMPLE, wJalrXUtnFEMI/...EXAMPLEKEY)."""
+    return "EXAMPLE" in secret.upper()
+
+
+def _placeholder(secret: str) -> bool:
+    """Documentation filler: an EXAMPLE key, "xxxx...", "1111111111:...", "ACxxxxxxxx..."."""
+    return _is_example(secret) or len(set(secret)) < 8 or re.search(r"(.)\1{5}", secret) is not None
+
+
+def _looks_random(secret: str) -> bool:
+    return not _is_example(secret) and all(
+        any(test(char) for char in secret) for test in (str.isupper, str.islower, str.isdigit)
+    )
+
+
+# Passwords in URLs that are placeholders of documentation, templates or tests.
+_PLACEHOLDER_WORDS = (
+    "pass", "pwd", "secret", "token", "example", "changeme", "your", "xxx", "redacted",
+    "dummy", "placeholder", "hunter2", "letmein",
+)  # fmt: skip
+_EXAMPLE_HOSTS = re.compile(
+    r"(?:^|\.)(?:example\.(?:com|net|org)|example|invalid|test|localdomain)$|^(?:host|hostname"
+    r"|server|domain|proxy|proxyhost|myproxy|hostname\.com)$",
+    re.IGNORECASE,
 )
+
+
+def _real_url_password(match: re.Match[str]) -> bool:
+    user, password, host = match.group("user"), match.group("password"), match.group("host")
+    lowered = password.lower()
+    if len(password) < 8 or password.isdigit() or password == user:
+        return False  # "a:b@", a port number ("localhost:8000@"), "guest:guest@"
+    if password.isalpha() and password.islower() and len(password) < 16:
+        return False  # a word: "postgres://scott:tiger@", "amqp://guest:rabbitmq@"
+    if user.lower() == "scott" and lowered.startswith("tiger"):
+        return False  # the classic sample database account
+    if any(char in password for char in "{}$%<>*[]()`|,;=&\\…"):
+        return False  # a template or a format string: {password}, %s, $PASS, <pw>, ***
+    if any(word in lowered for word in _PLACEHOLDER_WORDS):
+        return False
+    if re.fullmatch(r"(.)\1*", password) or "..." in password:
+        return False  # xxxx, ****, pypi-...
+    return not _EXAMPLE_HOSTS.search(host.rstrip("."))
+
+
+# Between a key's lines: line breaks, written or escaped, and the joins of string literals
+# ("...\n" b"..." or '...' + '...').
+_PEM_GAP = r"""(?:\\[rn]|[\s"'+(,]|[bBrRuU]{1,2}(?=["']))"""
+
+_OWN_RULES: tuple[_Rule, ...] = (
+    # PyPI and TestPyPI API tokens are macaroons: "pypi-" then a long base64url body that
+    # starts with "AgE" (pypi-AgEIcHlwaS5vcmc... for pypi.org, pypi-AgENdGVzdC5weXBpLm9yZw...
+    # for TestPyPI); "pypi-simple" or "pypi-attestations" are names, not tokens.
+    _Rule(
+        "pypi-token",
+        re.compile(r"pypi-AgE[A-Za-z0-9_-]{50,}"),
+        hints=("pypi-AgE",),
+        keep=lambda match: not _token_char_before(match, "-_"),
+    ),
+    # GitHub fine-grained personal access tokens (detect-secrets knows only ghp_/gho_/...).
+    _Rule(
+        "github-token",
+        re.compile(r"github_pat_[A-Za-z0-9_]{22,}"),
+        hints=("github_pat_",),
+        keep=lambda match: not _token_char_before(match, "_"),
+    ),
+    # A private key is its BEGIN line *followed by key material* (after line breaks, written
+    # or escaped in a string, and RFC 1421 headers such as Proc-Type): code that compares a
+    # line with the header string holds no key.  PEM, OpenSSH, PGP and SSH2 blocks.
+    _Rule(
+        "private-key",
+        re.compile(
+            r"-{4,5} ?BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)? ?-{4,5}"
+            rf"{_PEM_GAP}*(?:[A-Za-z][A-Za-z-]*: ?[^\n\\]*{_PEM_GAP}+)*"
+            r"[A-Za-z0-9+/]{16,}"
+        ),
+        hints=("PRIVATE KEY",),
+    ),
+    # PuTTY key files: the private part follows its "Private-Lines: N" line.
+    _Rule(
+        "private-key",
+        re.compile(
+            r"PuTTY-User-Key-File-\d+:(?:.*\n){1,64}?Private-Lines: \d+\r?\n[A-Za-z0-9+/]{16,}"
+        ),
+        hints=("PuTTY-User-Key-File-",),
+    ),
+    # An AWS secret access key is 40 characters of base64 with no marker of its own: it is
+    # found where it is assigned to one of its usual names (ini, env, shell, JSON, Python).
+    _Rule(
+        "aws-secret-key",
+        re.compile(
+            r"(?i:aws_?secret_?access_?key|aws_?secret_?key|secret_?access_?key)"
+            r"[\"']?\s*[:=]{1,2}\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
+        ),
+        group=1,
+        hints=("ecret", "ECRET"),
+        keep=lambda match: _looks_random(match.group(1)),
+    ),
+    # A password in a URL's userinfo: scheme://user:password@host.
+    _Rule(
+        "url-password",
+        re.compile(
+            r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://(?P<user>[^\s:/?#@\"'<>\\]{0,64})"
+            r":(?P<password>[^\s/?#@\"'<>\\]{1,128})@(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])"
+        ),
+        group=2,
+        hints=("://",),
+        keep=_real_url_password,
+    ),
+)
+
+
+def _token_char_before(match: re.Match[str], extra: str) -> bool:
+    """Whether the match continues a longer word (then it is part of something else)."""
+    start = match.start()
+    if start == 0:
+        return False
+    before = match.string[start - 1]
+    return before.isalnum() or before in extra
+
+
 _PYPIRC_PASSWORD = re.compile(r"^[ \t]*password[ \t]*[:=][ \t]*(\S[^\r\n]*)", re.MULTILINE)
 
 # detect-secrets plugins with a fixed token format: precise enough to block a release on.
 # Left out: the entropy and keyword plugins (every RECORD hash and "password" in a docstring
 # would block a release), Artifactory (matches ordinary words such as "APACHELICENSE2"),
-# basic-auth URLs (documentation examples) and the IBM/Softlayer/Cloudant keyword rules.
+# basic-auth URLs and private keys (our own rules above are sharper), and the
+# IBM/Softlayer/Cloudant keyword rules.
 _DETECT_SECRETS_PLUGINS = (
     "AWSKeyDetector",
     "AzureStorageKeyDetector",
@@ -67,7 +214,6 @@ _DETECT_SECRETS_PLUGINS = (
     "MailchimpDetector",
     "NpmDetector",
     "OpenAIDetector",
-    "PrivateKeyDetector",
     "PypiTokenDetector",
     "SendGridDetector",
     "SlackDetector",
@@ -76,12 +222,35 @@ _DETECT_SECRETS_PLUGINS = (
     "TelegramBotTokenDetector",
     "TwilioKeyDetector",
 )
+# Cheap necessary conditions for each plugin's patterns: literals, or patterns that start
+# with one (Python's re finds those fast), searched over the whole file; the plugin's own,
+# slower patterns then run on the lines they hit only.
+_GATES: dict[str, tuple[str, ...]] = {
+    "AWSKeyDetector": ("A3T", "ABIA", "ACCA", "AKIA", "ASIA", "aws", "AWS", "Aws"),
+    "AzureStorageKeyDetector": ("AccountKey=",),
+    "DiscordBotTokenDetector": (r"\.[a-zA-Z\d_-]{6}\.[a-zA-Z\d_-]{27}",),
+    "GitHubTokenDetector": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    "GitLabTokenDetector": (
+        "glpat-", "gldt-", "glft-", "glsoat-", "glrt-", "GR1348941", "glcbt-", "glimt-",
+        "glptt-", "glagent-", "gloas-",
+    ),
+    "MailchimpDetector": ("-us[0-9]",),
+    "NpmDetector": ("_authToken",),
+    "OpenAIDetector": ("T3BlbkFJ",),
+    "PypiTokenDetector": ("pypi-AgE",),
+    "SendGridDetector": (r"SG\.",),
+    "SlackDetector": ("xox[abposr]-", r"hooks\.slack\.com"),
+    "SquareOAuthDetector": ("sq0csp-",),
+    "StripeDetector": ("k_live_",),
+    "TelegramBotTokenDetector": (":[0-9A-Za-z_-]{35}",),
+    "TwilioKeyDetector": ("AC[a-z0-9]{32}", "SK[a-z0-9]{32}"),
+}  # fmt: skip
 _RULE_NAMES = {
     "AWS Access Key": "aws-access-key",
     "GitHub Token": "github-token",
-    "Private Key": "private-key",
     "PyPI Token": "pypi-token",
 }
+_AWS_KEY_ID = re.compile(r"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}")
 
 
 @dataclass(frozen=True)
@@ -110,8 +279,9 @@ def redact(secret: str) -> str:
 @dataclass(frozen=True)
 class _Detector:
     rule: str
-    prefilter: tuple[re.Pattern[str], ...]  # the plugin's patterns, searched over whole files
-    analyze: Callable[[str], Iterable[str]]  # the plugin itself, run on matching lines only
+    gates: tuple[re.Pattern[str], ...]  # necessary conditions, searched over whole files
+    prefilter: tuple[re.Pattern[str], ...]  # the plugin's own patterns, on the gated lines
+    analyze: Callable[[str], Iterable[str]]  # the plugin itself, on lines its patterns hit
 
 
 def _rule_name(secret_type: str) -> str:
@@ -127,78 +297,186 @@ def _detectors() -> tuple[_Detector, ...]:
     detectors = []
     plugins: dict[str, Any] = get_mapping_from_secret_type_to_class()
     for secret_type, plugin_class in plugins.items():
-        if plugin_class.__name__ not in _DETECT_SECRETS_PLUGINS:
+        name = plugin_class.__name__
+        if name not in _DETECT_SECRETS_PLUGINS:
             continue
         plugin: Any = plugin_class()
         prefilter = tuple(
             re.compile(pattern.pattern, pattern.flags | re.MULTILINE)
             for pattern in getattr(plugin, "denylist", ())
         )
-        detectors.append(_Detector(_rule_name(str(secret_type)), prefilter, plugin.analyze_string))
+        gates = tuple(re.compile(gate) for gate in _GATES.get(name, ())) or prefilter
+        detectors.append(
+            _Detector(_rule_name(str(secret_type)), gates, prefilter, plugin.analyze_string)
+        )
     return tuple(detectors)
+
+
+def _lines_at(text: str, matches: Iterable[re.Match[str]]) -> list[str]:
+    """The distinct lines of ``text`` holding ``matches``, in order."""
+    lines: list[str] = []
+    last_end = -1
+    for match in matches:
+        if match.start() <= last_end:
+            continue
+        begin = text.rfind("\n", 0, match.start()) + 1
+        last_end = text.find("\n", match.end())
+        if last_end < 0:
+            last_end = len(text)
+        lines.append(text[begin:last_end])
+    return lines
 
 
 def _content_findings(text: str) -> Iterator[tuple[str, str]]:
     """(rule, secret) for every secret in ``text``."""
-    for rule, pattern, group in _OWN_RULES:
-        for match in pattern.finditer(text):
-            yield rule, match.group(group)
-    lines: list[str] | None = None
-    for detector in _detectors():
-        if not any(pattern.search(text) for pattern in detector.prefilter):
+    for rule in _OWN_RULES:
+        if rule.hints and not any(hint in text for hint in rule.hints):
             continue
-        lines = lines if lines is not None else text.splitlines()
-        for line in lines:
-            if any(pattern.search(line) for pattern in detector.prefilter):
-                for secret in detector.analyze(line):
-                    yield detector.rule, str(secret)
+        for match in rule.pattern.finditer(text):
+            if rule.keep(match):
+                yield rule.name, match.group(rule.group)
+    for detector in _detectors():
+        hits = [match for gate in detector.gates for match in gate.finditer(text)]
+        for line in _lines_at(text, sorted(hits, key=lambda match: match.start())):
+            if not any(pattern.search(line) for pattern in detector.prefilter):
+                continue
+            # The plugins give the first group of a pattern that has one ("ghp" of a GitHub
+            # token): judge and show the whole match that holds it.
+            matches = [m.group(0) for pattern in detector.prefilter for m in pattern.finditer(line)]
+            for found in detector.analyze(line):
+                secret = str(found)
+                whole = next((match for match in matches if secret in match), secret)
+                if _placeholder(whole):
+                    continue  # AWS's documented example keys, filler in docs and tests
+                name = detector.rule
+                if name == "aws-access-key" and not _AWS_KEY_ID.fullmatch(secret):
+                    name = "aws-secret-key"  # the plugin's other pattern: a 40-character secret
+                if name in {"aws-secret-key", "discord-bot-token"} and not _looks_random(secret):
+                    continue  # a word-like run: identifiers, not a key
+                yield name, secret if len(secret) >= 16 else whole
 
 
-def _path_findings(parts: Sequence[str]) -> Iterator[tuple[str, str]]:
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_ASCII_RUN = re.compile(rb"[\t\n\r\x20-\x7e]{%d,}" % _MIN_RUN)
+_UTF16LE_RUN = re.compile(rb"(?:[\t\n\r\x20-\x7e]\x00){%d,}" % _MIN_RUN)
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """``utf-16-le``/``-be`` when ``head`` has the NUL-every-other-byte shape of UTF-16."""
+    even, odd = head[0::2], head[1::2]
+    if len(odd) < 8:
+        return None
+    even_nuls, odd_nuls = even.count(0) / len(even), odd.count(0) / len(odd)
+    if odd_nuls > 0.6 and even_nuls < 0.05:
+        return "utf-16-le"
+    if even_nuls > 0.6 and odd_nuls < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def _texts(data: bytes) -> Iterator[str]:
+    """The text to scan in a member: decoded text, or the printable runs of a binary."""
+    if data.startswith(_UTF16_BOMS):
+        yield data.decode("utf-16", errors="replace")
+        return
+    head = data[:_BINARY_SNIFF]
+    if b"\0" not in head:
+        yield data.decode("utf-8", errors="replace")
+        return
+    encoding = _utf16_without_bom(head)
+    if encoding is not None:
+        yield data.decode(encoding, errors="replace")
+        return
+    # Binary (compiled code, images, databases): the text inside it, run by run.
+    yield b"\n".join(_ASCII_RUN.findall(data)).decode("ascii")
+    wide = _UTF16LE_RUN.findall(data)
+    if wide:
+        yield "\n".join(run.decode("utf-16-le") for run in wide)
+
+
+def _path_findings(parts: Sequence[str], *, folders: bool = True) -> Iterator[tuple[str, str]]:
     """(rule, the offending path prefix) for a member's path."""
-    for index, part in enumerate(parts):
-        if part in _VCS_DIRS:
-            yield "vcs-directory", "/".join(parts[: index + 1]) + "/"
-            return
-        if part in _CACHE_DIRS:
-            yield "cache-directory", "/".join(parts[: index + 1]) + "/"
-            return
+    if folders:
+        for index, part in enumerate(parts):
+            if part in _VCS_DIRS:
+                yield "vcs-directory", "/".join(parts[: index + 1]) + "/"
+                return
+            if part in _CACHE_DIRS:
+                yield "cache-directory", "/".join(parts[: index + 1]) + "/"
+                return
     name = parts[-1] if parts else ""
     if name == ".env" or name.startswith(".env."):
         yield ".env file", "/".join(parts)
+    elif name in {".netrc", "_netrc"}:
+        yield ".netrc file", "/".join(parts)
+    elif name == "credentials" and len(parts) > 1 and parts[-2] == ".aws":
+        yield "aws credentials file", "/".join(parts)
 
 
-def _members(dist: Path) -> Iterator[tuple[str, bool, Callable[[], bytes]]]:
+def _bounded(handle: IO[bytes] | None) -> bytes:
+    return handle.read(_MAX_READ) if handle is not None else b""
+
+
+_Members = Iterator[tuple[str, bool, Callable[[], bytes]]]
+
+
+def _zip_members(archive: zipfile.ZipFile) -> _Members:
+    for info in archive.infolist():
+        yield (
+            info.filename,
+            not info.is_dir(),
+            lambda info=info: _bounded(archive.open(info)),  # type: ignore[misc]
+        )
+
+
+def _tar_members(tar: tarfile.TarFile) -> _Members:
+    for member in tar:
+
+        def read(member: tarfile.TarInfo = member) -> bytes:
+            return _bounded(tar.extractfile(member))
+
+        yield member.name, member.isfile(), read
+
+
+def _members(dist: Path) -> _Members:
     """(member path, is a regular file, reader) for every member of ``dist``."""
     name = dist.name
     try:
         if name.endswith((".whl", ".zip")):
             with zipfile.ZipFile(dist) as archive:
-                for info in archive.infolist():
-                    yield (
-                        info.filename,
-                        not info.is_dir(),
-                        lambda info=info: archive.read(info),  # type: ignore[misc]
-                    )
+                yield from _zip_members(archive)
         elif name.endswith((".tar.gz", ".tgz", ".tar")):
             with tarfile.open(dist) as tar:
-                for member in tar.getmembers():
-
-                    def read(member: tarfile.TarInfo = member) -> bytes:
-                        handle = tar.extractfile(member)
-                        return handle.read() if handle is not None else b""
-
-                    yield member.name, member.isfile(), read
+                yield from _tar_members(tar)
         else:
             raise DistCheckFailed(
                 f"cannot scan {name!r}: not a .tar.gz sdist or a .whl wheel",
                 "pass the files that nox -s build wrote into dist/<name>/",
             )
-    except (tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DistCheckFailed(
             f"cannot read {name!r} to scan it: {exc}",
             "rebuild the dists: nox -s build -- NAME",
         ) from None
+
+
+def _nested_members(name: str, data: bytes) -> list[tuple[str, bool, bytes]] | None:
+    """The members of an archive held in ``data`` (read now), or None if it is not one."""
+    lowered = name.lower()
+    if not lowered.endswith(_NESTED_SUFFIXES):
+        return None
+    try:
+        if zipfile.is_zipfile(io.BytesIO(data)):
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                return [(path, is_file, read()) for path, is_file, read in _zip_members(archive)]
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            return [(path, is_file, read()) for path, is_file, read in _tar_members(tar)]
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return None  # not an archive after all (or a broken one): scanned as a file
+
+
+def _constant(data: bytes) -> Callable[[], bytes]:
+    return lambda: data
 
 
 def _relative(dist: Path, member: str) -> str:
@@ -221,25 +499,39 @@ def _scan_one(dist: Path, allow: Sequence[str]) -> tuple[list[Leak], int]:
     def add(member: str, rule: str, excerpt: str) -> None:
         found.setdefault((member, rule), Leak(dist.name, member, rule, excerpt))
 
-    for member, is_file, read in _members(dist):
-        if _allowed(dist, member, allow):
-            continue
-        parts = PurePosixPath(member).parts
-        for rule, where in _path_findings(parts):
-            excerpt = "" if rule == ".env file" else PurePosixPath(where).name + "/"
-            add(where if rule != ".env file" else member, rule, excerpt)
-        if not is_file:
-            continue
-        data = read()
+    def scan(member: str, data: bytes, depth: int) -> None:
+        nonlocal scanned
         scanned += 1
-        if b"\0" in data[:_BINARY_SNIFF]:
-            continue  # binary (compiled code, images): no text secrets to read
-        text = data.decode("utf-8", errors="replace")
-        for rule, secret in _content_findings(text):
-            add(member, rule, redact(secret))
-        if parts and parts[-1] == ".pypirc":
-            for match in _PYPIRC_PASSWORD.finditer(text):
-                add(member, ".pypirc password", redact(match.group(1)))
+        if depth < _MAX_DEPTH:
+            inner = _nested_members(member, data)
+            if inner is not None:
+                for path, is_file, content in inner:
+                    check(f"{member}!/{path}", is_file, _constant(content), depth + 1)
+                return
+        name = PurePosixPath(member).name
+        for text in _texts(data):
+            for rule, secret in _content_findings(text):
+                add(member, rule, redact(secret))
+            if name == ".pypirc":
+                for match in _PYPIRC_PASSWORD.finditer(text):
+                    add(member, ".pypirc password", redact(match.group(1)))
+
+    def check(member: str, is_file: bool, read: Callable[[], bytes], depth: int) -> None:
+        if _allowed(dist, member, allow):
+            return
+        inner_path = member.rsplit("!/", 1)[-1]
+        parts = PurePosixPath(inner_path).parts
+        prefix = member[: len(member) - len(inner_path)]
+        for rule, where in _path_findings(parts, folders=depth == 0):
+            if rule.endswith("-directory"):
+                add(prefix + where, rule, PurePosixPath(where).name + "/")
+            else:
+                add(member, rule, "")
+        if is_file:
+            scan(member, read(), depth)
+
+    for member, is_file, read in _members(dist):
+        check(member, is_file, read, 0)
     return list(found.values()), scanned
 
 
