@@ -6,6 +6,8 @@
 - ``upload_env``: the same server, with ``TWINE_USERNAME``/``TWINE_PASSWORD`` set.
 - ``flaky_front``: a factory for a small HTTP proxy in front of that server that
   forwards everything but answers 500 to the wheel's upload the first N times.
+- ``fault_proxy``: a factory for a fault-injecting proxy in front of that server
+  (hangs, drips, resets, swapped files: see tests/fault_proxy.py).
 - ``dead_index``: an index on a loopback port where nothing listens.
 - ``oxi_dists``: per-test copies of the example's oxi-core sdist and wheel,
   built once per session (per xdist worker).
@@ -40,6 +42,7 @@ from packaging.utils import canonicalize_name
 from releasekit.config import IndexConfig
 from releasekit.index import local_index
 from tests.conftest import BACKENDS, closure, make_wheel
+from tests.fault_proxy import Fault, FaultProxy
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "oxi"
 USERNAME = "uploader"
@@ -49,10 +52,13 @@ __all__ = [
     "PASSWORD",
     "USERNAME",
     "Dists",
+    "Fault",
+    "FaultProxy",
     "FlakyFront",
     "PypiServer",
     "build_backend_wheels",
     "dead_index",
+    "fault_proxy",
     "flaky_front",
     "free_port",
     "make_wheel",
@@ -212,6 +218,27 @@ def flaky_front(pypiserver: PypiServer) -> Iterator[Callable[..., FlakyFront]]:
     yield make
     for front in fronts:
         front.stop()
+
+
+@pytest.fixture
+def fault_proxy(request: pytest.FixtureRequest) -> Iterator[Callable[..., FaultProxy]]:
+    """A factory: ``fault_proxy(*faults, target=None)`` -> a started proxy, stopped after.
+
+    The target defaults to the test's ``pypiserver``.
+    """
+    proxies: list[FaultProxy] = []
+
+    def make(*faults: Fault, target: str | None = None, hold_limit: float = 120.0) -> FaultProxy:
+        if target is None:
+            server: PypiServer = request.getfixturevalue("pypiserver")
+            target = server.index.upload_url or ""
+        proxy = FaultProxy(target, list(faults), hold_limit=hold_limit).start()
+        proxies.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in proxies:
+        proxy.stop()
 
 
 @pytest.fixture

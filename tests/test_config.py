@@ -127,3 +127,50 @@ def test_unknown_index_lists_the_known(tmp_path: Path) -> None:
         config.index("tespypi")
     assert "did you mean 'testpypi'" in str(info.value)
     assert "local, pypi, testpypi" in info.value.hint
+
+
+def test_network_timeouts_apply_to_every_index_and_an_index_may_set_its_own(
+    tmp_path: Path,
+) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            """
+[tool.releasekit]
+connect-timeout = 5
+read-timeout = 30
+
+[tool.releasekit.indexes.staging]
+upload-url = "https://staging.example/legacy/"
+simple-url = "https://staging.example/simple/"
+read-timeout = 120
+""",
+        )
+    )
+    pypi, staging = config.index("pypi"), config.index("staging")
+    assert (pypi.connect_timeout, pypi.read_timeout) == (5.0, 30.0)
+    assert (staging.connect_timeout, staging.read_timeout) == (5.0, 120.0)
+    default = load_config(write(tmp_path, "")).index("testpypi")
+    assert (default.connect_timeout, default.read_timeout) == (10.0, 60.0)
+
+
+@pytest.mark.parametrize(
+    ("tool", "message"),
+    [
+        ("[tool.releasekit]\nread-timeout = 0\n", "read-timeout must be a positive number"),
+        ("[tool.releasekit]\nconnect-timeout = 'soon'\n", "connect-timeout must be a number"),
+        (
+            "[tool.releasekit.indexes.s]\nupload-url = 'https://s/'\nsimple-url = 'https://s/s/'\n"
+            "read-timeout = -1\n",
+            "tool.releasekit.indexes.s.read-timeout must be a positive number",
+        ),
+        (
+            "[tool.releasekit.indexes.s]\nupload-url = 'https://s/'\nsimple-url = 'https://s/s/'\n"
+            "read-timout = 5\n",
+            "did you mean 'read-timeout'",
+        ),
+    ],
+)
+def test_bad_network_timeouts_are_config_errors(tmp_path: Path, tool: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, tool))

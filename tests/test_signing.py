@@ -803,7 +803,7 @@ def test_verify_checks_each_served_file_against_its_bundle(
     caplog.set_level("INFO", logger="releasekit")
     report = verify_published(
         pypiserver.index, "oxi-core", "0.1.0a1", console_scripts=("oxi",), kinds=("wheel",),
-        timeout=5, before_install=hook,
+        timeout=120, before_install=hook,
     )  # fmt: skip
     assert any("oxi 0.1.0a1" in line for line in report.lines)
     assert f"{signed.wheel.name} as served by the index matches its sigstore bundle" in caplog.text
@@ -818,7 +818,7 @@ def test_verify_checks_each_served_file_against_its_bundle(
     with pytest.raises(SignatureInvalid, match="the index served"):
         verify_published(
             pypiserver.index, "oxi-core", "0.1.0a1", console_scripts=("oxi",),
-            kinds=("wheel",), timeout=5, before_install=hook,
+            kinds=("wheel",), timeout=120, before_install=hook,
         )  # fmt: skip
 
 

@@ -59,7 +59,7 @@ def test_verify_proves_the_published_wheel_and_sdist(
     before = repo_state(oxi_repo)
 
     report = verify_published(
-        with_backend.index, NAME, VERSION, console_scripts=["oxi"], timeout=10
+        with_backend.index, NAME, VERSION, console_scripts=["oxi"], timeout=120
     )
 
     assert report.checked == ("wheel", "sdist")
@@ -94,7 +94,7 @@ def test_one_kind_is_verified_from_the_exact_bytes_the_index_serves(
         VERSION,
         console_scripts=["oxi"],
         kinds=[kind],  # type: ignore[list-item]
-        timeout=10,
+        timeout=120,
         before_install=check_bundle,
     )
     assert report.checked == (kind,)
@@ -197,7 +197,7 @@ def test_dependencies_may_come_from_a_second_index(
     plugin = make_wheel(tmp_path / "plugin", "oxi-plugin", "0.2.0", requires=("oxi-core==0.1.0a1",))
     pypiserver.put(plugin)
     with pytest.raises(VerifyFailed) as excinfo:
-        verify_published(pypiserver.index, "oxi-plugin", "0.2.0", kinds=["wheel"], timeout=1)
+        verify_published(pypiserver.index, "oxi-plugin", "0.2.0", kinds=["wheel"], timeout=120)
     assert "oxi-plugin==0.2.0 (wheel) did not install from 'local'" in str(excinfo.value)
     assert "oxi-core" in str(excinfo.value), "the installer's reason is shown"
 

@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from releasekit.deadline import active_deadline, time_left
 from releasekit.errors import CommandFailed
 
 __all__ = ["find_uv", "redact_text", "run", "spawn", "stop"]
@@ -55,10 +56,17 @@ def run(
     tools (pytest, ruff) show their own output as they go.
     ``env`` *replaces* the environment when given; build one from
     ``os.environ`` to extend it.  ``what`` names the step in the error.
+    Inside a :func:`releasekit.deadline.deadline_scope` the command gets no
+    more than the time left (``timeout`` or not); running out of it raises
+    :class:`~releasekit.errors.DeadlineExceeded`.
     """
     args = [os.fspath(part) for part in command]
     secrets = [s for s in redact if s]
     shown = redact_text(shlex.join(args), secrets)
+    deadline = active_deadline()
+    limit = time_left(timeout)
+    if deadline is not None and deadline.expired():
+        raise deadline.exceeded(f"about to run {what or shown}")
     log.debug("$ %s%s", shown, f"  (in {cwd})" if cwd else "")
     try:
         proc = subprocess.run(
@@ -69,7 +77,7 @@ def run(
             stderr=subprocess.STDOUT if capture else None,
             text=True,
             check=False,
-            timeout=timeout,
+            timeout=limit,
         )
     except FileNotFoundError as exc:
         raise CommandFailed(
@@ -79,6 +87,8 @@ def run(
             returncode=127,
         ) from exc
     except subprocess.TimeoutExpired as exc:
+        if deadline is not None and deadline.expired():
+            raise deadline.exceeded(f"running {what or shown}") from None
         raise CommandFailed(
             f"{what or 'command'} timed out after {timeout:g} s: {shown}",
             hint or "run it by hand to see where it stops",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ DEFAULT_LINT = ("ruff check {path}", "ruff format --check {path}")
 DEFAULT_TEST = ("pytest {path}/tests",)
 DEFAULT_SMOKE: tuple[str, ...] = ()  # empty: every console script is run with --version
 DEFAULT_VERIFY_TIMEOUT = 180.0
+DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds to open a connection to an index
+DEFAULT_READ_TIMEOUT = 60.0  # seconds an index may stay silent while answering
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class IndexConfig:
     name: str
     upload_url: str | None
     simple_url: str | None
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
 
     @property
     def embedded(self) -> bool:
@@ -143,8 +147,11 @@ WORKSPACE_KEYS: Mapping[str, tuple[type | tuple[type, ...], str]] = {
     "indexes": (dict, "a table of [tool.releasekit.indexes.NAME] tables"),
     "signing": (dict, "a table with 'identity' and 'issuer'"),
     "workflow": (dict, "a table of release-workflow settings (see `invoke workflow`)"),
+    "connect-timeout": ((int, float), "a number of seconds"),
+    "read-timeout": ((int, float), "a number of seconds"),
 }
-INDEX_KEYS = ("upload-url", "simple-url")
+TIMEOUT_KEYS = ("connect-timeout", "read-timeout")
+INDEX_KEYS = ("upload-url", "simple-url", *TIMEOUT_KEYS)
 SIGNING_KEYS = ("identity", "identity-regexp", "issuer", "staging")
 _TEMPLATE_FIELDS = ("{name}", "{version}", "{tag}", "{path}", "{script}")
 
@@ -231,8 +238,30 @@ def _package_settings(
     return PackageSettings(**merged)
 
 
-def _indexes(table: Mapping[str, Any]) -> dict[str, IndexConfig]:
-    indexes = dict(BUILTIN_INDEXES)
+def _timeouts(where: str, table: Mapping[str, Any], base: IndexConfig) -> IndexConfig:
+    """``base`` with the connect-timeout / read-timeout that ``table`` sets (checked)."""
+    for key in TIMEOUT_KEYS:
+        if key not in table:
+            continue
+        value = table[key]
+        _check_type(where, key, value, ((int, float), "a number of seconds"))
+        if value <= 0:
+            raise ConfigError(
+                f"{where}.{key} must be a positive number of seconds, not {value!r}",
+                f"set {key} = 10 (connect) or 60 (read), for example",
+            )
+        if key == "connect-timeout":
+            base = replace(base, connect_timeout=float(value))
+        else:
+            base = replace(base, read_timeout=float(value))
+    return base
+
+
+def _indexes(table: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, IndexConfig]:
+    where_defaults = "tool.releasekit"
+    indexes = {
+        name: _timeouts(where_defaults, defaults, index) for name, index in BUILTIN_INDEXES.items()
+    }
     for name, spec in table.items():
         where = f"tool.releasekit.indexes.{name}"
         if not isinstance(spec, dict):
@@ -247,7 +276,7 @@ def _indexes(table: Mapping[str, Any]) -> dict[str, IndexConfig]:
             )
         _check_keys(where, spec, INDEX_KEYS)
         urls: dict[str, str] = {}
-        for key in INDEX_KEYS:
+        for key in ("upload-url", "simple-url"):
             value = spec.get(key)
             if not isinstance(value, str) or not value.startswith(("http://", "https://")):
                 raise ConfigError(
@@ -255,7 +284,9 @@ def _indexes(table: Mapping[str, Any]) -> dict[str, IndexConfig]:
                     f'set {key} = "https://.../" in [{where}]',
                 )
             urls[key] = value if value.endswith("/") else value + "/"
-        indexes[name] = IndexConfig(name, urls["upload-url"], urls["simple-url"])
+        index = IndexConfig(name, urls["upload-url"], urls["simple-url"])
+        index = _timeouts(where_defaults, defaults, index)
+        indexes[name] = _timeouts(where, spec, index)
     return indexes
 
 
@@ -312,7 +343,7 @@ def load_config(root: Path) -> Config:
         root=root,
         packages=packages,
         defaults=defaults,
-        indexes=_indexes(tool.get("indexes", {})),
+        indexes=_indexes(tool.get("indexes", {}), tool),
         signing=_signing(tool["signing"]) if "signing" in tool else None,
         raw_package_keys=package_table,
     )

@@ -45,6 +45,7 @@ from releasekit._process import find_uv, run
 from releasekit.errors import (
     BuildFailed,
     CommandFailed,
+    DeadlineExceeded,
     DistCheckFailed,
     InvalidVersion,
     SmokeFailed,
@@ -153,6 +154,9 @@ def _build_errors(what: str, package: Package | None, name: str = "") -> Iterato
         OSError,
         RuntimeError,
     ) as exc:
+        cause = exc.exception if isinstance(exc, build.BuildBackendException) else exc
+        if isinstance(cause, DeadlineExceeded):
+            raise cause from None  # out of time, not a broken build
         if package is not None:
             fix = (
                 f"fix the build configuration in {str(package.pyproject)!r}, then run "

@@ -16,12 +16,15 @@ __all__ = [
     "CommandFailed",
     "ConfigError",
     "CredentialsError",
+    "DeadlineExceeded",
     "DirtyWorkingTree",
     "DistCheckFailed",
     "EditFailed",
     "GitError",
     "IndexError_",
+    "IndexTimeout",
     "IndexUnreachable",
+    "Interrupted",
     "InvalidVersion",
     "LeakFound",
     "NotesError",
@@ -112,6 +115,19 @@ class TagError(GitError):
 # --- processes ---------------------------------------------------------------------
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: raised where the program was, so every ``with`` unwinds.
+
+    A :class:`KeyboardInterrupt` (as SIGINT gives), not a :class:`ReleaseError`:
+    nothing may catch it as an ordinary failure; ``signum`` is the signal.
+    """
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(f"interrupted by {name}")
+        self.signum = signum
+        self.name = name
+
+
 class CommandFailed(ReleaseError):
     """A command releasekit ran exited non-zero."""
 
@@ -174,6 +190,14 @@ class IndexError_(ReleaseError):  # trailing underscore: not the builtin IndexEr
 
 class IndexUnreachable(IndexError_):
     """The package index could not be reached."""
+
+
+class IndexTimeout(IndexUnreachable):
+    """The index accepted the connection but did not answer within the read timeout."""
+
+
+class DeadlineExceeded(ReleaseError):
+    """A total deadline (``verify --timeout``) ran out before the work finished."""
 
 
 class CredentialsError(ReleaseError):

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 from packaging.utils import (
@@ -35,7 +36,15 @@ from packaging.version import Version
 
 from releasekit._process import spawn, stop
 from releasekit.config import IndexConfig
-from releasekit.errors import ConfigError, IndexError_, IndexUnreachable
+from releasekit.deadline import active_deadline, time_left
+from releasekit.errors import (
+    ConfigError,
+    DeadlineExceeded,
+    IndexError_,
+    IndexTimeout,
+    IndexUnreachable,
+)
+from releasekit.network import describe_failure, http_session, is_refused, is_timeout
 
 __all__ = [
     "IndexFile",
@@ -52,6 +61,7 @@ log = logging.getLogger("releasekit")
 _READY_TIMEOUT = 30.0  # seconds for pypiserver to answer /health
 _STOP_GRACE = 5.0  # seconds between terminate and kill
 _START_ATTEMPTS = 3  # a free port can be taken between choosing and binding it
+LIST_ATTEMPTS = 3  # reads of a project page, when the index hangs or cuts off
 
 
 @dataclass(frozen=True)
@@ -103,35 +113,47 @@ def _simple_url(index: IndexConfig) -> str:
 
 
 def _unreachable(index: IndexConfig, url: str, exc: BaseException) -> IndexUnreachable:
-    reason = str(exc.__class__.__name__)
+    reason = describe_failure(exc, connect=index.connect_timeout, read=index.read_timeout)
+    if is_timeout(exc):
+        return IndexTimeout(
+            f"index {index.name!r} at {url!r}: {reason}",
+            "the index is hanging or very slow: re-run later; a slow index may be given more "
+            "time with connect-timeout / read-timeout in [tool.releasekit]",
+        )
     return IndexUnreachable(
         f"index {index.name!r} could not be reached at {url!r} ({reason})",
         "check the URL and your network; re-run when the index answers",
     )
 
 
-def files_on_index(
-    index: IndexConfig, name: str, version: str | None = None, *, timeout: float = 30
-) -> list[IndexFile]:
-    """The files ``index`` lists for project ``name`` (only ``version``'s when given).
+def _out_of_time(index: IndexConfig, url: str) -> DeadlineExceeded | None:
+    """The active deadline's error when it has passed (the cause of any failure then)."""
+    deadline = active_deadline()
+    if deadline is None or not deadline.expired():
+        return None
+    return deadline.exceeded(f"reading {url!r} from index {index.name!r}")
 
-    A project the index does not know gives ``[]``.  Versions compare as PEP
-    440 versions (``0.1.0a2`` matches ``0.1.0.a2``); files whose names are not
-    wheels or sdists are left out when filtering by version.
-    """
+
+def _transient(exc: BaseException) -> bool:
+    """A hang or a cut-off connection: worth another try; a refusal is not."""
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout)) and not is_refused(exc)
+
+
+def _read_page(index: IndexConfig, endpoint: str, name: str, timeout: float | None) -> Any:
+    """One try at ``name``'s project page: the page, or None when the index has no such project."""
     from pypi_simple import ACCEPT_ANY, NoSuchProjectError, PyPISimple
     from pypi_simple.errors import UnsupportedContentTypeError, UnsupportedRepoVersionError
 
-    endpoint = _simple_url(index)
-    wanted = Version(version) if version is not None else None
-    with PyPISimple(endpoint=endpoint, accept=ACCEPT_ANY) as client:
+    read = min(index.read_timeout, timeout) if timeout is not None else index.read_timeout
+    with (
+        http_session(connect=index.connect_timeout, read=read) as session,
+        PyPISimple(endpoint=endpoint, accept=ACCEPT_ANY, session=session) as client,
+    ):
         url = client.get_project_url(name)
         try:
-            page = client.get_project_page(name, timeout=timeout)
+            return client.get_project_page(name)
         except NoSuchProjectError:
-            return []
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _unreachable(index, url, exc) from None
+            return None
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else "?"
             raise IndexError_(
@@ -143,8 +165,43 @@ def files_on_index(
                 f"index {index.name!r} sent a page releasekit cannot read at {url!r}: {exc}",
                 "simple-url must point at a PEP 503/691 simple index (it usually ends in /simple/)",
             ) from None
-        except requests.RequestException as exc:  # cut off mid-answer, too many redirects
-            raise _unreachable(index, url, exc) from None
+
+
+def files_on_index(
+    index: IndexConfig, name: str, version: str | None = None, *, timeout: float | None = None
+) -> list[IndexFile]:
+    """The files ``index`` lists for project ``name`` (only ``version``'s when given).
+
+    A project the index does not know gives ``[]``.  Versions compare as PEP
+    440 versions (``0.1.0a2`` matches ``0.1.0.a2``); files whose names are not
+    wheels or sdists are left out when filtering by version.  The index's
+    connect and read timeouts apply (``timeout`` may shorten the read one); a
+    hang or a cut-off connection is tried again (:data:`LIST_ATTEMPTS` times
+    in all, waiting 1 s, then 2 s), a refused one is not.
+    """
+    endpoint = _simple_url(index)
+    url = endpoint + canonicalize_name(name) + "/"
+    wanted = Version(version) if version is not None else None
+    for attempt in range(1, LIST_ATTEMPTS + 1):
+        try:
+            page = _read_page(index, endpoint, name, timeout)
+            break
+        except requests.RequestException as exc:  # refused, timed out, cut off mid-answer
+            late = _out_of_time(index, url)
+            if late is not None:
+                raise late from None
+            if attempt == LIST_ATTEMPTS or not _transient(exc):
+                raise _unreachable(index, url, exc) from None
+            delay = min(2.0 ** (attempt - 1), time_left(60.0) or 0.0)
+            log.warning(
+                "reading %s from %s failed (%s); retry %d of %d in %.1f s",
+                url, index.name,
+                describe_failure(exc, connect=index.connect_timeout, read=index.read_timeout),
+                attempt, LIST_ATTEMPTS - 1, delay,
+            )  # fmt: skip
+            time.sleep(delay)
+    if page is None:
+        return []
     files: list[IndexFile] = []
     for package in page.packages:
         if wanted is not None:
@@ -174,7 +231,7 @@ def versions_on_index(index: IndexConfig, name: str) -> list[Version]:
 
 
 def download_from_index(
-    index: IndexConfig, file: IndexFile, dest_dir: Path, *, timeout: float = 60
+    index: IndexConfig, file: IndexFile, dest_dir: Path, *, timeout: float | None = None
 ) -> Path:
     """Download ``file`` into ``dest_dir``; its sha256 must match the index's when listed."""
     if Path(file.filename).name != file.filename or file.filename in {"", ".", ".."}:
@@ -185,8 +242,12 @@ def download_from_index(
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / file.filename
     digest = hashlib.sha256()
+    read = min(index.read_timeout, timeout) if timeout is not None else index.read_timeout
     try:
-        with requests.get(file.url, stream=True, timeout=timeout) as response:
+        with (
+            http_session(connect=index.connect_timeout, read=read) as session,
+            session.get(file.url, stream=True) as response,
+        ):
             response.raise_for_status()
             with target.open("wb") as stream:
                 for chunk in response.iter_content(1 << 16):
@@ -201,7 +262,13 @@ def download_from_index(
         ) from None
     except requests.RequestException as exc:  # refused, timed out, cut off
         target.unlink(missing_ok=True)
+        late = _out_of_time(index, file.url)
+        if late is not None:
+            raise late from None
         raise _unreachable(index, file.url, exc) from None
+    except BaseException:  # interrupted, disk full: no partial file stays behind
+        target.unlink(missing_ok=True)
+        raise
     if file.sha256 is not None and digest.hexdigest() != file.sha256:
         target.unlink()
         raise IndexError_(

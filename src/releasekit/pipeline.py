@@ -882,14 +882,14 @@ def release_run(
             from releasekit.index import local_index
 
             dist_root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rk-dist-")))
-            index = stack.enter_context(local_index())
+            index = _with_timeouts(stack.enter_context(local_index()), workspace)
             options = replace(options, index="local", push=False)
         else:
             config_index = workspace.config.index(options.index)
             if config_index.embedded:
                 from releasekit.index import local_index
 
-                index = stack.enter_context(local_index())
+                index = _with_timeouts(stack.enter_context(local_index()), workspace)
             else:
                 index = config_index
         testpypi = workspace.config.index("testpypi") if options.testpypi_first else None
@@ -912,6 +912,14 @@ def release_run(
             rerun_command=rerun_command,
             publishing=any(step.remote for step in steps),
         )
+
+
+def _with_timeouts(index: IndexConfig, workspace: Workspace) -> IndexConfig:
+    """The embedded index, with the connect/read timeouts configured for ``local``."""
+    configured = workspace.config.index("local")
+    return replace(
+        index, connect_timeout=configured.connect_timeout, read_timeout=configured.read_timeout
+    )
 
 
 def run_in_environment(command: Sequence[str], cwd: Path) -> None:

@@ -37,6 +37,7 @@ from releasekit.errors import (
     CredentialsError,
     DistCheckFailed,
     IndexError_,
+    IndexTimeout,
     IndexUnreachable,
     InvalidVersion,
     SigningError,
@@ -51,6 +52,7 @@ from releasekit.index import (
     files_on_index,
     parse_dist_filename,
 )
+from releasekit.network import TimeoutAdapter, describe_failure, is_refused
 
 if TYPE_CHECKING:
     from twine.package import PackageFile
@@ -256,6 +258,10 @@ class _Transient(Exception):
     """An upload failure worth retrying (connection reset, timeout, 5xx)."""
 
 
+def _reason(index: IndexConfig, exc: BaseException) -> str:
+    return describe_failure(exc, connect=index.connect_timeout, read=index.read_timeout)
+
+
 def _attestations_of(path: Path) -> list[str]:
     prefix = path.name + "."
     return sorted(
@@ -278,11 +284,12 @@ def _twine_output(secrets: Sequence[str]) -> Iterator[None]:
                 log.debug("twine: %s", redact_text(line, secrets))
 
 
-def _one_attempt_settings(**options: Any) -> Settings:
-    """twine Settings whose repository tries each upload once.
+def _one_attempt_settings(index: IndexConfig, **options: Any) -> Settings:
+    """twine Settings whose repository tries each upload once, with ``index``'s timeouts.
 
     twine repeats a 5xx upload up to five times at once; releasekit retries
-    itself, per file, with backoff and a log line per retry.
+    itself, per file, with backoff and a log line per retry.  twine sets no
+    timeout at all: an index that never answers would hold the upload forever.
     """
     from twine.repository import Repository
     from twine.settings import Settings
@@ -299,6 +306,16 @@ def _one_attempt_settings(**options: Any) -> Settings:
                 self.password,
                 self.disable_progress_bar,
             )
+            for prefix in ("http://", "https://"):
+                retries = getattr(repository.session.get_adapter(prefix), "max_retries", 0)
+                repository.session.mount(
+                    prefix,
+                    TimeoutAdapter(
+                        connect=index.connect_timeout,
+                        read=index.read_timeout,
+                        max_retries=retries,
+                    ),
+                )
             repository.set_certificate_authority(self.cacert)
             repository.set_client_certificate(self.client_cert)
             return repository
@@ -325,15 +342,6 @@ def _quiet_twine_advice() -> Iterator[None]:
     finally:
         for logger in loggers:
             logger.removeFilter(quiet)
-
-
-def _is_refused(exc: requests.ConnectionError) -> bool:
-    """Connection refused or a name that does not resolve: retrying will not help."""
-    text = repr(exc)
-    return any(
-        marker in text
-        for marker in ("ConnectionRefused", "Connection refused", "NameResolution", "Errno -2")
-    )
 
 
 def _credentials_hint(index: IndexConfig, name: str) -> str:
@@ -375,6 +383,7 @@ def _upload_one(
     try:
         with _twine_output(secrets), _quiet_twine_advice():
             settings = _one_attempt_settings(
+                index,
                 repository_url=upload_url,
                 username=credentials.username,
                 password=credentials.password,
@@ -415,14 +424,14 @@ def _upload_one(
             "check the URL; for a private CA set REQUESTS_CA_BUNDLE to its certificate bundle",
         ) from None
     except requests.ConnectionError as exc:
-        if _is_refused(exc):
+        if is_refused(exc):
             raise IndexUnreachable(
                 f"index {index.name!r} could not be reached at {upload_url!r} (connection refused)",
                 "check the upload URL and that the index is up; re-run publish to resume",
             ) from None
-        raise _Transient(exc.__class__.__name__) from None
+        raise _Transient(_reason(index, exc)) from None
     except (requests.Timeout, requests.RequestException) as exc:  # cut off mid-answer
-        raise _Transient(exc.__class__.__name__) from None
+        raise _Transient(_reason(index, exc)) from None
     except twine_exceptions.NonInteractive:
         raise CredentialsError(
             f"no credentials for {index.name!r} (tried {credentials.source})",
@@ -532,9 +541,19 @@ def publish(
                     time.sleep(delay)
                     continue
                 done = ", ".join(uploaded + skipped) or "none"
-                raise IndexError_(
+                failed = (
                     f"upload of {path.name!r} to {index.name!r} failed after "
-                    f"{retries + 1} attempts ({exc}); on the index: {done}",
+                    f"{retries + 1} attempts: {exc}; on the index: {done}"
+                )
+                if "-timeout)" in str(exc):
+                    raise IndexTimeout(
+                        failed,
+                        "the index accepted the upload but never answered: re-run the same "
+                        "publish later (files already there are skipped); for a slow index, "
+                        "raise read-timeout in [tool.releasekit]",
+                    ) from None
+                raise IndexError_(
+                    failed,
                     "the index is failing; re-run the same publish later: files already there "
                     "are skipped and the rest uploaded",
                 ) from None

@@ -14,6 +14,7 @@ or the configured smoke commands printing the version.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import tempfile
 import time
@@ -27,10 +28,12 @@ from packaging.tags import sys_tags
 from packaging.utils import parse_wheel_filename
 
 from releasekit.config import IndexConfig
+from releasekit.deadline import deadline_scope
 from releasekit.dists import build_wheel_from_sdist
 from releasekit.errors import (
     CommandFailed,
     ConfigError,
+    DeadlineExceeded,
     SmokeFailed,
     VerifyFailed,
     VersionNotOnIndex,
@@ -76,8 +79,17 @@ def wait_for_version(
     after ``timeout`` seconds.  Returns the version's files.
     """
     start = time.monotonic()
+    polled = False
+    files: list[IndexFile] = []
+    missing = list(kinds)
     while True:
-        files = files_on_index(index, name, version)
+        try:
+            files = files_on_index(index, name, version)
+        except DeadlineExceeded:
+            if not polled:
+                raise  # not one answer: the index is what is slow
+            break  # it answered, without the version, until the time ran out
+        polled = True
         missing = [k for k in kinds if not any(f.kind == k for f in files)]
         if files and not missing:
             for file in files:
@@ -223,6 +235,14 @@ def verify_published(
     is called with the file downloaded from the index (its sha256 checked
     against the listing) before that very file is installed - the place to
     check a signature against the bytes the index serves.
+
+    ``timeout`` is a total deadline for all of it: waiting for the index,
+    every listing and download (an index that sends slowly is cut off when
+    the time is up), and every venv, build, install and smoke command (each
+    gets no more than the time left).  Running out raises
+    :class:`~releasekit.errors.DeadlineExceeded`, or
+    :class:`~releasekit.errors.VersionNotOnIndex` while the version is not
+    listed yet.
     """
     unknown = [k for k in kinds if k not in KINDS]
     if not kinds or unknown:
@@ -231,6 +251,34 @@ def verify_published(
             "use --wheel, --sdist, or neither for both",
         )
     chosen_kinds = tuple(k for k in KINDS if k in kinds)
+    what = f"verify of {name} {version} on {index.name!r} (--timeout / verify-timeout)"
+    with deadline_scope(timeout, what):
+        return _verify(
+            index,
+            name,
+            version,
+            console_scripts=console_scripts,
+            smoke=smoke,
+            kinds=chosen_kinds,
+            timeout=timeout,
+            dependency_index=dependency_index,
+            before_install=before_install,
+        )
+
+
+def _verify(
+    index: IndexConfig,
+    name: str,
+    version: str,
+    *,
+    console_scripts: Sequence[str],
+    smoke: Sequence[str],
+    kinds: tuple[DistKind, ...],
+    timeout: float,
+    dependency_index: IndexConfig | None,
+    before_install: Callable[[Path, IndexFile], None] | None,
+) -> VerifyReport:
+    chosen_kinds = kinds
     files = wait_for_version(index, name, version, timeout=timeout, kinds=chosen_kinds)
     with contextlib.ExitStack() as stack:
         roots: dict[DistKind, Path] = {}
@@ -261,7 +309,11 @@ def verify_published(
         with ThreadPoolExecutor(
             max_workers=len(chosen_kinds), thread_name_prefix="releasekit-verify"
         ) as pool:
-            running = [pool.submit(verify_kind, kind) for kind in chosen_kinds]
+            # each thread runs in a copy of this context: the deadline goes with it
+            running = [
+                pool.submit(contextvars.copy_context().run, verify_kind, kind)
+                for kind in chosen_kinds
+            ]
         lines: list[str] = []
         for future in running:  # the first kind's failure is the one raised
             lines += future.result()
