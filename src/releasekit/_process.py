@@ -113,30 +113,38 @@ def run(
     return proc
 
 
-def spawn(command: Sequence[str | os.PathLike[str]], *, log_file: Path) -> subprocess.Popen[bytes]:
+def spawn(
+    command: Sequence[str | os.PathLike[str]], *, log_file: Path, lifeline: bool = False
+) -> subprocess.Popen[bytes]:
     """Start a long-running process (a server) with its output appended to ``log_file``.
 
     The one kind of process releasekit does not run to completion: the caller
-    owns it and must :func:`stop` it by this handle (its process id).
+    owns it and must :func:`stop` it by this handle (its process id).  With
+    ``lifeline`` the child's stdin is a pipe whose other end only this process
+    holds: the child reads end-of-file the moment this process dies, however
+    it dies (even by SIGKILL), and can exit with it.
     """
     args = [os.fspath(part) for part in command]
     log.debug("$ %s  (background, output in %s)", shlex.join(args), log_file)
+    stdin = subprocess.PIPE if lifeline else subprocess.DEVNULL
     with log_file.open("ab") as output:
-        return subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
-        )
+        return subprocess.Popen(args, stdin=stdin, stdout=output, stderr=subprocess.STDOUT)
 
 
 def stop(proc: subprocess.Popen[bytes], *, grace: float = 5.0) -> None:
     """Stop a process started by :func:`spawn`: terminate, then kill after ``grace`` s."""
-    if proc.poll() is not None:
-        return
-    proc.terminate()
     try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        if proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    finally:
+        if proc.stdin is not None:  # the lifeline: closed only once the process is gone
+            proc.stdin.close()
 
 
 def find_uv() -> str | None:

@@ -137,7 +137,15 @@ def _build_failed(exc: Exception, what: str, name: str, fix: str) -> BuildFailed
     message = f"building the {what} of {name!r} failed: {reason}"
     if output and _tail(output) != reason:
         message += "\n" + _tail(output)
+    if any(marker in reason for marker in _OUT_OF_SPACE):
+        fix = (
+            "the disk (or a file-size limit) ran out while building, in the temporary folder "
+            "(TMPDIR): free some space and build again; dist/ was left as it was"
+        )
     return BuildFailed(message, fix)
+
+
+_OUT_OF_SPACE = ("No space left on device", "File too large", "Disk quota exceeded")
 
 
 @contextlib.contextmanager
@@ -167,12 +175,15 @@ def _build_errors(what: str, package: Package | None, name: str = "") -> Iterato
         raise _build_failed(exc, what, name, fix) from exc
 
 
-def _clean(out_dir: Path) -> None:
+def _clean(out_dir: Path, keep: Collection[Path] = ()) -> None:
     if not out_dir.is_dir():
         return
     for path in out_dir.iterdir():
+        if path in keep:
+            continue
         if path.is_file() and path.name.endswith(_BUILT_SUFFIXES):
-            log.info("removing old %s", path)
+            if not path.name.startswith(_PARTIAL):
+                log.info("removing old %s", path)
             path.unlink()
 
 
@@ -297,10 +308,13 @@ def _build(
 def build_dists(package: Package, version: str, *, out_dir: Path | None = None) -> Dists:
     """Build the sdist of ``package``, then its wheel from that sdist, into ``out_dir``.
 
-    ``out_dir`` defaults to ``dist/<name>/`` at the workspace root; old dists,
-    signatures and attestations in it are removed first (other folders are not
-    touched).  The build backend is installed into an isolated environment
-    (with uv when available, else pip); the wheel is built in the same
+    ``out_dir`` defaults to ``dist/<name>/`` at the workspace root.  The
+    build writes into a temporary folder; only finished files are moved into
+    ``out_dir``, and only then are the old dists, signatures and attestations
+    there removed (other files are not touched): a failed or interrupted
+    build, or a full disk, leaves ``out_dir`` as it was.  The build backend
+    is installed into an isolated environment (with uv when available, else
+    pip); the wheel is built in the same
     environment when the sdist asks for the same build system (it normally
     does), else in a fresh one.  ``version`` is what the source must build:
     another version in the file names is a :class:`BuildFailed`.
@@ -309,13 +323,12 @@ def build_dists(package: Package, version: str, *, out_dir: Path | None = None) 
 
     wanted = _version(version)
     out_dir = Path(out_dir) if out_dir is not None else package.dist_dir
-    _clean(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     installer = "uv" if find_uv() else "pip"
     with (
         tempfile.TemporaryDirectory(prefix="releasekit-build-") as scratch,
         contextlib.ExitStack() as envs,
     ):
+        built_dir = Path(scratch) / "built"  # finished files move to out_dir at the end
         with _build_errors("sdist", package):
             log.info(
                 "building the sdist of %s %s (backend via %s)", package.name, version, installer
@@ -325,7 +338,7 @@ def build_dists(package: Package, version: str, *, out_dir: Path | None = None) 
             builder = build.ProjectBuilder.from_isolated_env(
                 env, package.root, runner=_backend_runner
             )
-            sdist = _build(env, builder, "sdist", out_dir, installed)
+            sdist = _build(env, builder, "sdist", built_dir, installed)
             _, built_version = parse_sdist_filename(sdist.name)
             if built_version != wanted:
                 raise BuildFailed(
@@ -346,9 +359,46 @@ def build_dists(package: Package, version: str, *, out_dir: Path | None = None) 
                     env, unpacked, runner=_backend_runner
                 )
                 installed = set()
-            wheel = _build(env, wheel_builder, "wheel", out_dir, installed)
+            wheel = _build(env, wheel_builder, "wheel", built_dir, installed)
+        sdist, wheel = _deliver([sdist, wheel], out_dir, package.name)
     log.info("built %s and %s in %s", sdist.name, wheel.name, out_dir)
     return Dists(sdist=sdist, wheels=(wheel,))
+
+
+_PARTIAL = ".rk-partial-"  # a file being copied into dist/; never a dist name
+
+
+def _deliver(built: Sequence[Path], out_dir: Path, name: str) -> list[Path]:
+    """Move finished dists into ``out_dir``: all of them, or none and ``out_dir`` unchanged.
+
+    Each file is first copied beside its final place under a hidden partial
+    name (a full disk fails here, and the partial copies are removed); only
+    when every copy is complete are the old dists removed and the copies
+    renamed into place (a rename neither writes data nor fails half-done).
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for path in built:
+            partial = out_dir / f"{_PARTIAL}{path.name}"
+            staged.append((partial, out_dir / path.name))
+            shutil.copyfile(path, partial)
+    except OSError as exc:
+        for partial, _ in staged:
+            partial.unlink(missing_ok=True)
+        raise BuildFailed(
+            f"writing the dists of {name!r} into {str(out_dir)!r} failed: {exc.strerror or exc}",
+            f"free some space there (or fix its permissions) and build again; "
+            f"{str(out_dir)!r} was left as it was",
+        ) from None
+    except BaseException:  # interrupted: no partial file stays behind
+        for partial, _ in staged:
+            partial.unlink(missing_ok=True)
+        raise
+    _clean(out_dir, keep=[partial for partial, _ in staged])
+    for partial, final in staged:
+        partial.replace(final)
+    return [final for _, final in staged]
 
 
 def build_wheel_from_sdist(sdist: Path, out_dir: Path) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ from releasekit.errors import (
     IndexTimeout,
     IndexUnreachable,
 )
+from releasekit.interrupt import unwind_on_signals
 from releasekit.network import describe_failure, http_session, is_refused, is_timeout
 
 __all__ = [
@@ -312,19 +314,23 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _start_pypiserver(
-    directory: Path, port: int, htpasswd: Path | None, log_file: Path
+    directory: Path, port: int, htpasswd: Path | None, log_file: Path, remove: Sequence[Path]
 ) -> subprocess.Popen[bytes]:
     if htpasswd is None:
         auth = ["-a", ".", "-P", "."]
     else:
         auth = ["-a", "update", "-P", str(htpasswd)]
+    # pypiserver, run by a wrapper that ends it (and removes ``remove``) when this
+    # process dies without stopping it: killed by SIGKILL, say
+    lifeline = [str(os.getpid())] + [arg for path in remove for arg in ("--remove", str(path))]
     command = [
-        sys.executable, "-m", "pypiserver", "run",
+        sys.executable, "-m", "releasekit._embedded_pypiserver", *lifeline,
+        "--", "pypiserver", "run",
         "--host", "127.0.0.1", "--port", str(port),
         "--disable-fallback", "--backend", "simple-dir", "--hash-algo", "sha256",
         *auth, str(directory),
     ]  # fmt: skip
-    return spawn(command, log_file=log_file)
+    return spawn(command, log_file=log_file, lifeline=True)
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], port: int, log_file: Path) -> str | None:
@@ -341,7 +347,11 @@ def _wait_ready(proc: subprocess.Popen[bytes], port: int, log_file: Path) -> str
 
 @contextmanager
 def local_index(
-    directory: Path | None = None, *, htpasswd: Path | None = None, port: int | None = None
+    directory: Path | None = None,
+    *,
+    htpasswd: Path | None = None,
+    port: int | None = None,
+    remove_on_orphan: Sequence[Path] = (),
 ) -> Iterator[IndexConfig]:
     """Run a pypiserver on 127.0.0.1 for the duration of the ``with`` block.
 
@@ -349,16 +359,23 @@ def local_index(
     on exit).  Without ``htpasswd`` anyone may upload and read; with it uploads
     need a user from that file and reading stays open, as on PyPI.  The server
     never falls back to PyPI.  It is stopped by its process id on exit, also
-    when the block raises or is interrupted.
+    when the block raises or is interrupted (Ctrl-C, SIGTERM, SIGHUP: see
+    :func:`releasekit.interrupt.unwind_on_signals`).  If this process dies
+    without stopping it (SIGKILL), the server exits on its own and removes its
+    temporary directory and the folders in ``remove_on_orphan``.
     """
-    with tempfile.TemporaryDirectory(prefix="releasekit-index-") as scratch:
+    with (
+        unwind_on_signals(),
+        tempfile.TemporaryDirectory(prefix="releasekit-index-") as scratch,
+    ):
         serve_dir = directory if directory is not None else Path(scratch) / "packages"
         serve_dir.mkdir(parents=True, exist_ok=True)
         log_file = Path(scratch) / "pypiserver.log"
         attempts = 1 if port is not None else _START_ATTEMPTS
         for attempt in range(1, attempts + 1):
             chosen = port if port is not None else _free_port()
-            proc = _start_pypiserver(serve_dir, chosen, htpasswd, log_file)
+            remove = [Path(scratch), *remove_on_orphan]
+            proc = _start_pypiserver(serve_dir, chosen, htpasswd, log_file, remove)
             try:
                 problem = _wait_ready(proc, chosen, log_file)
             except BaseException:
@@ -377,6 +394,7 @@ def local_index(
             log.info("local index on port %d %s; trying another port", chosen, problem)
         try:
             log.info("local index at http://127.0.0.1:%d/ serving %s", chosen, serve_dir)
+            log.info("local index process: pid %d (it ends when releasekit does)", proc.pid)
             yield IndexConfig(
                 "local",
                 upload_url=f"http://127.0.0.1:{chosen}/",

@@ -45,6 +45,7 @@ from packaging.version import Version
 from releasekit import pipeline
 from releasekit._process import find_uv
 from releasekit.errors import CommandFailed, ReleaseError, SessionClash
+from releasekit.interrupt import unwind_on_signals
 from releasekit.report import format_duration, show_progress
 from releasekit.session_names import set_session_names
 from releasekit.workspace import Package, Workspace, load_workspace
@@ -151,7 +152,8 @@ def _report_errors(session: nox.Session, body: Callable[[], None]) -> None:
     show_progress(sys.stderr, debug=debug)
     logging.getLogger("charset_normalizer").setLevel(logging.DEBUG if debug else logging.WARNING)
     try:
-        body()
+        with unwind_on_signals():  # SIGTERM/SIGHUP clean up as Ctrl-C does
+            body()
     except _HelpShown:
         return
     except ReleaseError as exc:

@@ -876,13 +876,17 @@ def release_run(
     what the failure block tells the user to run next (default: the
     ``nox -s release`` line for these packages and options).
     """
+    from releasekit.interrupt import unwind_on_signals
+
     with contextlib.ExitStack() as stack:
+        stack.enter_context(unwind_on_signals())  # SIGTERM/SIGHUP unwind this block too
         dist_root = None
         if options.rehearse:
             from releasekit.index import local_index
 
             dist_root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rk-dist-")))
-            index = _with_timeouts(stack.enter_context(local_index()), workspace)
+            rehearsal_index = local_index(remove_on_orphan=[dist_root])
+            index = _with_timeouts(stack.enter_context(rehearsal_index), workspace)
             options = replace(options, index="local", push=False)
         else:
             config_index = workspace.config.index(options.index)
