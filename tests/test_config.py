@@ -78,6 +78,13 @@ issuer = "https://token.actions.githubusercontent.com"
         ("[tool.releasekit]\nlint = [1]\n", "item 1 is not a string"),
         ('[tool.releasekit]\ntag-format = "release"\n', "has no '{version}'"),
         (
+            '[tool.releasekit]\ntag-format = "oxi core v{version}"\n',
+            "tag-format 'oxi core v{version}' makes tags git refuses "
+            "(e.g. 'oxi core v1.2.0rc1': it contains a space)",
+        ),
+        ('[tool.releasekit]\ntag-format = "{name}..v{version}"\n', "it contains '..'"),
+        ("[tool.releasekit]\nreproducible = 1\n", "reproducible must be true or false"),
+        (
             "[tool.releasekit]\nverify-timeout = true\n",
             "verify-timeout must be a number of seconds",
         ),

@@ -73,3 +73,48 @@ def test_not_a_repository(tmp_path: Path) -> None:
 )
 def test_is_final_version(version: str, final: bool) -> None:
     assert rkgit.is_final_version(version) is final
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "v1.0.0", "oxi-core-v0.1.0a1", "pkg/v1.0", "oxi core v1.0", "v1..0", "v1.0.", "a~b",
+        "a^b", "a:b", "a?b", "a*b", "a[b", "a\\b", "a@{b", "@", ".hidden", "x/.y", "v1.lock",
+        "a//b", "/a", "a/", "tab\there", "",
+    ],
+)  # fmt: skip
+def test_tag_name_rules_agree_with_git_check_ref_format(oxi_repo: Path, tag: str) -> None:
+    """The check made at config load (no git) says what `git check-ref-format` says."""
+    problem = rkgit.tag_name_problem(tag)
+    if problem is None:
+        rkgit.check_tag_name(oxi_repo, tag)
+    else:
+        with pytest.raises(TagError, match="is not a valid git tag name") as info:
+            rkgit.check_tag_name(oxi_repo, tag)
+        assert problem in info.value.message
+        assert "tag-format" in info.value.hint
+
+
+def test_push_dry_run_asks_the_remote_and_sends_nothing(oxi_repo: Path) -> None:
+    bare = oxi_repo.parent / "oxi-origin.git"
+    rkgit.push_tag_dry_run(oxi_repo, "oxi-core-v0.1.0a1", "origin")
+    assert git(bare, "tag", "-l") == ""  # asked, nothing sent
+    git(oxi_repo, "remote", "set-url", "origin", str(oxi_repo.parent / "nowhere.git"))
+    with pytest.raises(TagError, match=r"remote 'origin' would not take tag 'oxi-core-v0\.1\.0a1'"):
+        rkgit.push_tag_dry_run(oxi_repo, "oxi-core-v0.1.0a1", "origin")
+    assert rkgit.has_remote(oxi_repo, "origin")
+    git(oxi_repo, "remote", "remove", "origin")
+    assert not rkgit.has_remote(oxi_repo, "origin")
+
+
+def test_identity_problem_without_user_name(
+    oxi_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert rkgit.identity_problem(oxi_repo) is None
+    for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("EMAIL", "")
+    git_config = Path(str(oxi_repo.parent / "empty-gitconfig"))
+    git_config.write_text("[user]\n\tuseConfigOnly = true\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(git_config))
+    assert rkgit.identity_problem(oxi_repo) is not None

@@ -63,18 +63,24 @@ def test_a_failed_local_step_sends_nothing(oxi_repo: Path, pypiserver: PypiServe
     def broken(run: pipeline.ReleaseRun, target: pipeline.Target) -> str:
         raise ReleaseError("the custom gate says no", "fix it")
 
-    chosen = [*steps("preflight"), pipeline.Step("gate", broken), *steps("build", "publish")]
+    chosen = [
+        *steps("preflight"),
+        pipeline.Step("custom-check", broken),
+        *steps("build", "publish"),
+    ]
     options = pipeline.ReleaseOptions(index="staging", push=False)
     targets = pipeline.plan_release(workspace, [core], options=options, steps=chosen)
     run = pipeline.ReleaseRun(
         workspace, targets, options, pypiserver.index, pipeline.run_in_environment
     )
     report = pipeline.run_release(run, chosen)
-    assert not report.ok and report.failed_step == "gate"
-    assert [r.step for r in report.records] == ["preflight", "gate"]
+    assert not report.ok and report.failed_step == "custom-check"
+    assert [r.step for r in report.records] == ["preflight", "custom-check"]
     assert pypiserver.listing() == {}
     failure = report.failure()
-    assert "gate" in failure and "the custom gate says no" in failure and "fix it" in failure
+    assert (
+        "custom-check" in failure and "the custom gate says no" in failure and "fix it" in failure
+    )
     assert "nothing left this machine" in failure
 
 

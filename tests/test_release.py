@@ -136,8 +136,8 @@ def test_the_runbook_story_literal_then_bump_then_release_then_nothing_to_do(
         assert f"── {step} · oxi-core 0.1.0a2 ──" in out  # a header per step
     assert re.search(r"^nox >\s+build ok in [0-9.]+ s: oxi_core-0\.1\.0a2\.tar\.gz", out, re.M)
     assert [row[0] for row in summary_rows(out)] == [
-        "preflight", "lint", "test", "build", "check", "smoke", "sign", "publish", "verify", "tag",
-        "github-release",
+        "preflight", "lint", "test", "build", "check", "smoke", "sign", "gate", "publish", "verify",
+        "tag", "github-release",
     ]  # fmt: skip
     assert ("github-release", "oxi-core", "skipped") in summary_rows(out)  # not in Actions
     assert ("sign", "oxi-core", "skipped") in summary_rows(out)
@@ -224,6 +224,11 @@ def test_a_release_interrupted_after_the_sdist_resumes_with_the_same_command(
         "(safe to repeat: finished work is skipped)"
     ) in out
     assert "nothing left this machine" not in out
+    assert (
+        "what left this machine:\n"
+        "  oxi-core 0.1.0a1: on staging: oxi_core-0.1.0a1.tar.gz (uploaded now); "
+        "tag oxi-core-v0.1.0a1 not made\n"
+    ) in out
     sdist = repo / "dist" / "oxi-core" / "oxi_core-0.1.0a1.tar.gz"
     assert set(pypiserver.listing()) == {sdist.name}
     assert git(repo, "tag", "-l") == "" and remote_tags(repo) == ""
@@ -258,8 +263,8 @@ def test_plan_prints_steps_packages_versions_index_and_tags_and_runs_nothing(
     assert out.index("\noxi-core ") < out.index("\noxi-adapter-reference ")  # dependency order
     steps = re.findall(r"^\s+\d+\. ([\w-]+)\s", out, re.M)
     assert steps == [
-        "preflight", "lint", "test", "build", "check", "smoke", "sign", "publish", "verify", "tag",
-        "github-release",
+        "preflight", "lint", "test", "build", "check", "smoke", "sign", "gate", "publish", "verify",
+        "tag", "github-release",
     ]  # fmt: skip
     assert "nothing was run (--plan)" in out
     assert "── " not in out  # no step ran
@@ -357,8 +362,8 @@ def test_a_custom_pipeline_from_the_example_noxfile(oxi_repo: Path) -> None:
     assert result.returncode == 0, out
     steps = [step for step, _, _ in summary_rows(out)]
     assert steps == [
-        "preflight", "test", "build", "check", "wheel-size", "smoke", "sign", "publish", "verify",
-        "tag", "github-release",
+        "preflight", "test", "build", "check", "wheel-size", "smoke", "sign", "gate", "publish",
+        "verify", "tag", "github-release",
     ]  # fmt: skip
     assert re.search(
         r"^wheel-size\s+oxi-core\s+ok\s+.*largest [0-9.]+ KB \(limit 512 KB\)", out, re.M

@@ -10,20 +10,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from packaging.version import Version
 
 from releasekit import git
 from releasekit.config import IndexConfig
-from releasekit.errors import PreflightFailed, ReleaseError
+from releasekit.errors import GateRefused, PreflightFailed, ReleaseError
 from releasekit.notes import notes_location, notes_state
 from releasekit.report import format_table
 from releasekit.session_names import nox_command
 from releasekit.versioning import LITERAL_FIX_HINT, find_version_literals, read_version
 from releasekit.workspace import Package, Workspace
 
-__all__ = ["Finding", "format_findings", "preflight", "require_preflight"]
+__all__ = [
+    "Finding",
+    "check_credentials",
+    "check_git_identity",
+    "check_index",
+    "check_remote_tag",
+    "check_tag_name",
+    "format_findings",
+    "preflight",
+    "require_gate",
+    "require_preflight",
+]
 
 Severity = Literal["ok", "warning", "error"]
 
@@ -297,3 +309,134 @@ def require_preflight(findings: Sequence[Finding]) -> list[Finding]:
             findings=failed,
         )
     return [f for f in findings if f.severity == "warning"]
+
+
+# --- the gate: what needs the index, the remote or a credential --------------------------
+
+
+def check_index(
+    index: IndexConfig, name: str, version: Version, files: Sequence[Path]
+) -> tuple[list[Finding], int]:
+    """Read ``index``: a burnt version is an error; also returns how many files go up."""
+    from releasekit.publish import plan_publish
+
+    try:
+        plan = plan_publish(index, name, str(version), files)
+    except ReleaseError as exc:
+        return [Finding(f"index {index.name}", "error", _one_line(exc.message), exc.hint)], 0
+    message = f"{len(plan.to_upload)} file(s) to upload"
+    if plan.already:
+        message += f", {len(plan.already)} already there (same sha256)"
+    return [_ok(f"index {index.name}", message)], len(plan.to_upload)
+
+
+def check_credentials(index: IndexConfig) -> list[Finding]:
+    """Upload credentials for ``index`` are there (environment, keyring or trusted publishing)."""
+    from releasekit.publish import upload_credentials
+
+    try:
+        found = upload_credentials(index)
+    except ReleaseError as exc:
+        return [Finding(f"credentials {index.name}", "error", _one_line(exc.message), exc.hint)]
+    return [_ok(f"credentials {index.name}", found.source)]
+
+
+def check_tag_name(workspace: Workspace, tag: str) -> list[Finding]:
+    """git takes ``tag`` as a tag name (``git check-ref-format``)."""
+    try:
+        git.check_tag_name(workspace.root, tag)
+    except ReleaseError as exc:
+        return [Finding("tag name", "error", exc.message, exc.hint)]
+    return [_ok("tag name", f"{tag} is a valid tag name")]
+
+
+def check_git_identity(workspace: Workspace, tag: str) -> list[Finding]:
+    """An annotated tag needs a committer identity (unless the tag is made already)."""
+    if git.tag_target(workspace.root, tag) is not None:
+        return [_ok("git identity", f"{tag} exists already")]
+    problem = git.identity_problem(workspace.root)
+    if problem is None:
+        return [_ok("git identity", "annotated tags can be made")]
+    return [
+        Finding(
+            "git identity",
+            "error",
+            f"{problem}: the tag {tag!r} could not be made after the upload",
+            'git config user.name "Your Name" && git config user.email you@example.com',
+        )
+    ]
+
+
+def check_remote_tag(workspace: Workspace, tag: str, remote: str) -> list[Finding]:
+    """``remote`` exists and would take ``tag`` (``git push --dry-run``), or has it at HEAD."""
+    root = workspace.root
+    if not git.has_remote(root, remote):
+        return [
+            Finding(
+                "remote",
+                "error",
+                f"there is no git remote {remote!r} to push the tag {tag!r} to",
+                f"git remote add {remote} URL (or release with --no-push and push the tag "
+                "yourself)",
+            )
+        ]
+    try:
+        there = git.remote_tag_target(root, tag, remote)
+    except ReleaseError as exc:
+        return [
+            Finding(
+                "remote",
+                "error",
+                f"remote {remote!r} would not take tag {tag!r}: {_one_line(exc.message)}",
+                exc.hint,
+            )
+        ]
+    try:
+        wanted = git.tag_target(root, tag) or git.head(root)
+        if there == wanted:
+            return [_ok("remote", f"{tag} is on {remote} already")]
+        if there is not None:
+            return [
+                Finding(
+                    "remote",
+                    "error",
+                    f"tag {tag!r} on {remote!r} points at {there[:12]}, not {wanted[:12]}",
+                    "tags are never moved: this version was released from another commit; "
+                    "bump the version (invoke bump) and release that",
+                )
+            ]
+        git.push_tag_dry_run(root, tag, remote)
+    except ReleaseError as exc:
+        return [Finding("remote", "error", _one_line(exc.message), exc.hint)]
+    return [_ok("remote", f"{remote} would take {tag} (git push --dry-run)")]
+
+
+def _one_line(message: str) -> str:
+    """A finding's message on one line: the first, or the line saying why (git's fatal:)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    why = next((line for line in lines if line.startswith(("fatal:", "error:"))), None)
+    return why or (lines[0] if lines else "")
+
+
+def require_gate(findings: Sequence[Finding], *, planned: bool = False) -> None:
+    """Raise one GateRefused listing every failed gate check of every package.
+
+    ``planned``: the checks of ``--plan`` (no network), worded as what the
+    release would refuse.
+    """
+    failed = [f for f in findings if f.failed]
+    if failed:
+        packages = list(dict.fromkeys(f.package for f in failed if f.package))
+        count = f"{len(failed)} problem{'s' if len(failed) > 1 else ''}" + (
+            f" in {', '.join(packages)}" if packages else ""
+        )
+        what = (
+            f"the release would be refused ({count}; found without the network by --plan)"
+            if planned
+            else f"the gate refused the release before anything left this machine ({count})"
+        )
+        raise GateRefused(
+            what + "\n" + format_findings(failed),
+            "fix every problem listed, then run the same command again",
+            findings=failed,
+        )

@@ -105,6 +105,7 @@ class PackageSettings:
     smoke: tuple[str, ...] = DEFAULT_SMOKE
     leak_allow: tuple[str, ...] = ()
     verify_timeout: float = DEFAULT_VERIFY_TIMEOUT
+    reproducible: bool = False  # True: a wheel rebuilt from the sdist must be byte-identical
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ PACKAGE_KEYS: Mapping[str, tuple[type | tuple[type, ...], str]] = {
     "smoke": (list, "a list of command strings"),
     "leak-allow": (list, "a list of glob patterns of dist member paths"),
     "verify-timeout": ((int, float), "a number of seconds"),
+    "reproducible": (bool, "true or false"),
 }
 WORKSPACE_KEYS: Mapping[str, tuple[type | tuple[type, ...], str]] = {
     "packages": (list, "a list of package root globs such as ['.', 'adapters/*']"),
@@ -234,8 +236,25 @@ def _package_settings(
             f"{where}.tag-format {table['tag-format']!r} has no '{{version}}'",
             "a tag must name the version, e.g. 'v{version}' or '{name}-v{version}'",
         )
+    if "tag-format" in table:
+        _check_tag_format(where, table["tag-format"])
     merged = {**base.__dict__, **values}
     return PackageSettings(**merged)
+
+
+def _check_tag_format(where: str, tag_format: str) -> None:
+    """A tag-format whose tags git would refuse is an error now, not after an upload."""
+    from releasekit.git import tag_name_problem
+
+    sample = render_template(tag_format, name="oxi-core", version="1.2.0rc1")
+    problem = tag_name_problem(sample)
+    if problem is not None:
+        raise ConfigError(
+            f"{where}.tag-format {tag_format!r} makes tags git refuses "
+            f"(e.g. {sample!r}: {problem})",
+            "use only letters, digits and . _ - / around {name} and {version}, "
+            "e.g. '{name}-v{version}'",
+        )
 
 
 def _timeouts(where: str, table: Mapping[str, Any], base: IndexConfig) -> IndexConfig:

@@ -17,9 +17,11 @@ __all__ = [
     "ConfigError",
     "CredentialsError",
     "DeadlineExceeded",
+    "DigestMismatch",
     "DirtyWorkingTree",
     "DistCheckFailed",
     "EditFailed",
+    "GateRefused",
     "GitError",
     "IndexError_",
     "IndexTimeout",
@@ -27,6 +29,7 @@ __all__ = [
     "Interrupted",
     "InvalidVersion",
     "LeakFound",
+    "NotReproducible",
     "NotesError",
     "PackageNotFound",
     "PreflightFailed",
@@ -161,6 +164,14 @@ class PreflightFailed(ReleaseError):
         self.findings = list(findings)
 
 
+class GateRefused(ReleaseError):
+    """The gate before the first upload found problems; ``findings`` holds all of them."""
+
+    def __init__(self, message: str, hint: str = "", *, findings: Sequence[object] = ()) -> None:
+        super().__init__(message, hint)
+        self.findings = list(findings)
+
+
 class BuildFailed(ReleaseError):
     """The build backend failed or produced the wrong files."""
 
@@ -222,6 +233,14 @@ class VersionNotOnIndex(IndexError_):
 
 class VerifyFailed(ReleaseError):
     """The published version does not install or prove itself."""
+
+
+class DigestMismatch(VerifyFailed):
+    """The index serves a file whose sha256 is not the one built and published."""
+
+
+class NotReproducible(VerifyFailed):
+    """The wheel rebuilt from the published sdist differs from the published wheel."""
 
 
 # --- signing -----------------------------------------------------------------------

@@ -16,21 +16,29 @@ from releasekit._process import run
 from releasekit.errors import CommandFailed, DirtyWorkingTree, GitError, TagError
 
 __all__ = [
+    "check_tag_name",
     "commit_files",
+    "commit_time",
     "create_tag",
     "current_branch",
     "delete_tag",
     "dirty_paths",
+    "has_remote",
     "head",
+    "identity_problem",
     "is_final_version",
     "push_tag",
+    "push_tag_dry_run",
     "remote_tag_target",
     "repo_root",
     "require_clean",
     "tag_message",
+    "tag_name_problem",
     "tag_target",
     "tags",
 ]
+
+_REF_FORBIDDEN = set(" ~^:?*[\\\x7f")
 
 
 def _git(repo: Path, *args: str, what: str = "git", hint: str = "") -> str:
@@ -211,3 +219,83 @@ def is_final_version(version: str) -> bool:
     except _PackagingInvalidVersion:
         return True  # unknown shape: treat as final, the safe side
     return not (parsed.is_prerelease or parsed.is_devrelease)
+
+
+def tag_name_problem(tag: str) -> str | None:
+    """Why ``refs/tags/<tag>`` is not a valid git ref name, or None (no git needed).
+
+    The rules of ``git check-ref-format``: no space, control character or any
+    of ``~^:?*[\\``; no ``..``, ``@{``, ``//``; no component starting with
+    ``.`` or ending with ``.lock``; not ending with ``/`` or ``.``.
+    """
+    if not tag:
+        return "it is empty"
+    bad = sorted({c for c in tag if c in _REF_FORBIDDEN or ord(c) < 0x20})
+    if bad:
+        shown = ", ".join("a space" if c == " " else repr(c) for c in bad)
+        return f"it contains {shown}"
+    for sequence in ("..", "@{", "//"):
+        if sequence in tag:
+            return f"it contains {sequence!r}"
+    if tag.startswith("/") or tag.endswith("/"):
+        return "it starts or ends with '/'"
+    if tag.endswith("."):
+        return "it ends with '.'"
+    for part in tag.split("/"):
+        if part.startswith("."):
+            return f"the part {part!r} starts with '.'"
+        if part.endswith(".lock"):
+            return f"the part {part!r} ends with '.lock'"
+    return None
+
+
+def check_tag_name(repo: Path, tag: str) -> None:
+    """Raise :class:`TagError` unless git accepts ``refs/tags/<tag>`` (``git check-ref-format``)."""
+    proc = run(["git", "check-ref-format", f"refs/tags/{tag}"], cwd=repo, check=False)
+    if proc.returncode != 0:
+        why = tag_name_problem(tag) or "git check-ref-format refuses it"
+        raise TagError(
+            f"{tag!r} is not a valid git tag name: {why}",
+            "change tag-format in [tool.releasekit] (e.g. '{name}-v{version}'): "
+            "no spaces, no ~^:?*[\\, no '..'",
+        )
+
+
+def has_remote(repo: Path, remote: str) -> bool:
+    """Whether ``remote`` is configured in ``repo`` (``git remote``)."""
+    return remote in _git(repo, "remote", what="git remote").splitlines()
+
+
+def push_tag_dry_run(repo: Path, tag: str, remote: str = "origin") -> None:
+    """Ask ``remote`` whether it would take ``tag`` (at the tag, else at HEAD); push nothing.
+
+    ``git push --dry-run`` contacts the remote, checks access and the ref, and
+    sends nothing.  A refusal is a :class:`TagError` with git's own reason.
+    """
+    source = f"refs/tags/{tag}" if tag_target(repo, tag) is not None else "HEAD"
+    proc = run(
+        ["git", "push", "--dry-run", "--porcelain", remote, f"{source}:refs/tags/{tag}"],
+        cwd=repo,
+        check=False,
+        what="git push --dry-run",
+    )
+    if proc.returncode != 0:
+        said = " ".join((proc.stderr or proc.stdout or "").split())[:300]
+        raise TagError(
+            f"remote {remote!r} would not take tag {tag!r}: {said or 'git push --dry-run failed'}",
+            f"check the remote (`git remote -v`), your access to it, and that no tag {tag!r} "
+            "is there already",
+        )
+
+
+def identity_problem(repo: Path) -> str | None:
+    """Why git cannot make an annotated tag here (no user.name/user.email), or None."""
+    proc = run(["git", "var", "GIT_COMMITTER_IDENT"], cwd=repo, check=False)
+    if proc.returncode == 0:
+        return None
+    return "git has no committer identity (user.name and user.email are unset)"
+
+
+def commit_time(repo: Path, rev: str = "HEAD") -> int:
+    """The committer time of ``rev`` in seconds since the epoch (for SOURCE_DATE_EPOCH)."""
+    return int(_git(repo, "log", "-1", "--format=%ct", rev, what="git log"))

@@ -42,7 +42,7 @@ from nox.command import CommandFailed as NoxCommandFailed
 from packaging.version import InvalidVersion as PackagingInvalidVersion
 from packaging.version import Version
 
-from releasekit import pipeline
+from releasekit import checks, pipeline
 from releasekit._process import find_uv
 from releasekit.errors import CommandFailed, ReleaseError, SessionClash
 from releasekit.interrupt import unwind_on_signals
@@ -258,6 +258,7 @@ def _run_steps(
     **overrides: Any,
 ) -> None:
     """Parse, plan and run ``steps``; print the summary; fail the session on failure."""
+    steps = pipeline.with_gate(steps)
     pipeline.check_step_order(steps)
     ns = parser.parse_args(session.posargs)
     workspace = load_workspace()
@@ -268,7 +269,9 @@ def _run_steps(
         targets = pipeline.plan_release(
             workspace, packages, options=options, versions=args.versions, steps=steps
         )
-        print(pipeline.describe_plan(targets, options, steps))
+        findings = pipeline.plan_findings(workspace, targets, options, steps)
+        print(pipeline.describe_plan(targets, options, steps, findings))
+        checks.require_gate(findings, planned=True)
         return
     _install_tools(
         session, workspace, packages, [s.name for s in steps if s.name in {"lint", "test"}]

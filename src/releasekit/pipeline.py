@@ -2,8 +2,15 @@
 
 The default steps are::
 
-    preflight -> lint -> test -> build -> check -> smoke -> sign -> publish -> verify -> tag
-    -> github-release (in GitHub Actions, or with --github-release)
+    preflight -> lint -> test -> build -> check -> smoke -> sign -> gate
+      -> publish -> verify -> tag -> github-release (in GitHub Actions, or with --github-release)
+
+The ``gate`` is the last step on this machine: for every package at once it
+reads the index (a burnt version is refused), checks the upload credentials,
+asks the git remote whether it would take the tag (``git push --dry-run``),
+checks the tag names and the signing identity, and reports every problem of
+every package in one error.  A pipeline composed without it gets it before
+its first remote step (:func:`with_gate`).
 
 Each is a :class:`Step` — a name, a function of ``(run, target)`` and
 whether it leaves the machine.  Steps run step by step over every package
@@ -49,6 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_STEPS",
+    "GATE",
     "ReleaseOptions",
     "ReleaseReport",
     "ReleaseRun",
@@ -59,12 +67,14 @@ __all__ = [
     "check_step_order",
     "default_test_commands",
     "describe_plan",
+    "plan_findings",
     "plan_release",
     "release_run",
     "run_in_environment",
     "run_release",
     "step_build",
     "step_check",
+    "step_gate",
     "step_github_release",
     "step_lint",
     "step_preflight",
@@ -76,6 +86,7 @@ __all__ = [
     "step_testpypi",
     "step_verify",
     "target_dists",
+    "with_gate",
 ]
 
 log = logging.getLogger("releasekit")
@@ -109,6 +120,10 @@ class Target:
     skip_reason: str | None = None
     published_to: list[str] = field(default_factory=list)
     signed: bool = False
+    uploaded: dict[str, list[str]] = field(default_factory=dict)  # index -> files sent now
+    already: dict[str, list[str]] = field(default_factory=dict)  # index -> files there before
+    tag_made: bool = False  # made by this run (or found at HEAD)
+    tag_pushed: bool = False  # on the remote (pushed now or found there)
 
 
 @dataclass(frozen=True)
@@ -155,6 +170,8 @@ class ReleaseRun:
     identity_token: Any = None  # sigstore IdentityToken once the sign step got one
     rerun_command: str | None = None  # what repeats this run (the adapter knows it)
     publishing: bool = True  # the steps include remote ones (set by run_release)
+    steps: tuple[Step, ...] = ()  # the steps of this run (set by run_release)
+    whole_run: dict[str, dict[str, str]] = field(default_factory=dict)  # step -> package -> detail
 
     @property
     def staging(self) -> bool:
@@ -180,6 +197,7 @@ class ReleaseReport:
     next_command: str | None = None
     unsigned: bool = False
     sent: bool = False  # a remote step ran: something may have left the machine
+    left: list[str] = field(default_factory=list)  # on failure after sending: what left
 
     @property
     def ok(self) -> bool:
@@ -213,6 +231,9 @@ class ReleaseReport:
             lines.append(f"hint: {self.error.hint}")
         if not self.sent:
             lines.append("nothing left this machine: no upload, no tag")
+        elif self.left:
+            lines.append("what left this machine:")
+            lines.extend(f"  {line}" for line in self.left)
         if self.next_command:
             lines.append(f"then run: {self.next_command}")
         return "\n".join(lines)
@@ -232,8 +253,41 @@ def _concise(detail: str) -> str:
 # --- the steps -----------------------------------------------------------------------------
 
 
-def step_preflight(run: ReleaseRun, target: Target) -> str:
-    """Clean tree, branch, version, literals, notes, tag, sibling pins: all at once."""
+def _once_for_all(
+    run: ReleaseRun, name: str, target: Target, check_all: Callable[[ReleaseRun], dict[str, str]]
+) -> str:
+    """Run ``check_all`` once, for every package of the run; return ``target``'s detail.
+
+    Steps that must report every problem of every package at once (preflight,
+    the gate) do all their work when called for the first package and raise
+    one error naming every package; the other packages get their line.
+    """
+    if name not in run.whole_run:
+        run.whole_run[name] = check_all(run)
+    return run.whole_run[name].get(target.package.name, "")
+
+
+def _merged(findings: Sequence[checks.Finding]) -> list[checks.Finding]:
+    """The same finding for several packages (a dirty tree) once, naming them all."""
+    merged: dict[tuple[str, str, str], list[checks.Finding]] = {}
+    for finding in findings:
+        merged.setdefault((finding.check, finding.severity, finding.message), []).append(finding)
+    out = []
+    for same in merged.values():
+        packages = ", ".join(dict.fromkeys(f.package for f in same if f.package))
+        first = same[0]
+        out.append(checks.Finding(first.check, first.severity, first.message, first.hint, packages))
+    return out
+
+
+def _detail(findings: Sequence[checks.Finding], package: str) -> str:
+    mine = [f for f in findings if package in f.package.split(", ")]
+    passed = sum(1 for f in mine if f.severity == "ok")
+    warned = sum(1 for f in mine if f.severity == "warning")
+    return f"{passed} checks passed" + (f", {warned} warning(s)" if warned else "")
+
+
+def _preflight_all(run: ReleaseRun) -> dict[str, str]:
     releasing = {t.package.canonical_name: t.version for t in run.targets}
 
     def on_index(sibling: Package, version: Version) -> bool:
@@ -241,21 +295,28 @@ def step_preflight(run: ReleaseRun, target: Target) -> str:
 
         return bool(files_on_index(run.index, sibling.canonical_name, str(version)))
 
-    findings = checks.preflight(
-        run.workspace,
-        target.package,
-        target.version,
-        rehearse=run.options.rehearse,
-        releasing=releasing,
-        index=run.index,
-        on_index=on_index,
-    )
+    findings: list[checks.Finding] = []
+    active = [t for t in run.targets if not t.skip_reason]
+    for target in active:
+        findings += checks.preflight(
+            run.workspace,
+            target.package,
+            target.version,
+            rehearse=run.options.rehearse,
+            releasing=releasing,
+            index=run.index,
+            on_index=on_index,
+        )
+    findings = _merged(findings)
     warnings = checks.require_preflight(findings)
     for warning in warnings:
         log.info("warning: %s: %s (%s)", warning.check, warning.message, warning.hint)
-    return f"{sum(1 for f in findings if f.severity == 'ok')} checks passed" + (
-        f", {len(warnings)} warning(s)" if warnings else ""
-    )
+    return {t.package.name: _detail(findings, t.package.name) for t in active}
+
+
+def step_preflight(run: ReleaseRun, target: Target) -> str:
+    """Clean tree, branch, version, literals, notes, tag, sibling pins: every package at once."""
+    return _once_for_all(run, "preflight", target, _preflight_all)
 
 
 def _pytest_testpaths(root: Path) -> tuple[str, ...]:
@@ -368,8 +429,7 @@ def source_date_epoch(repo: Path) -> Iterator[None]:
     if "SOURCE_DATE_EPOCH" in os.environ:
         yield
         return
-    stamp = run_process(["git", "log", "-1", "--format=%ct", "HEAD"], cwd=repo).stdout.strip()
-    os.environ["SOURCE_DATE_EPOCH"] = stamp
+    os.environ["SOURCE_DATE_EPOCH"] = str(git.commit_time(repo, "HEAD"))
     try:
         yield
     finally:
@@ -485,12 +545,111 @@ def step_sign(run: ReleaseRun, target: Target) -> str:
     return f"{len(bundles)} bundle(s) signed and verified"
 
 
+def _gate_indexes(run: ReleaseRun) -> list[IndexConfig]:
+    """The indexes the remote steps of this run upload to."""
+    names = {step.name for step in run.steps}
+    indexes = []
+    if "testpypi" in names and run.testpypi is not None:
+        indexes.append(run.testpypi)
+    if "publish" in names:
+        indexes.append(run.index)
+    return indexes
+
+
+def _signing_findings(run: ReleaseRun, active: Sequence[Target]) -> list[checks.Finding]:
+    """Signing on: every package signed, and the identity token still usable for uploads."""
+    if not run.signing_on or run.options.rehearse:
+        return []
+    findings = []
+    if any(step.name == "sign" for step in run.steps):
+        for target in active:
+            if not target.signed:
+                findings.append(
+                    checks.Finding(
+                        "signing identity",
+                        "error",
+                        f"{target.package.name} {target.version} was not signed",
+                        "signing is on: get an identity token (docs/how-to/signing.md) "
+                        "or release without --sign / [tool.releasekit.signing]",
+                        target.package.name,
+                    )
+                )
+    token = run.identity_token
+    in_validity = getattr(token, "in_validity_period", None)
+    if token is not None and callable(in_validity) and not in_validity():
+        findings.append(
+            checks.Finding(
+                "signing identity",
+                "error",
+                "the sigstore identity token expired before the upload",
+                "identity tokens live minutes: run again with a fresh token "
+                "(SIGSTORE_IDENTITY_TOKEN, or the CI's id-token permission)",
+            )
+        )
+    return findings
+
+
+def _gate_all(run: ReleaseRun) -> dict[str, str]:
+    """Every check that needs the index, the remote or a credential; every package at once."""
+    active = [t for t in run.targets if not t.skip_reason]
+    names = {step.name for step in run.steps}
+    findings: list[checks.Finding] = []
+
+    def add(package: str, found: Sequence[checks.Finding]) -> None:
+        findings.extend(
+            checks.Finding(f.check, f.severity, f.message, f.hint, package or f.package)
+            for f in found
+        )
+
+    indexes = _gate_indexes(run)
+    for index in indexes:
+        uploads = False
+        for target in active:
+            try:
+                files = list(target_dists(target).files)
+            except ReleaseError as exc:
+                add(target.package.name, [checks.Finding("dists", "error", exc.message, exc.hint)])
+                continue
+            found, count = checks.check_index(
+                index, target.package.canonical_name, target.version, files
+            )
+            add(target.package.name, found)
+            uploads = uploads or count > 0
+        if uploads:
+            add("", checks.check_credentials(index))
+    if "tag" in names:
+        for target in active:
+            add(target.package.name, checks.check_tag_name(run.workspace, target.tag))
+            if run.options.rehearse:
+                continue
+            add(target.package.name, checks.check_git_identity(run.workspace, target.tag))
+            if run.options.push:
+                add(
+                    target.package.name,
+                    checks.check_remote_tag(run.workspace, target.tag, run.options.remote),
+                )
+    findings += _signing_findings(run, active)
+    checks.require_gate(findings)
+    details = {}
+    for target in active:
+        mine = [f for f in findings if f.package in {target.package.name, ""}]
+        reads = [f"{f.check[6:]}: {f.message}" for f in mine if f.check.startswith("index ")]
+        details[target.package.name] = "; ".join([f"{len(mine)} checks passed", *reads])
+    return details
+
+
+def step_gate(run: ReleaseRun, target: Target) -> str:
+    """Before anything leaves: index, credentials, remote, tag names, signing; all packages."""
+    return _once_for_all(run, "gate", target, _gate_all)
+
+
 def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
     from releasekit.publish import needs_confirmation, plan_publish, publish
 
     dists = target_dists(target)
     files = list(dists.files)
     plan = plan_publish(index, target.package.canonical_name, str(target.version), files)
+    target.already[index.name] = [p.name for p in plan.already]
     if not plan.to_upload:
         target.published_to.append(index.name)
         raise SkipStep(f"already published on {index.name}: {len(plan.already)} file(s) match")
@@ -530,6 +689,7 @@ def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
         attestations=attestations,
         retries=run.options.upload_retries,
         backoff=run.options.upload_backoff,
+        on_upload=target.uploaded.setdefault(index.name, []).append,
     )
     target.published_to.append(index.name)
     done = f"uploaded {len(result.uploaded)}"
@@ -597,9 +757,11 @@ def step_tag(run: ReleaseRun, target: Target) -> str:
     if run.options.rehearse:
         raise SkipStep(f"rehearsal: would tag {target.tag} and push it to {run.options.remote}")
     made = git.create_tag(root, target.tag, f"Release {target.package.name} {target.version}")
+    target.tag_made = True
     line = "tagged" if made else "tag already there"
     if run.options.push:
         pushed = git.push_tag(root, target.tag, run.options.remote)
+        target.tag_pushed = True
         line += f", {'pushed to' if pushed else 'already on'} {run.options.remote}"
     return f"{target.tag}: {line}"
 
@@ -634,6 +796,9 @@ DEFAULT_STEPS: tuple[Step, ...] = (
     Step("check", step_check, description="twine check --strict, metadata, leak-lint"),
     Step("smoke", step_smoke, description="install the wheel in a fresh venv and prove it"),
     Step("sign", step_sign, description="sigstore bundle per file (when signing is on)"),
+    Step(
+        "gate", step_gate, description="index, credentials, remote, tag names, signing: all at once"
+    ),
     Step("testpypi", step_testpypi, remote=True, description="publish + verify on TestPyPI"),
     Step("publish", step_publish, remote=True, description="upload what the index lacks"),
     Step("verify", step_verify, remote=True, description="install from the index, prove it"),
@@ -648,6 +813,24 @@ DEFAULT_STEPS: tuple[Step, ...] = (
 
 
 # --- planning and running --------------------------------------------------------------------
+
+GATE: Step = next(step for step in DEFAULT_STEPS if step.name == "gate")
+
+
+def with_gate(steps: Sequence[Step]) -> tuple[Step, ...]:
+    """``steps`` with the gate right before the first remote step, unless it is there.
+
+    A pipeline composed from :data:`DEFAULT_STEPS` without the gate (or one of
+    local steps only) is returned as it was or with the gate added, so nothing
+    leaves the machine before the gate has passed for every package.
+    """
+    steps = tuple(steps)
+    if any(step.name == GATE.name for step in steps):
+        return steps
+    first_remote = next((n for n, step in enumerate(steps) if step.remote), None)
+    if first_remote is None:
+        return steps
+    return (*steps[:first_remote], GATE, *steps[first_remote:])
 
 
 def check_step_order(steps: Sequence[Step]) -> None:
@@ -706,10 +889,62 @@ def plan_release(
     return targets
 
 
+def plan_findings(
+    workspace: Workspace,
+    targets: Sequence[Target],
+    options: ReleaseOptions,
+    steps: Sequence[Step] = DEFAULT_STEPS,
+) -> list[checks.Finding]:
+    """What ``--plan`` checks without the network: index names, tag names, local tags.
+
+    An unknown index or a tag name git refuses is an error finding; a version
+    whose tag exists here already is an ``ok`` finding of check ``"released"``
+    (the run would skip it if the index holds its files; the index is not read).
+    """
+    findings: list[checks.Finding] = []
+    names = {step.name for step in steps}
+    if any(step.remote for step in steps) and not options.rehearse:
+        wanted = [options.index] + (["testpypi"] if options.testpypi_first else [])
+        for name in wanted:
+            try:
+                workspace.config.index(name)
+            except ReleaseError as exc:
+                findings.append(checks.Finding("index", "error", exc.message, exc.hint))
+    for target in targets:
+        package = target.package.name
+        if "tag" in names:
+            findings += [
+                replace(f, package=package) for f in checks.check_tag_name(workspace, target.tag)
+            ]
+        if options.rehearse:
+            continue
+        tagged = git.tag_target(workspace.root, target.tag)
+        if tagged is not None:
+            at = "at HEAD" if tagged == git.head(workspace.root) else f"at {tagged[:12]}"
+            findings.append(
+                checks.Finding(
+                    "released",
+                    "ok",
+                    f"tag {target.tag} exists ({at}): "
+                    f"skipped as already released if {options.index} holds its files",
+                    package=package,
+                )
+            )
+    return findings
+
+
 def describe_plan(
-    targets: Sequence[Target], options: ReleaseOptions, steps: Sequence[Step] = DEFAULT_STEPS
+    targets: Sequence[Target],
+    options: ReleaseOptions,
+    steps: Sequence[Step] = DEFAULT_STEPS,
+    findings: Sequence[checks.Finding] = (),
 ) -> str:
-    """``--plan``: the steps, packages, versions, index and tags — nothing is run."""
+    """``--plan``: the steps, packages, versions, index and tags — nothing is run.
+
+    With ``findings`` (from :func:`plan_findings`) it also says which packages
+    would be skipped as released and lists the problems found.
+    """
+    steps = with_gate(steps)
     index = "local (embedded, throwaway)" if options.rehearse else options.index
     publishing = any(step.remote for step in steps)
     lines = [
@@ -737,6 +972,21 @@ def describe_plan(
         where = "leaves the machine" if step.remote else "local"
         about = step.description or (step.action.__doc__ or "").strip().split("\n")[0]
         lines.append(f"  {n:2}. {step.name:<{width}}  {about} [{where}]".rstrip())
+    released = [f for f in findings if f.check == "released"]
+    if publishing and not options.rehearse:
+        lines.append(
+            "checked without the network: configuration, index names, tag names; "
+            "the index and the remote are not read (the gate reads them before any upload)"
+        )
+        if released:
+            lines.append("already released here (local tags):")
+            lines += [f"  {f.package}: {f.message}" for f in released]
+        else:
+            lines.append("already released here (local tags): none")
+    problems = [f for f in findings if f.severity != "ok"]
+    if problems:
+        lines.append("problems the release would stop at:")
+        lines.append(checks.format_findings(problems))
     lines.append("nothing was run (--plan)")
     return "\n".join(lines)
 
@@ -760,6 +1010,44 @@ def _fully_published(run: ReleaseRun, target: Target) -> str | None:
         return None
     name = f"{target.package.name} {target.version}"
     return f"{name} is already published on {run.index.name} and tagged"
+
+
+def _failed_packages(exc: ReleaseError, targets: Sequence[Target]) -> str:
+    """The packages an error with findings (preflight, gate) is about, in release order."""
+    named: set[str] = set()
+    for finding in getattr(exc, "findings", []):
+        named.update(str(getattr(finding, "package", "")).split(", "))
+    return ", ".join(t.package.name for t in targets if t.package.name in named)
+
+
+def _what_left(run: ReleaseRun) -> list[str]:
+    """After a failure once something was sent: per package, which files and which tag left."""
+    lines = []
+    for target in run.targets:
+        name = f"{target.package.name} {target.version}"
+        if target.skip_reason:
+            lines.append(f"{name}: already released before this run")
+            continue
+        parts = []
+        for index in dict.fromkeys([*target.already, *target.uploaded]):
+            now = target.uploaded.get(index, [])
+            before = target.already.get(index, [])
+            there = [f"{file} (uploaded now)" for file in now] + [
+                f"{file} (there before)" for file in before
+            ]
+            parts.append(f"on {index}: {', '.join(there) or 'nothing'}")
+        if not parts:
+            parts.append("nothing uploaded")
+        if run.options.rehearse or not any(step.name == "tag" for step in run.steps):
+            pass
+        elif target.tag_pushed:
+            parts.append(f"tag {target.tag} pushed to {run.options.remote}")
+        elif target.tag_made:
+            parts.append(f"tag {target.tag} made here, not pushed")
+        else:
+            parts.append(f"tag {target.tag} not made")
+        lines.append(f"{name}: " + "; ".join(parts))
+    return lines
 
 
 def _next_command(run: ReleaseRun, step: Step) -> str:
@@ -796,7 +1084,9 @@ def run_release(
     index and tagged is reported and skipped whole.  ``on_step`` is called
     before each step of each target, ``on_record`` with each result.
     """
+    steps = with_gate(steps)
     check_step_order(steps)
+    run.steps = steps
     run.publishing = any(step.remote for step in steps)
     report = ReleaseReport(run.records, unsigned=run.publishing and not run.signing_on)
     for target in run.targets:
@@ -842,9 +1132,11 @@ def run_release(
                 if on_record is not None:
                     on_record(record)
                 report.failed_step = step.name
-                report.failed_package = target.package.name
+                report.failed_package = _failed_packages(exc, run.targets) or target.package.name
                 report.error = exc
                 report.next_command = _next_command(run, step)
+                if report.sent:
+                    report.left = _what_left(run)
                 return report
             run.records.append(record)
             if on_record is not None:

@@ -20,7 +20,7 @@ import io
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -483,14 +483,17 @@ def publish(
     attestations: bool = False,
     retries: int = 3,
     backoff: float = 1.0,
+    on_upload: Callable[[str], None] | None = None,
 ) -> PublishResult:
     """Upload the files of ``name`` ``version`` that ``index`` does not have yet.
 
     Idempotent: files already there with the same sha256 are skipped; a re-run
     after a failure completes the upload.  Each file is retried up to
     ``retries`` times on transient failures, waiting ``backoff``, then twice
-    that, and so on.  With ``attestations``, each dist's ``<file>.*.attestation``
-    files go with it (PyPI and TestPyPI only; other indexes get the dists alone).
+    that, and so on.  ``on_upload`` is called with each file name as soon as the
+    index has it (the caller's record of what left).  With ``attestations``,
+    each dist's ``<file>.*.attestation`` files go with it (PyPI and TestPyPI
+    only; other indexes get the dists alone).
     """
     if not index.upload_url:
         raise ConfigError(
@@ -560,4 +563,6 @@ def publish(
             log.info("uploaded %s to %s", path.name, index.name)
             break
         uploaded.append(path.name)
+        if on_upload is not None:
+            on_upload(path.name)
     return PublishResult(tuple(uploaded), tuple(skipped))
