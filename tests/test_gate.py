@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from releasekit import pipeline
-from releasekit.errors import GateRefused, ReleaseError
+from releasekit.errors import DigestMismatch, GateRefused, ReleaseError
+from releasekit.index import file_sha256
 from releasekit.workspace import load_workspace
 from tests.conftest import git, make_wheel, repo_state
 from tests.test_release import nox, summary_rows, use_index
@@ -297,3 +298,32 @@ def test_a_failure_after_the_upload_says_what_left_and_how_to_finish(
         "then run: nox -s release -- --all --index staging   "
         "(safe to repeat: finished work is skipped)"
     ) in failure
+
+
+def test_verify_in_the_release_compares_the_index_with_what_this_run_built(
+    oxi_repo: Path, upload_env: PypiServer, tmp_path: Path
+) -> None:
+    """The index swaps the wheel after the upload, listing the new bytes with their own hash."""
+    wheel = f"oxi_core-{V}-py3-none-any.whl"
+
+    def swap(run: pipeline.ReleaseRun, target: pipeline.Target) -> str:
+        other = make_wheel(tmp_path / "swapped", "oxi-core", V, requires=("evil",))
+        upload_env.put(other)
+        return "swapped"
+
+    steps = [*by_name("build", "publish"), pipeline.Step("swap", swap, remote=True)]
+    steps += by_name("verify", "tag")
+    run = make_run(oxi_repo, upload_env, steps)
+    report = pipeline.run_release(run, steps)
+    assert (report.failed_step, report.failed_package) == ("verify", "oxi-core")
+    assert isinstance(report.error, DigestMismatch)
+    built = run.targets[0].dists.wheels[0]  # type: ignore[union-attr]
+    served = upload_env.listing()[wheel]
+    assert (
+        f"{wheel}: staging serves sha256 {served}, expected {file_sha256(built)}"
+        in report.error.message
+    )
+    assert "(the files this run built)" in report.error.message
+    failure = report.failure()
+    assert "what left this machine:" in failure and "tag oxi-core-v0.1.0a1 not made" in failure
+    assert git(oxi_repo, "tag", "-l") == ""

@@ -32,6 +32,8 @@ __all__ = [
     "remote_tag_target",
     "repo_root",
     "require_clean",
+    "reset_hard",
+    "run_git",
     "tag_message",
     "tag_name_problem",
     "tag_target",
@@ -46,6 +48,19 @@ def _git(repo: Path, *args: str, what: str = "git", hint: str = "") -> str:
         return run(["git", *args], cwd=repo, what=what, hint=hint).stdout.strip()
     except CommandFailed as exc:
         raise GitError(exc.message, exc.hint) from None
+
+
+def run_git(repo: Path, *args: str, what: str = "git", hint: str = "") -> str:
+    """Run ``git ARGS`` in ``repo``; its output (unstripped), or a GitError with the hint."""
+    try:
+        return run(["git", *args], cwd=repo, what=what, hint=hint).stdout
+    except CommandFailed as exc:
+        raise GitError(exc.message, exc.hint) from None
+
+
+def reset_hard(repo: Path) -> None:
+    """Put every tracked file back as HEAD has it (best effort: never raises)."""
+    run(["git", "reset", "-q", "--hard", "HEAD"], cwd=repo, check=False)
 
 
 def repo_root(path: Path) -> Path:

@@ -375,12 +375,13 @@ def verify(session: nox.Session) -> None:
         "--bundles",
         default=None,
         metavar="DIR",
-        help="where the release's sigstore bundles are (default: dist/<name>/)",
+        help="where the release record and sigstore bundles are (default: dist/<name>/)",
     )
     ns = parser.parse_args(session.posargs)
     workspace = load_workspace()
     args = _split_targets(workspace, ns.targets)
     packages = _select(workspace, args, ns.all)
+    from releasekit.record import verify_basis
     from releasekit.signing import bundle_check
     from releasekit.verify import verify_published
 
@@ -404,6 +405,12 @@ def verify(session: nox.Session) -> None:
         if ns.plan:
             print(f"would verify {package.name} {wanted} from {index.name} ({', '.join(kinds)})")
             continue
+        record_dir = Path(ns.bundles).resolve() if ns.bundles else package.dist_dir
+        basis = verify_basis(
+            workspace.root, package.name, str(wanted), package.tag(str(wanted)), record_dir
+        )
+        if basis.note:
+            session.log(basis.note)
         report = verify_published(
             index,
             package.canonical_name,
@@ -415,11 +422,15 @@ def verify(session: nox.Session) -> None:
             dependency_index=workspace.config.index("pypi") if index.name == "testpypi" else None,
             before_install=bundle_check(
                 workspace.config.signing,
-                bundle_dir=Path(ns.bundles).resolve() if ns.bundles else package.dist_dir,
+                bundle_dir=record_dir,
                 name=package.name,
                 version=str(wanted),
                 tag=package.tag(str(wanted)),
             ),
+            expected=basis.expected,
+            expected_source=basis.source,
+            source_date_epoch=basis.source_date_epoch,
+            require_reproducible=package.settings.reproducible,
         )
         for line in report.lines:
             session.log(line)

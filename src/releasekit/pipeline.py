@@ -64,6 +64,7 @@ __all__ = [
     "Step",
     "StepRecord",
     "Target",
+    "build_epoch",
     "check_step_order",
     "default_test_commands",
     "describe_plan",
@@ -124,6 +125,7 @@ class Target:
     already: dict[str, list[str]] = field(default_factory=dict)  # index -> files there before
     tag_made: bool = False  # made by this run (or found at HEAD)
     tag_pushed: bool = False  # on the remote (pushed now or found there)
+    reproducible: str | None = None  # verify's line comparing the rebuilt and published wheel
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,7 @@ class ReleaseReport:
     unsigned: bool = False
     sent: bool = False  # a remote step ran: something may have left the machine
     left: list[str] = field(default_factory=list)  # on failure after sending: what left
+    notes: list[str] = field(default_factory=list)  # lines under the table (reproducible...)
 
     @property
     def ok(self) -> bool:
@@ -212,6 +215,8 @@ class ReleaseReport:
         text = format_table(("step", "package", "result", "time", "detail"), rows)
         total = sum(r.seconds for r in self.records)
         text += f"\n{len(self.records)} step(s) in {format_duration(total)}"
+        for note in self.notes:
+            text += f"\n{note}"
         if self.unsigned and self.ok:
             text += "\nnote: this release is unsigned (no [tool.releasekit.signing], no --sign)"
         if not self.ok and self.error is not None:
@@ -643,12 +648,31 @@ def step_gate(run: ReleaseRun, target: Target) -> str:
     return _once_for_all(run, "gate", target, _gate_all)
 
 
+def build_epoch(run: ReleaseRun) -> int:
+    """The SOURCE_DATE_EPOCH the build step uses: the environment's, else HEAD's commit time."""
+    given = os.environ.get("SOURCE_DATE_EPOCH", "")
+    return int(given) if given.isdigit() else git.commit_time(run.workspace.root, "HEAD")
+
+
 def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
     from releasekit.publish import needs_confirmation, plan_publish, publish
+    from releasekit.record import record_of, write_record
 
     dists = target_dists(target)
     files = list(dists.files)
     plan = plan_publish(index, target.package.canonical_name, str(target.version), files)
+    # the release record: what is published, for `nox -s verify` and later runs to prove
+    write_record(
+        target.dist_dir,
+        record_of(
+            target.package.name,
+            str(target.version),
+            files,
+            commit=git.head(run.workspace.root),
+            tag=target.tag,
+            source_date_epoch=build_epoch(run),
+        ),
+    )
     target.already[index.name] = [p.name for p in plan.already]
     if not plan.to_upload:
         target.published_to.append(index.name)
@@ -697,6 +721,7 @@ def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
 
 
 def _verify_on(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
+    from releasekit.index import file_sha256
     from releasekit.verify import verify_published
 
     package = target.package
@@ -726,7 +751,12 @@ def _verify_on(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
         timeout=run.options.verify_timeout or package.settings.verify_timeout,
         dependency_index=dependency_index,
         before_install=before_install,
+        expected={path.name: file_sha256(path) for path in target_dists(target).files},
+        expected_source="the files this run built",
+        source_date_epoch=build_epoch(run),
+        require_reproducible=package.settings.reproducible,
     )
+    target.reproducible = report.reproducible
     proofs = [line.strip() for line in report.lines if line.startswith(" ")]
     where = f"{' + '.join(report.checked)} from {index.name}"
     return f"{where}: {proofs[-1]}" if proofs else where
@@ -1008,8 +1038,30 @@ def _fully_published(run: ReleaseRun, target: Target) -> str | None:
         return None
     if run.options.push and git.remote_tag_target(root, target.tag, run.options.remote) != local:
         return None
+    from releasekit.record import check_served, read_record, record_path
+
     name = f"{target.package.name} {target.version}"
-    return f"{name} is already published on {run.index.name} and tagged"
+    record = read_record(target.dist_dir, target.package.name, str(target.version))
+    if record is None:
+        log.info(
+            "%s is on %s and tagged, but there is no release record here to compare with: "
+            "the steps run and compare what they build with the index",
+            name,
+            run.index.name,
+        )
+        return None
+    where = record_path(target.dist_dir, target.package.name, str(target.version))
+    if where.is_relative_to(root):
+        where = where.relative_to(root)
+    check_served(record.files, files, index=run.index.name, source=f"the record {where}")
+    return f"{name} is already published on {run.index.name} (sha256 as recorded) and tagged"
+
+
+def _notes(run: ReleaseRun) -> list[str]:
+    """The lines under the summary table: whether each verified wheel is reproducible."""
+    return [
+        f"{t.package.name} {t.version}: {t.reproducible}" for t in run.targets if t.reproducible
+    ]
 
 
 def _failed_packages(exc: ReleaseError, targets: Sequence[Target]) -> str:
@@ -1093,7 +1145,11 @@ def run_release(
         try:
             target.skip_reason = _fully_published(run, target)
         except ReleaseError as exc:
-            report.failed_step, report.failed_package, report.error = steps[0].name, None, exc
+            from releasekit.errors import DigestMismatch
+
+            first = "verify" if isinstance(exc, DigestMismatch) else steps[0].name
+            report.failed_step, report.error = first, exc
+            report.failed_package = target.package.name if first == "verify" else None
             report.next_command = _next_command(run, steps[0])
             return report
         if target.skip_reason:
@@ -1137,10 +1193,12 @@ def run_release(
                 report.next_command = _next_command(run, step)
                 if report.sent:
                     report.left = _what_left(run)
+                report.notes = _notes(run)
                 return report
             run.records.append(record)
             if on_record is not None:
                 on_record(record)
+    report.notes = _notes(run)
     report.unsigned = (
         run.publishing
         and not any(t.signed for t in run.targets)

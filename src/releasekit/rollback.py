@@ -26,11 +26,9 @@ from typing import Literal
 from packaging.version import Version
 
 from releasekit import git
-from releasekit._process import run
 from releasekit.config import BUILTIN_INDEXES, IndexConfig
 from releasekit.edits import FileEdit, apply_edits, merge_edits, planned_text
 from releasekit.errors import (
-    CommandFailed,
     DirtyWorkingTree,
     GitError,
     ReleaseError,
@@ -256,10 +254,7 @@ def yank_url(package: Package, version: Version, index: IndexConfig | None = Non
 
 
 def _git_out(repo: Path, *args: str, what: str, hint: str = "") -> str:
-    try:
-        return run(["git", *args], cwd=repo, what=what, hint=hint).stdout
-    except CommandFailed as exc:
-        raise GitError(exc.message, exc.hint) from None
+    return git.run_git(repo, *args, what=what, hint=hint)
 
 
 @dataclass(frozen=True)
@@ -851,7 +846,7 @@ def _restore(repo: Path, plan: RollbackPlan) -> str | None:
         )
     except BaseException:
         # the tree was clean before: put every file back as HEAD has it
-        run(["git", "reset", "-q", "--hard", "HEAD"], cwd=repo, check=False)
+        git.reset_hard(repo)
         raise
     commit = git.head(repo)
     log.info("restored %d file(s) from %s in %s", len(plan.restore_paths), tag, commit[:12])

@@ -16,9 +16,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,14 +36,23 @@ from releasekit.errors import (
     CommandFailed,
     ConfigError,
     DeadlineExceeded,
+    DigestMismatch,
+    NotReproducible,
     SmokeFailed,
     VerifyFailed,
     VersionNotOnIndex,
 )
-from releasekit.index import IndexFile, download_from_index, files_on_index
+from releasekit.index import IndexFile, download_from_index, file_sha256, files_on_index
 from releasekit.venvs import create_venv, install, prove_installed
 
-__all__ = ["DistKind", "VerifyReport", "verify_published", "wait_for_version"]
+__all__ = [
+    "DistKind",
+    "VerifyReport",
+    "WheelDiff",
+    "compare_wheels",
+    "verify_published",
+    "wait_for_version",
+]
 
 log = logging.getLogger("releasekit")
 
@@ -59,9 +70,75 @@ class VerifyReport:
     index: str
     checked: tuple[str, ...]  # "wheel", "sdist"
     lines: tuple[str, ...]
+    reproducible: str | None = None  # the line comparing the rebuilt wheel with the published
 
     def __str__(self) -> str:
         return "\n".join(self.lines)
+
+
+@dataclass(frozen=True)
+class WheelDiff:
+    """How a wheel rebuilt from the sdist compares with the published wheel."""
+
+    identical: bool  # byte for byte
+    differing: tuple[str, ...] = ()  # members in both, with other contents
+    only_published: tuple[str, ...] = ()
+    only_rebuilt: tuple[str, ...] = ()
+
+    def describe(self, filename: str, epoch: int | None) -> str:
+        """One line for the summary: reproducible, or which members differ."""
+        when = f"SOURCE_DATE_EPOCH={epoch}" if epoch is not None else "no SOURCE_DATE_EPOCH known"
+        if self.identical:
+            return (
+                f"reproducible: {filename} rebuilt from the published sdist is byte-identical "
+                f"to the published wheel ({when})"
+            )
+        parts = []
+        if self.differing:
+            parts.append(f"members differ: {', '.join(self.differing)}")
+        if self.only_published:
+            parts.append(f"only in the published wheel: {', '.join(self.only_published)}")
+        if self.only_rebuilt:
+            parts.append(f"only in the rebuilt wheel: {', '.join(self.only_rebuilt)}")
+        if not parts:
+            parts.append("same members and contents; the archives differ in timestamps, order "
+                         "or permissions")  # fmt: skip
+        return (
+            f"not reproducible: {filename} rebuilt from the published sdist differs from the "
+            f"published wheel ({when}): {'; '.join(parts)}"
+        )
+
+
+def compare_wheels(published: Path, rebuilt: Path) -> WheelDiff:
+    """Compare two wheels byte for byte, then member by member."""
+    if published.read_bytes() == rebuilt.read_bytes():
+        return WheelDiff(identical=True)
+    with zipfile.ZipFile(published) as left, zipfile.ZipFile(rebuilt) as right:
+        a = {info.filename: left.read(info) for info in left.infolist() if not info.is_dir()}
+        b = {info.filename: right.read(info) for info in right.infolist() if not info.is_dir()}
+    return WheelDiff(
+        identical=False,
+        differing=tuple(sorted(name for name in a.keys() & b.keys() if a[name] != b[name])),
+        only_published=tuple(sorted(a.keys() - b.keys())),
+        only_rebuilt=tuple(sorted(b.keys() - a.keys())),
+    )
+
+
+@contextlib.contextmanager
+def _build_epoch(epoch: int | None) -> Iterator[None]:
+    """SOURCE_DATE_EPOCH set to ``epoch`` while the sdist is rebuilt (None: left alone)."""
+    if epoch is None:
+        yield
+        return
+    before = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = before
 
 
 def wait_for_version(
@@ -147,14 +224,36 @@ def _fetch(
     files: Sequence[IndexFile],
     root: Path,
     before_install: Callable[[Path, IndexFile], None] | None,
+    *,
+    expected: Mapping[str, str] | None = None,
+    download: bool = False,
 ) -> tuple[IndexFile, Path | None]:
-    """The file of ``kind`` to verify, downloaded and checked when it must be (else None)."""
+    """The file of ``kind`` to verify, downloaded and checked when it must be (else None).
+
+    With ``expected`` (file name -> sha256 of what was built) the downloaded
+    bytes must be exactly those; a file that was not built is refused.
+    """
     chosen = _pick(files, kind)
-    if before_install is None and kind == "wheel":
+    if before_install is None and expected is None and kind == "wheel" and not download:
         return chosen, None  # the installer takes it from the index by name
     downloaded = download_from_index(index, chosen, root / "downloads")
     if chosen.sha256 is None:
         log.warning("%s lists no sha256 for %s", index.name, chosen.filename)
+    if expected is not None:
+        wanted = expected.get(chosen.filename)
+        served = file_sha256(downloaded)
+        if wanted is None:
+            raise DigestMismatch(
+                f"{index.name!r} would install {chosen.filename!r}, which this release did not "
+                f"build (built: {', '.join(sorted(expected))})",
+                "find out who uploaded it; do not trust this index for this version",
+            )
+        if served != wanted:
+            raise DigestMismatch(
+                f"{chosen.filename!r} from {index.name!r} has sha256 {served}, "
+                f"the release built {wanted}",
+                "do not trust this index for this version: find out who changed the file",
+            )
     if before_install is not None:
         before_install(downloaded, chosen)
     return chosen, downloaded
@@ -225,6 +324,10 @@ def verify_published(
     timeout: float = 180,
     dependency_index: IndexConfig | None = None,
     before_install: Callable[[Path, IndexFile], None] | None = None,
+    expected: Mapping[str, str] | None = None,
+    expected_source: str = "the release record",
+    source_date_epoch: int | None = None,
+    require_reproducible: bool = False,
 ) -> VerifyReport:
     """Install ``name`` ``version`` from ``index`` into fresh venvs and prove it.
 
@@ -243,6 +346,14 @@ def verify_published(
     :class:`~releasekit.errors.DeadlineExceeded`, or
     :class:`~releasekit.errors.VersionNotOnIndex` while the version is not
     listed yet.
+
+    ``expected`` (file name -> sha256, from this run's build or the release
+    record; ``expected_source`` says which) must be what the index lists and
+    serves: any other hash is a :class:`DigestMismatch` naming both.  With both
+    kinds, the wheel built from the published sdist (``SOURCE_DATE_EPOCH`` =
+    ``source_date_epoch``) is compared with the published wheel: the report's
+    ``reproducible`` line says byte-identical or which members differ, and
+    ``require_reproducible`` makes a difference a :class:`NotReproducible`.
     """
     unknown = [k for k in kinds if k not in KINDS]
     if not kinds or unknown:
@@ -263,6 +374,10 @@ def verify_published(
             timeout=timeout,
             dependency_index=dependency_index,
             before_install=before_install,
+            expected=expected,
+            expected_source=expected_source,
+            source_date_epoch=source_date_epoch,
+            require_reproducible=require_reproducible,
         )
 
 
@@ -277,9 +392,19 @@ def _verify(
     timeout: float,
     dependency_index: IndexConfig | None,
     before_install: Callable[[Path, IndexFile], None] | None,
+    expected: Mapping[str, str] | None,
+    expected_source: str,
+    source_date_epoch: int | None,
+    require_reproducible: bool,
 ) -> VerifyReport:
     chosen_kinds = kinds
     files = wait_for_version(index, name, version, timeout=timeout, kinds=chosen_kinds)
+    checked: list[str] = []
+    if expected is not None:
+        from releasekit.record import check_served
+
+        checked = check_served(expected, files, index=index.name, source=expected_source)
+    compare = set(chosen_kinds) == set(KINDS)
     with contextlib.ExitStack() as stack:
         roots: dict[DistKind, Path] = {}
         for kind in chosen_kinds:
@@ -289,7 +414,10 @@ def _verify(
         # then the kinds install and prove themselves side by side, each in its
         # own venv and folder (they share nothing but the read-only index).
         fetched = {
-            kind: _fetch(index, kind, files, roots[kind], before_install) for kind in chosen_kinds
+            kind: _fetch(
+                index, kind, files, roots[kind], before_install, expected=expected, download=compare
+            )
+            for kind in chosen_kinds
         }
 
         def verify_kind(kind: DistKind) -> list[str]:
@@ -306,9 +434,12 @@ def _verify(
                 dependency_index=dependency_index,
             )
 
-        with ThreadPoolExecutor(
-            max_workers=len(chosen_kinds), thread_name_prefix="releasekit-verify"
-        ) as pool:
+        with (
+            _build_epoch(source_date_epoch),
+            ThreadPoolExecutor(
+                max_workers=len(chosen_kinds), thread_name_prefix="releasekit-verify"
+            ) as pool,
+        ):
             # each thread runs in a copy of this context: the deadline goes with it
             running = [
                 pool.submit(contextvars.copy_context().run, verify_kind, kind)
@@ -317,4 +448,32 @@ def _verify(
         lines: list[str] = []
         for future in running:  # the first kind's failure is the one raised
             lines += future.result()
-    return VerifyReport(name, version, index.name, chosen_kinds, tuple(lines))
+        reproducible = None
+        if compare:
+            reproducible = _reproducible_line(
+                fetched["wheel"][1], roots["sdist"] / "built", source_date_epoch
+            )
+    if reproducible is not None:
+        log.info("%s", reproducible)
+        if require_reproducible and not reproducible.startswith("reproducible:"):
+            raise NotReproducible(
+                f"{name} {version}: {reproducible}",
+                "reproducible = true in [tool.releasekit]: make the build reproducible "
+                "(the same build backend version, SOURCE_DATE_EPOCH, no build-time data) "
+                "or set reproducible = false",
+            )
+    lines += checked + ([reproducible] if reproducible else [])
+    return VerifyReport(name, version, index.name, chosen_kinds, tuple(lines), reproducible)
+
+
+def _reproducible_line(published: Path | None, built_dir: Path, epoch: int | None) -> str | None:
+    """Compare the published wheel with the one rebuilt from the published sdist."""
+    rebuilt = sorted(built_dir.glob("*.whl")) if built_dir.is_dir() else []
+    if published is None or not rebuilt:
+        return None
+    if rebuilt[0].name != published.name:
+        return (
+            f"not compared: the published sdist builds {rebuilt[0].name} here, "
+            f"the index serves {published.name}"
+        )
+    return compare_wheels(published, rebuilt[0]).describe(published.name, epoch)

@@ -31,7 +31,6 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from releasekit._process import run
 from releasekit.config import read_pyproject
 from releasekit.edits import FileEdit, planned_text
 from releasekit.errors import ConfigError, InvalidVersion, TagError, VersionError
@@ -442,15 +441,18 @@ def _tag_pattern(package: Package) -> re.Pattern[str]:
 
 def tagged_versions(package: Package) -> list[Version]:
     """Versions of ``package`` among the git tags of its repository, per its tag-format."""
-    proc = run(
-        ["git", "tag", "--list"],
-        cwd=package.root,
+    from releasekit import git
+
+    out = git.run_git(
+        package.root,
+        "tag",
+        "--list",
         what="git tag --list",
         hint="a version taken from git tags needs the git repository; run releasekit inside it",
     )
     pattern = _tag_pattern(package)
     versions = []
-    for tag in proc.stdout.split():
+    for tag in out.split():
         match = pattern.fullmatch(tag)
         if match:
             with contextlib.suppress(packaging.version.InvalidVersion):
