@@ -155,7 +155,10 @@ def test_the_runbook_story_literal_then_bump_then_release_then_nothing_to_do(
 
     again = nox(repo, *release, server=pypiserver)
     assert again.returncode == 0, again.stdout
-    assert "oxi-core 0.1.0a2 is already published on staging and tagged" in again.stdout
+    assert (
+        "oxi-core 0.1.0a2 is already published on staging (sha256 as recorded) and tagged"
+        in again.stdout
+    )
     assert summary_rows(again.stdout) == [("all", "oxi-core", "skipped")]
     assert pypiserver.listing() == listing
     assert remote_tags(repo) == tags
