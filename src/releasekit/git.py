@@ -30,6 +30,7 @@ __all__ = [
     "push_tag",
     "push_tag_dry_run",
     "remote_tag_target",
+    "remote_url",
     "repo_root",
     "require_clean",
     "reset_hard",
@@ -274,6 +275,12 @@ def check_tag_name(repo: Path, tag: str) -> None:
             "change tag-format in [tool.releasekit] (e.g. '{name}-v{version}'): "
             "no spaces, no ~^:?*[\\, no '..'",
         )
+
+
+def remote_url(repo: Path, remote: str = "origin") -> str | None:
+    """The URL of ``remote``, or None when there is no such remote."""
+    proc = run(["git", "remote", "get-url", remote], cwd=repo, check=False)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 
 def has_remote(repo: Path, remote: str) -> bool:

@@ -30,7 +30,6 @@ import requests
 from packaging.version import Version
 
 from releasekit._process import redact_text
-from releasekit._process import run as run_process
 from releasekit.errors import CredentialsError, ReleaseError
 from releasekit.workspace import Package
 
@@ -96,10 +95,12 @@ class GitHubRelease:
 
 
 def _repository_from_remote(root: Path, remote: str) -> str | None:
-    proc = run_process(["git", "remote", "get-url", remote], cwd=root, check=False)
-    if proc.returncode != 0:
+    from releasekit import git
+
+    url = git.remote_url(root, remote)
+    if url is None:
         return None
-    match = _REMOTE.search(proc.stdout.strip())
+    match = _REMOTE.search(url)
     return f"{match['owner']}/{match['repo']}" if match else None
 
 
