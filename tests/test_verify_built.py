@@ -169,7 +169,7 @@ def test_a_tampered_index_is_caught_before_anything_is_installed(
     served = published.listing()[WHEEL]
     with pytest.raises(DigestMismatch) as info:
         verify_published(
-            published.index, NAME, VERSION, timeout=10, expected=built,
+            published.index, NAME, VERSION, timeout=600, expected=built,
             expected_source="the files this run built",
         )  # fmt: skip
     message = info.value.message
@@ -180,7 +180,7 @@ def test_a_tampered_index_is_caught_before_anything_is_installed(
 def test_the_rebuilt_wheel_is_compared_with_the_published_one(
     published: PypiServer, oxi_dists: Dists, tmp_path: Path
 ) -> None:
-    report = verify_published(published.index, NAME, VERSION, timeout=10)
+    report = verify_published(published.index, NAME, VERSION, timeout=600)
     assert report.reproducible is not None
     assert report.reproducible.startswith(f"reproducible: {WHEEL} rebuilt from the published")
     assert report.lines[-1] == report.reproducible
@@ -189,14 +189,14 @@ def test_the_rebuilt_wheel_is_compared_with_the_published_one(
     shutil.copy2(
         with_extra_member(oxi_dists.wheel, tmp_path / "other"), published.directory / WHEEL
     )
-    report = verify_published(published.index, NAME, VERSION, timeout=10)
+    report = verify_published(published.index, NAME, VERSION, timeout=600)
     assert report.reproducible is not None
     assert report.reproducible.startswith(f"not reproducible: {WHEEL} rebuilt from the")
     assert "only in the published wheel: oxi_core/injected.py" in report.reproducible
     with pytest.raises(
         NotReproducible, match=r"only in the published wheel: oxi_core/injected\.py"
     ):
-        verify_published(published.index, NAME, VERSION, timeout=10, require_reproducible=True)
+        verify_published(published.index, NAME, VERSION, timeout=600, require_reproducible=True)
 
 
 # --- as users run it ---------------------------------------------------------------------
