@@ -24,6 +24,7 @@ from releasekit.versioning import (
     plan_bump,
     plan_pin_edits,
     plan_version_edit,
+    plan_version_files_edits,
     read_version,
 )
 from releasekit.workspace import Package, Workspace
@@ -53,8 +54,8 @@ class VersionChange:
         lines = [f"{self.package.name}: {self.old} -> {self.new}"]
         if self.notes_only_tag:
             lines.append(
-                f"  version comes from git tags ({self.source.detail}): the bump is the next tag, "
-                f"{self.package.tag(str(self.new))!r} (make it with `invoke tag` after committing)"
+                f"  the version comes from {self.source.detail}: the new version is the tag "
+                f"{self.package.tag(str(self.new))!r}"
             )
         root = self.package.workspace_root
         for edit in self.edits:
@@ -85,6 +86,7 @@ def plan_version_change(
     new = plan_bump(old, request)
     source = find_version_source(package)
     edits = list(plan_version_edit(package, new))
+    edits.extend(plan_version_files_edits(package, new, pending=edits))
     pin_edits, warnings = plan_pin_edits(workspace, package, old, new, pending=edits)
     edits.extend(pin_edits)
     edits.extend(plan_notes(package, new, today=today, pending=edits))

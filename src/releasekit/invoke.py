@@ -24,6 +24,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
+from packaging.version import Version
 
 from releasekit import git
 from releasekit.bump import plan_version_change
@@ -33,7 +34,13 @@ from releasekit.notes import check_notes, notes_location, notes_state, plan_note
 from releasekit.report import format_pairs, show_progress
 from releasekit.session_names import nox_command, use_noxfile
 from releasekit.status import package_status
-from releasekit.versioning import BumpRequest, parse_version, read_version
+from releasekit.versioning import (
+    BumpRequest,
+    find_version_source,
+    parse_version,
+    read_version,
+    tagged_versions,
+)
 from releasekit.workspace import Package, Workspace, load_workspace
 
 __all__ = ["bump", "notes", "ns", "rollback", "status", "tag", "untag", "workflow"]
@@ -140,11 +147,30 @@ def bump(
         return
     apply_edits(change.edits)
     print("\n".join(lines))
-    if change.edits:
+    if change.notes_only_tag:
+        _tag_the_bump(workspace, change.package, change.new, len(change.edits))
+    elif change.edits:
         print(
             f"next: review, commit ({len(change.edits)} files), then "
             f"`{nox_command('release', chosen.name)}`"
         )
+
+
+def _tag_the_bump(workspace: Workspace, package: Package, new: Version, edits: int) -> None:
+    """A version taken from git tags: make the tag now, or say the one command that does."""
+    name = package.tag(str(new))
+    command = f"invoke tag --package {package.name} --version {new}"
+    if edits or git.dirty_paths(workspace.root):
+        print(
+            f"next: review and commit{f' ({edits} files)' if edits else ''}, "
+            f"then make the tag {name!r}: {command}"
+        )
+        return
+    git.create_tag(workspace.root, name, f"Release {package.name} {new}")
+    print(
+        f"created tag {name} at HEAD: {package.name} is now {new}; "
+        f"next: `{nox_command('release', package.name)}`"
+    )
 
 
 @task(
@@ -191,7 +217,8 @@ def notes(
     auto_shortflags=False,
     help={
         "package": "distribution name or path (default: the package you are in)",
-        "version": "must equal the version at source (default: that version)",
+        "version": "must equal the version at source (default: that version); "
+        "for versions from git tags, the next version",
         "push": "also push the tag to the remote",
         "remote": "remote to push to (default: origin)",
         "dry": "print the tag that would be made",
@@ -206,20 +233,44 @@ def tag(
     remote: str = "origin",
     dry: bool = False,
 ) -> None:
-    """Make the annotated release tag (per tag-format) at HEAD; --push to publish it."""
+    """Make the annotated release tag (per tag-format) at HEAD; --push to publish it.
+
+    For a version taken from git tags (setuptools-scm, hatch-vcs...), the tag
+    *is* the bump: ``--version`` may name the next version.
+    """
     workspace = _workspace()
     chosen = _package(workspace, package)
-    current = read_version(chosen)
-    if version is not None and parse_version(version) != current:
-        raise VersionError(
-            f"{chosen.name} is at {current} in its source, not {version!r}",
-            "tag the version at source, or bump first (invoke bump --to ...)",
-        )
+    tag_driven = find_version_source(chosen).kind == "tag"
+    if tag_driven and version is not None:
+        current = parse_version(version)
+        tagged = tagged_versions(chosen)
+        if tagged and current < tagged[-1]:
+            raise VersionError(
+                f"{chosen.name} {current} is below its latest tag ({tagged[-1]}): "
+                "tags only move forward",
+                f"name a version above {tagged[-1]}, e.g. invoke bump --patch",
+            )
+    else:
+        current = read_version(chosen)
+        if version is not None and parse_version(version) != current:
+            raise VersionError(
+                f"{chosen.name} is at {current} in its source, not {version!r}",
+                "tag the version at source, or bump first (invoke bump --to ...)",
+            )
     name = chosen.tag(str(current))
     if dry:
         print(f"dry run: would tag {name!r} at {git.head(workspace.root)[:12]}")
         return
-    made = git.create_tag(workspace.root, name, f"Release {chosen.name} {current}")
+    try:
+        made = git.create_tag(workspace.root, name, f"Release {chosen.name} {current}")
+    except TagError as exc:
+        if not tag_driven:
+            raise
+        raise TagError(
+            exc.message,
+            f"{chosen.name}'s version comes from git tags: `invoke bump --patch` (or --minor, "
+            "--major, --pre) makes the next one",
+        ) from None
     print(f"{'created' if made else 'already there:'} tag {name}")
     if push:
         pushed = git.push_tag(workspace.root, name, remote)
@@ -280,6 +331,7 @@ def status(c: Context, package: str | None = None, index: list[str] | None = Non
         state = package_status(workspace, item, indexes=indexes)
         rows: list[tuple[str, str]] = [
             ("version at source", state.version),
+            ("version source", state.source),
             ("version literals", "; ".join(state.literals) or "none"),
             ("tag", f"{state.tag} ({state.tag_state})"),
             ("release notes", state.notes),
