@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git
+from tests.conftest import git, repo_state
 
 PROJECTS = Path(__file__).parent / "projects"
 
@@ -153,3 +153,107 @@ def test_a_project_of_each_shape_is_bumped_built_and_rehearsed(
     assert rehearsal.returncode == 0, rehearsal.stdout
     assert "Traceback" not in rehearsal.stdout
     assert git(repo, "status", "--porcelain") == ""
+
+
+def uv(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    from releasekit._process import find_uv
+
+    uv_bin = find_uv()
+    assert uv_bin is not None
+    return subprocess.run(
+        [uv_bin, *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "UV_OFFLINE": "1"},
+    )
+
+
+def fill_all_notes(repo: Path, roots: list[str], version: str) -> None:
+    for root in roots:
+        fill_notes(repo / root, version)
+
+
+def test_a_uv_workspace_bumps_with_its_dependents_and_its_lock_then_releases(
+    tmp_path: Path,
+) -> None:
+    repo = shape_repo(tmp_path, "uv-workspace")
+    locked = uv(repo, "lock")
+    assert locked.returncode == 0, locked.stderr
+    git(repo, "add", "uv.lock")
+    git(repo, "commit", "-q", "-m", "lock")
+
+    status = run_cli(repo, "invoke", "status")
+    assert status.returncode == 0, status.stdout
+    shown = re.findall(r"^([\w-]+) \(([\w/.-]+)\)$", status.stdout, re.M)
+    assert shown == [
+        ("uv-core", "packages/uv-core"),
+        ("uv-plugin", "packages/uv-plugin"),
+        ("uv-app", "."),
+    ]  # the uv members, in dependency order; packages/scratch is excluded
+
+    bump = run_cli(repo, "invoke", "bump", "--package", "uv-core", "--with-dependents", "--patch")
+    assert bump.returncode == 0, bump.stdout
+    for name in ("uv-core", "uv-plugin", "uv-app"):
+        assert f"{name}: 0.1.0 -> 0.1.1" in bump.stdout
+    assert "refreshed uv.lock (uv lock)" in bump.stdout
+    assert '"uv-core==0.1.1"' in (repo / "packages/uv-plugin/pyproject.toml").read_text()
+    assert '"uv-plugin==0.1.1"' in (repo / "pyproject.toml").read_text()
+    check = uv(repo, "lock", "--check")
+    assert check.returncode == 0, check.stderr  # the lock is not stale
+    fill_all_notes(repo, [".", "packages/uv-core", "packages/uv-plugin"], "0.1.1")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "release 0.1.1")
+
+    build = run_cli(repo, "nox", "-s", "build", "--", "--all")
+    assert build.returncode == 0, build.stdout
+    assert sorted(p.name for p in (repo / "dist").iterdir()) == ["uv-app", "uv-core", "uv-plugin"]
+    shutil.rmtree(repo / "dist")
+    rehearsal = run_cli(repo, "nox", "-s", "release", "--", "--all", "--rehearse")
+    assert rehearsal.returncode == 0, rehearsal.stdout
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_failed_uv_lock_restores_every_file(tmp_path: Path) -> None:
+    repo = shape_repo(tmp_path, "uv-workspace")
+    assert uv(repo, "lock").returncode == 0
+    core = repo / "packages/uv-core/pyproject.toml"
+    core.write_text(
+        core.read_text().replace(
+            "requires-python", 'dependencies = ["no-such-dist-xyz"]\nrequires-python'
+        )
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a dependency no index has (the lock will fail)")
+    before = repo_state(repo)
+    bump = run_cli(repo, "invoke", "bump", "--all", "--minor")
+    assert bump.returncode != 0
+    assert "uv lock failed after the bump, so every file was restored" in bump.stdout
+    assert "Traceback" not in bump.stdout
+    assert repo_state(repo) == before
+
+
+def test_a_monorepo_with_an_extras_loop_is_bumped_in_lockstep_and_released(
+    tmp_path: Path,
+) -> None:
+    repo = shape_repo(tmp_path, "extras-loop")
+    status = run_cli(repo, "invoke", "status")
+    assert status.returncode == 0, status.stdout
+    assert "loop-sdk -> loop-configuration -> loop-sdk" in status.stdout
+    assert "dependency cycle" not in status.stdout
+
+    bump = run_cli(repo, "invoke", "bump", "--all", "--minor")
+    assert bump.returncode == 0, bump.stdout
+    assert "loop-sdk: 1.0.0 -> 1.1.0" in bump.stdout
+    assert "loop-configuration: 1.0.0 -> 1.1.0" in bump.stdout
+    sdk = (repo / "sdk/pyproject.toml").read_text()
+    assert '"loop-configuration==1.1.0"' in sdk and 'version = "1.1.0"' in sdk
+    assert '"loop-sdk==1.1.0"' in (repo / "configuration/pyproject.toml").read_text()
+    fill_all_notes(repo, ["sdk", "configuration"], "1.1.0")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "release 1.1.0")
+
+    rehearsal = run_cli(repo, "nox", "-s", "release", "--", "--all", "--rehearse")
+    assert rehearsal.returncode == 0, rehearsal.stdout
+    order = re.findall(r"── build · (loop-[\w]+) ", rehearsal.stdout)
+    assert order == ["loop-sdk", "loop-configuration"]  # runtime requirements order them

@@ -133,3 +133,43 @@ def test_detected_tag_format_is_used_unless_configured(tmp_path: Path) -> None:
         fh.write('[tool.releasekit]\ntag-format = "solo-{version}"\n')
     package = load_workspace(tmp_path).packages[0]
     assert (package.tag_format, package.tag_format_origin) == ("solo-{version}", "configured")
+
+
+def _extras_pkg(root: Path, name: str, deps: list[str], extras: dict[str, list[str]]) -> None:
+    _pkg(root, name, deps)
+    with (root / "pyproject.toml").open("a") as fh:
+        fh.write("[project.optional-dependencies]\n")
+        for extra, reqs in extras.items():
+            fh.write(f"{extra} = [{', '.join(repr(r) for r in reqs)}]\n")
+
+
+def test_extras_and_groups_do_not_order_packages_and_their_loops_are_information(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.releasekit]\npackages = ["pkgs/*"]\n')
+    _extras_pkg(tmp_path / "pkgs" / "sdk", "sdk", [], {"config": ["configuration==1.0"]})
+    _pkg(tmp_path / "pkgs" / "configuration", "configuration", ["sdk==1.0"])
+    _pkg(tmp_path / "pkgs" / "plain", "plain", [])
+    workspace = load_workspace(tmp_path)  # no "dependency cycle"
+    assert [p.name for p in workspace.select(all_packages=True)] == [
+        "sdk",
+        "configuration",
+        "plain",
+    ]
+    [loop] = workspace.sibling_loops()
+    assert [p.name for p in loop] == ["sdk", "configuration", "sdk"]
+
+
+def test_uv_workspace_members_are_the_packages(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "app"\nversion = "1.0"\n'
+        '[tool.uv.workspace]\nmembers = ["libs/*"]\nexclude = ["libs/old"]\n'
+    )
+    for name in ("core", "old", "extra"):
+        _pkg(tmp_path / "libs" / name, name, [])
+    (tmp_path / "libs" / "notes").mkdir()  # no pyproject: not a member
+    workspace = load_workspace(tmp_path)
+    assert sorted(p.rel for p in workspace.packages) == [".", "libs/core", "libs/extra"]
+    with (tmp_path / "pyproject.toml").open("a") as fh:
+        fh.write('[tool.releasekit]\npackages = ["libs/core"]\n')  # configured: it wins
+    assert [p.rel for p in load_workspace(tmp_path).packages] == ["libs/core"]

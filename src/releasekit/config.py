@@ -106,8 +106,8 @@ class PackageSettings:
     leak_allow: tuple[str, ...] = ()
     verify_timeout: float = DEFAULT_VERIFY_TIMEOUT
     reproducible: bool = False  # True: a wheel rebuilt from the sdist must be byte-identical
-    # more files holding the version: a path, or {"path": ..., "pattern": ...}
-    version_files: tuple[str | Mapping[str, str], ...] = ()
+    # more files holding the version: (path, pattern or None), from `version-files`
+    version_files: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -280,6 +280,11 @@ def _package_settings(
         _check_type(where, key, value, PACKAGE_KEYS[key])
         attr = key.replace("-", "_")
         converted: Any = tuple(value) if isinstance(value, list) else value
+        if key == "version-files":
+            converted = tuple(
+                (item, None) if isinstance(item, str) else (item["path"], item.get("pattern"))
+                for item in value
+            )
         if key == "verify-timeout":
             converted = float(value)
             if converted <= 0:

@@ -27,7 +27,7 @@ from invoke.tasks import task
 from packaging.version import Version
 
 from releasekit import git
-from releasekit.bump import plan_version_change
+from releasekit.bump import apply_version_changes, plan_bumps, uv_lock_path
 from releasekit.edits import apply_edits
 from releasekit.errors import ReleaseError, TagError, VersionError
 from releasekit.notes import check_notes, notes_location, notes_state, plan_notes
@@ -91,6 +91,7 @@ def _rel(workspace: Workspace, path: Path) -> str:
 
 @task(
     optional=["pre"],
+    iterable=["package"],
     auto_shortflags=False,
     help={
         "major": "next major (or finalize a X.0.0 pre-release)",
@@ -101,7 +102,10 @@ def _rel(workspace: Workspace, path: Path) -> str:
         "dev": "dev release: 1.0.0 -> 1.0.1.dev1, 1.0.1.dev1 -> 1.0.1.dev2",
         "final": "drop pre/dev/post: 1.0.0rc2 -> 1.0.0",
         "to": "an explicit version (PEP 440)",
-        "package": "distribution name or path (default: the package you are in)",
+        "package": "distribution name or path (repeatable; default: the package you are in)",
+        "all": "every package of the workspace (a lockstep bump)",
+        "with_dependents": "also bump the siblings that pin a bumped package with == "
+        "(next patch, or next pre-release number)",
         "dry": "print what would change, write nothing",
     },
 )
@@ -116,12 +120,19 @@ def bump(
     dev: bool = False,
     final: bool = False,
     to: str | None = None,
-    package: str | None = None,
+    package: list[str] | None = None,
+    all: bool = False,  # the flag is --all, as in the nox sessions
+    with_dependents: bool = False,
     dry: bool = False,
 ) -> None:
-    """Bump a package's version at its single source, its sibling pins and notes, atomically."""
+    """Bump versions at their source, sibling pins, notes and uv.lock, all or nothing."""
     workspace = _workspace()
-    chosen = _package(workspace, package)
+    if all:
+        chosen = workspace.select(all_packages=True)
+    elif package:
+        chosen = workspace.select(package)
+    else:
+        chosen = [workspace.default_package()]
     pre_value: str | None
     if pre is None or pre is False:
         pre_value = None
@@ -139,21 +150,28 @@ def bump(
         final=final,
         to=to,
     )
-    change = plan_version_change(workspace, chosen, request)
-    lines = change.describe()
+    changes = plan_bumps(workspace, chosen, request, with_dependents=with_dependents)
+    lines = [line for change in changes for line in change.describe()]
+    lock = uv_lock_path(workspace)
     if dry:
         print("dry run, nothing written:")
         print("\n".join(lines))
+        if lock is not None:
+            print(f"  would refresh {_rel(workspace, lock)} (uv lock)")
         return
-    apply_edits(change.edits)
+    done = apply_version_changes(workspace, changes)
     print("\n".join(lines))
-    if change.notes_only_tag:
-        _tag_the_bump(workspace, change.package, change.new, len(change.edits))
-    elif change.edits:
-        print(
-            f"next: review, commit ({len(change.edits)} files), then "
-            f"`{nox_command('release', chosen.name)}`"
-        )
+    for line in done:
+        print(f"  {line}")
+    files = {edit.path for change in changes for edit in change.edits}
+    if lock is not None and done and done[0].startswith("refreshed"):
+        files.add(lock)
+    tag_driven = [change for change in changes if change.notes_only_tag]
+    for change in tag_driven:
+        _tag_the_bump(workspace, change.package, change.new, len(files))
+    if files and len(tag_driven) < len(changes):
+        names = " ".join(change.package.name for change in changes)
+        print(f"next: review, commit ({len(files)} files), then `{nox_command('release', names)}`")
 
 
 def _tag_the_bump(workspace: Workspace, package: Package, new: Version, edits: int) -> None:
@@ -343,6 +361,14 @@ def status(c: Context, package: str | None = None, index: list[str] | None = Non
         print(f"{item.name} ({item.rel})")
         print(format_pairs(rows))
         print()
+    loops = workspace.sibling_loops()
+    if loops and not package:
+        print(
+            "sibling loops through extras or dependency groups "
+            "(allowed; releases follow runtime requirements):"
+        )
+        for loop in loops:
+            print("  " + " -> ".join(p.name for p in loop))
 
 
 @task(

@@ -480,15 +480,13 @@ def generated_version_files(source: VersionSource) -> tuple[Path, ...]:
 
 
 def version_files(
-    root: Path, entries: tuple[Any, ...], shown_from: Path | None = None
+    root: Path, entries: tuple[tuple[str, str | None], ...], shown_from: Path | None = None
 ) -> list[VersionFile]:
-    """The ``version-files`` entries of a package as :class:`VersionFile` values (validated)."""
+    """The ``version-files`` entries of a package, ``(path, pattern or None)``, resolved."""
     found = []
-    for entry in entries:
-        if isinstance(entry, str):
-            path, pattern = entry, DEFAULT_FILE_PATTERN
-        else:
-            path, pattern = entry["path"], entry.get("pattern", DEFAULT_FILE_PATTERN)
+    for path, pattern in entries:
         full = root / path
-        found.append(VersionFile(full, pattern, _shown(shown_from or root, full)))
+        found.append(
+            VersionFile(full, pattern or DEFAULT_FILE_PATTERN, _shown(shown_from or root, full))
+        )
     return found

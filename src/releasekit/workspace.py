@@ -210,7 +210,13 @@ class Workspace:
         return found
 
     def in_dependency_order(self, packages: Iterable[Package]) -> list[Package]:
-        """``packages`` sorted so every package comes after the siblings it requires."""
+        """``packages`` sorted so every package comes after the siblings it needs at run time.
+
+        Only ``[project] dependencies`` order packages: an extra or a dependency
+        group may point back at a package that depends on it (the loop is legal
+        and installable, see :meth:`sibling_loops`).  A loop of runtime
+        requirements is a :class:`~releasekit.errors.WorkspaceError`.
+        """
         wanted = list(packages)
         order: list[Package] = []
         state: dict[str, str] = {}
@@ -223,17 +229,78 @@ class Workspace:
                 cycle = [*path[path.index(package) :], package]
                 raise WorkspaceError(
                     "dependency cycle between packages: " + " -> ".join(p.name for p in cycle),
-                    "internal requirements must form a tree; remove one requirement of the cycle",
+                    "runtime requirements ([project] dependencies) must form a tree; remove one "
+                    "requirement of the cycle, or move it to an extra or a dependency group",
                 )
             state[package.canonical_name] = "visiting"
-            for _site, dep in self.internal_requirements(package):
-                visit(dep, [*path, package])
+            for site, dep in self.internal_requirements(package):
+                if site.table == "dependencies":
+                    visit(dep, [*path, package])
             state[package.canonical_name] = "done"
             order.append(package)
 
         for package in sorted(self.packages, key=lambda p: p.rel):
             visit(package, [])
         return [p for p in order if p in wanted]
+
+    def sibling_loops(self) -> list[list[Package]]:
+        """Loops among siblings through extras or dependency groups: information, never an error.
+
+        One loop per strongly connected group of packages, as the path
+        ``[a, b, a]``.  Runtime loops never get here (they are refused when the
+        workspace loads).
+        """
+        names = {p.canonical_name: p for p in self.packages}
+        edges = {
+            p.canonical_name: [d.canonical_name for _s, d in self.internal_requirements(p)]
+            for p in self.packages
+        }
+        index: dict[str, int] = {}
+        low: dict[str, int] = {}
+        stack: list[str] = []
+        groups: list[list[str]] = []
+
+        def strongconnect(node: str) -> None:  # Tarjan's algorithm
+            index[node] = low[node] = len(index)
+            stack.append(node)
+            for dep in edges[node]:
+                if dep not in index:
+                    strongconnect(dep)
+                    low[node] = min(low[node], low[dep])
+                elif dep in stack:
+                    low[node] = min(low[node], index[dep])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    groups.append(group)
+
+        for package in sorted(self.packages, key=lambda p: p.rel):
+            if package.canonical_name not in index:
+                strongconnect(package.canonical_name)
+        loops = []
+        rank = {p.canonical_name: i for i, p in enumerate(self.in_dependency_order(self.packages))}
+        for group in groups:
+            start = min(group, key=rank.__getitem__)  # the one released first
+            members = set(group)
+            paths = {start: [start]}
+            todo = [start]
+            loop: list[str] = []
+            while todo and not loop:  # breadth first: the shortest way back to the start
+                node = todo.pop(0)
+                for dep in edges[node]:
+                    if dep == start:
+                        loop = [*paths[node], start]
+                        break
+                    if dep in members and dep not in paths:
+                        paths[dep] = [*paths[node], dep]
+                        todo.append(dep)
+            loops.append([names[n] for n in loop])
+        return loops
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -357,12 +424,46 @@ def _expand(root: Path, pattern: str) -> list[Path]:
     return [m for m in matches if (m / "pyproject.toml").is_file()]
 
 
+def _uv_workspace(root: Path) -> list[Path] | None:
+    """The package roots of a uv workspace (``[tool.uv.workspace]`` members less ``exclude``).
+
+    None when ``[tool.releasekit] packages`` is configured (it wins) or the
+    root declares no uv workspace.  The root is a package when it has a
+    ``[project]`` table, as in uv.
+    """
+    data = read_pyproject(root / "pyproject.toml")
+    tool = data.get("tool", {})
+    if "packages" in tool.get("releasekit", {}):
+        return None
+    uv = tool.get("uv", {}).get("workspace")
+    if not isinstance(uv, dict):
+        return None
+    members = uv.get("members", [])
+    exclude = uv.get("exclude", [])
+    if not isinstance(members, list) or not isinstance(exclude, list):
+        raise ConfigError(
+            "tool.uv.workspace: members and exclude must be lists of globs",
+            'write members = ["packages/*"] (and exclude = [...])',
+        )
+    excluded = {m.resolve() for pattern in exclude for m in _expand(root, str(pattern))}
+    roots = [root] if isinstance(data.get("project"), dict) else []
+    for pattern in members:
+        for match in _expand(root, str(pattern)):
+            resolved = match.resolve()
+            if resolved not in excluded and resolved not in roots:
+                roots.append(resolved)
+    return roots
+
+
 def load_workspace(root: Path | None = None) -> Workspace:
     """Load the workspace at ``root`` (default: found from the current directory)."""
     root = (root or find_root()).resolve()
     config = load_config(root)
     roots: list[Path] = []
-    for pattern in config.packages:
+    uv_members = _uv_workspace(root)
+    if uv_members is not None:
+        roots = uv_members
+    for pattern in config.packages if uv_members is None else ():
         matches = _expand(root, pattern)
         if not matches:
             raise ConfigError(
@@ -407,5 +508,5 @@ def load_workspace(root: Path | None = None) -> Workspace:
             )
         seen[package.canonical_name] = package
     workspace = Workspace(config, tuple(packages))
-    workspace.in_dependency_order(packages)  # a cycle is an error as soon as it exists
+    workspace.in_dependency_order(packages)  # a runtime cycle is an error as soon as it exists
     return workspace
