@@ -170,6 +170,9 @@ def test_uv_workspace_members_are_the_packages(tmp_path: Path) -> None:
     (tmp_path / "libs" / "notes").mkdir()  # no pyproject: not a member
     workspace = load_workspace(tmp_path)
     assert sorted(p.rel for p in workspace.packages) == [".", "libs/core", "libs/extra"]
+    text = (tmp_path / "pyproject.toml").read_text()
+    (tmp_path / "pyproject.toml").write_text(text + "[tool.uv]\npackage = false\n")
+    assert sorted(p.rel for p in load_workspace(tmp_path).packages) == ["libs/core", "libs/extra"]
     with (tmp_path / "pyproject.toml").open("a") as fh:
         fh.write('[tool.releasekit]\npackages = ["libs/core"]\n')  # configured: it wins
     assert [p.rel for p in load_workspace(tmp_path).packages] == ["libs/core"]

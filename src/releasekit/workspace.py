@@ -429,7 +429,7 @@ def _uv_workspace(root: Path) -> list[Path] | None:
 
     None when ``[tool.releasekit] packages`` is configured (it wins) or the
     root declares no uv workspace.  The root is a package when it has a
-    ``[project]`` table, as in uv.
+    ``[project]`` table and no ``[tool.uv] package = false``, as in uv.
     """
     data = read_pyproject(root / "pyproject.toml")
     tool = data.get("tool", {})
@@ -446,7 +446,8 @@ def _uv_workspace(root: Path) -> list[Path] | None:
             'write members = ["packages/*"] (and exclude = [...])',
         )
     excluded = {m.resolve() for pattern in exclude for m in _expand(root, str(pattern))}
-    roots = [root] if isinstance(data.get("project"), dict) else []
+    virtual = tool.get("uv", {}).get("package") is False  # `package = false`: not built
+    roots = [root] if isinstance(data.get("project"), dict) and not virtual else []
     for pattern in members:
         for match in _expand(root, str(pattern)):
             resolved = match.resolve()
