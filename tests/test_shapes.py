@@ -99,6 +99,7 @@ SHAPES = [
     Shape("poetry", "poetry-demo", "0.2.0", "0.2.1", "[tool.poetry] version in pyproject.toml"),
     Shape("pdm", "pdm-demo", "0.9.0", "0.9.1", "[tool.pdm.version] path"),
     Shape("hatch-vcs", "vcs-demo", "1.6.0", "1.6.1", "git tags (hatch-vcs", tags=("1.6.0",)),
+    Shape("hatch-code", "code-demo", "0.7.0", "0.7.1", "[tool.hatch.version] source = 'code'"),
     Shape(
         "setuptools-scm",
         "scm-demo",
