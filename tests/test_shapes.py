@@ -258,3 +258,30 @@ def test_a_monorepo_with_an_extras_loop_is_bumped_in_lockstep_and_released(
     assert rehearsal.returncode == 0, rehearsal.stdout
     order = re.findall(r"── build · (loop-[\w]+) ", rehearsal.stdout)
     assert order == ["loop-sdk", "loop-configuration"]  # runtime requirements order them
+
+
+def test_a_tag_driven_bump_with_nothing_to_write_makes_the_tag_itself(tmp_path: Path) -> None:
+    from releasekit.checks import preflight
+    from releasekit.versioning import read_version
+    from releasekit.workspace import load_workspace
+
+    repo = shape_repo(tmp_path, "hatch-vcs", tags=("1.6.0",))
+    (repo / "README.md").write_text("# hatch-vcs\n\nA change after 1.6.0.\n")
+    git(repo, "commit", "-qam", "work after the release")
+    workspace = load_workspace(repo)
+    package = workspace.get("vcs-demo")
+    [tag] = [f for f in preflight(workspace, package, read_version(package)) if f.check == "tag"]
+    assert tag.failed and "HEAD is past 1.6.0" in tag.hint
+    assert "invoke bump --package vcs-demo --patch" in tag.hint  # not "bump the version"
+
+    notes = repo / "docs" / "release-notes" / "v1.6.1.md"  # written before the bump
+    notes.parent.mkdir(parents=True)
+    notes.write_text("# 1.6.1\n\nWhat changed, written by a person.\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "notes for 1.6.1")
+    bump = run_cli(repo, "invoke", "bump", "--patch")
+    assert bump.returncode == 0, bump.stdout
+    assert "created tag 1.6.1 at HEAD" in bump.stdout
+    assert git(repo, "tag", "--points-at", "HEAD") == "1.6.1"
+    refused = run_cli(repo, "invoke", "tag", "--version", "1.5.9")
+    assert refused.returncode != 0 and "below its latest tag (1.6.1)" in refused.stdout
