@@ -47,7 +47,16 @@ _GIT_ENV = {
 # wheels made from this environment's installed copies.  Builds and installs in the
 # tests take them from there (offline), so no test reaches an index beyond loopback
 # or depends on what an installer's cache happens to hold.
-BACKENDS: tuple[str, ...] = ("hatchling",)
+BACKENDS: tuple[str, ...] = (
+    "hatchling",
+    # the test projects of each shape (tests/projects/)
+    "flit_core",
+    "setuptools",
+    "setuptools-scm",
+    "hatch-vcs",
+    "poetry-core",
+    "pdm-backend",
+)
 TOOLS: tuple[str, ...] = ("ruff",)  # the example's lint commands
 
 

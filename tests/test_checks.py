@@ -126,3 +126,40 @@ def test_format_findings_is_a_table(oxi_repo: Path) -> None:
     table = format_findings(run_preflight(oxi_repo))
     header = table.splitlines()[0]
     assert header.split() == ["package", "check", "result", "finding", "what", "to", "do"]
+
+
+def test_a_stale_version_file_is_an_error_and_bump_keeps_it_in_step(oxi_repo: Path) -> None:
+    """The issue's story: a generated _version.py beside a static [project] version."""
+    from releasekit.bump import plan_version_change
+    from releasekit.edits import apply_edits
+    from releasekit.versioning import BumpRequest
+
+    version_file = oxi_repo / "src/oxi_core/_version.py"
+    version_file.write_text('__version__ = version = "0.1.0a1"\n')
+    pyproject = oxi_repo / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.releasekit]\n",
+            '[tool.releasekit]\nversion-files = ["src/oxi_core/_version.py"]\n',
+        )
+    )
+    git(oxi_repo, "add", "-A")
+    git(oxi_repo, "commit", "-qm", "a second copy of the version")
+    findings = run_preflight(oxi_repo)
+    assert failed(findings) == {}
+    assert any(f.check == "version files" and f.severity == "ok" for f in findings)
+
+    workspace = load_workspace(oxi_repo)
+    change = plan_version_change(workspace, workspace.get("oxi-core"), BumpRequest(pre=""))
+    assert version_file in [e.path for e in change.edits]
+    apply_edits(change.edits)
+    assert version_file.read_text() == '__version__ = version = "0.1.0a2"\n'
+
+    version_file.write_text('__version__ = version = "0.0.9"\n')
+    git(oxi_repo, "add", "-A")
+    git(oxi_repo, "commit", "-qm", "stale")
+    workspace = load_workspace(oxi_repo)
+    found = preflight(workspace, workspace.get("oxi-core"), Version("0.1.0a2"))
+    stale = [f for f in found if f.check == "version files"]
+    assert [f.severity for f in stale] == ["error"]
+    assert "src/oxi_core/_version.py holds 0.0.9, releasing 0.1.0a2" in stale[0].message

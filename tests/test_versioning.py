@@ -268,7 +268,7 @@ def test_hatch_path_version_is_read_and_rewritten(tmp_path: Path) -> None:
     about = '"""About."""\n\n__version__ = "1.2.0"  # the source\n'
     package = make_package(tmp_path, HATCH, {"src/demo/__about__.py": about})
     source = find_version_source(package)
-    assert source.kind == "hatch-path"
+    assert source.kind == "file"
     assert source.path == tmp_path / "src" / "demo" / "__about__.py"
     assert "src/demo/__about__.py" in source.detail
     assert read_version(package) == Version("1.2.0")
@@ -303,7 +303,7 @@ def test_tag_driven_versions_come_from_the_highest_matching_tag(
     source = find_version_source(package)
     assert source.kind == "tag"
     assert source.path is None
-    assert "no file is written" in source.detail
+    assert source.detail.startswith("git tags (")
     git(tmp_path, "init", "-q", "-b", "main")
     git(tmp_path, "add", "-A")
     git(tmp_path, "commit", "-q", "-m", "init")
@@ -330,31 +330,12 @@ def test_tag_format_with_the_name_is_honoured(tmp_path: Path) -> None:
     assert read_version(package) == Version("1.1.0")
 
 
-@pytest.mark.parametrize(
-    ("pyproject", "fragment"),
-    [
-        ('[project]\nname = "demo"\n', "has no [project] version"),
-        (
-            '[project]\nname = "demo"\ndynamic = ["version"]\n'
-            '[tool.setuptools.dynamic]\nversion = {attr = "demo.__version__"}\n',
-            "cannot bump",
-        ),
-        (
-            '[project]\nname = "demo"\ndynamic = ["version"]\n'
-            '[tool.hatch.version]\nsource = "code"\npath = "x.py"\n',
-            "source = 'code'",
-        ),
-    ],
-    ids=["no version", "setuptools attr", "hatch code source"],
-)
-def test_unsupported_version_sources_are_config_errors(
-    tmp_path: Path, pyproject: str, fragment: str
-) -> None:
-    package = make_package(tmp_path, pyproject)
+def test_no_version_at_all_is_a_config_error(tmp_path: Path) -> None:
+    package = make_package(tmp_path, '[project]\nname = "demo"\n')
     with pytest.raises(ConfigError) as info:
         find_version_source(package)
-    assert fragment in info.value.message
-    assert "static [project] version" in info.value.hint or "version =" in info.value.hint
+    assert "has no [project] version" in info.value.message
+    assert 'version = "0.1.0"' in info.value.hint
 
 
 # --- sibling pins ------------------------------------------------------------------------------
@@ -511,3 +492,21 @@ def test_the_oxi_example_has_no_version_literal(oxi_repo: Path) -> None:
         "0.0.0",
     )
     assert find_version_literals(workspace.get("adapters/_reference")) == []
+
+
+def test_tags_of_another_form_name_tag_format_and_the_tags_found(tmp_path: Path) -> None:
+    pyproject = (
+        '[project]\nname = "demo"\ndynamic = ["version"]\n'
+        '[tool.hatch.version]\nsource = "vcs"\n'
+        '[tool.releasekit]\ntag-format = "demo-v{version}"\n'
+    )
+    package = make_package(tmp_path, pyproject)
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "commit", "-q", "--allow-empty", "-m", "init")
+    for tag in ("1.5.0", "1.6.0"):
+        git(tmp_path, "tag", tag)
+    with pytest.raises(TagError) as info:
+        read_version(package)
+    assert "no git tag matches tag-format 'demo-v{version}'" in info.value.message
+    assert "1.5.0, 1.6.0" in info.value.message
+    assert "tag-format" in info.value.hint and '"{version}"' in info.value.hint

@@ -21,7 +21,13 @@ from releasekit.errors import GateRefused, PreflightFailed, ReleaseError
 from releasekit.notes import notes_location, notes_state
 from releasekit.report import format_table
 from releasekit.session_names import nox_command
-from releasekit.versioning import LITERAL_FIX_HINT, find_version_literals, read_version
+from releasekit.versioning import (
+    LITERAL_FIX_HINT,
+    find_version_literals,
+    find_version_source,
+    read_version,
+    read_version_files,
+)
 from releasekit.workspace import Package, Workspace
 
 __all__ = [
@@ -140,6 +146,27 @@ def check_literals(workspace: Workspace, package: Package, version: Version) -> 
     return findings or [_ok("version literal", "no hardcoded __version__")]
 
 
+def check_version_files(package: Package, version: Version) -> list[Finding]:
+    """Every ``version-files`` entry holds the version being released."""
+    if not package.settings.version_files:
+        return []
+    findings = []
+    for entry, value in read_version_files(package):
+        if value == version:
+            findings.append(_ok("version files", f"{entry.shown} holds {version}"))
+        else:
+            findings.append(
+                Finding(
+                    "version files",
+                    "error",
+                    f"{entry.shown} holds {value}, releasing {version}",
+                    f"write {version} there and commit; `invoke bump` keeps it in step "
+                    "from then on",
+                )
+            )
+    return findings
+
+
 def check_notes(workspace: Workspace, package: Package, version: Version) -> list[Finding]:
     state = notes_state(package, version)
     where = notes_location(package, version).relative_to(workspace.root).as_posix()
@@ -172,12 +199,19 @@ def check_tag(workspace: Workspace, package: Package, version: Version) -> list[
     head = git.head(workspace.root)
     if target == head:
         return [_ok("tag", f"{tag} already points at HEAD (resuming)")]
+    hint = "this version was tagged before: bump to a new version (invoke bump) and release that"
+    if find_version_source(package).kind == "tag":
+        hint = (
+            f"{package.name}'s version comes from git tags and HEAD is past {tag}: "
+            f"`invoke bump --package {package.name} --patch` (or --minor, --pre...) "
+            "tags the next version"
+        )
     return [
         Finding(
             "tag",
             "error",
             f"tag {tag!r} is taken: it points at {target[:12]}, HEAD is {head[:12]}",
-            "this version was tagged before: bump to a new version (invoke bump) and release that",
+            hint,
         )
     ]
 
@@ -266,6 +300,7 @@ def preflight(
         lambda: check_branch(workspace, package, rehearse=rehearse, version=version),
         lambda: check_version(package, version),
         lambda: check_literals(workspace, package, version),
+        lambda: check_version_files(package, version),
         lambda: check_notes(workspace, package, version),
         lambda: check_tag(workspace, package, version),
         lambda: check_pins(

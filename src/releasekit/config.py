@@ -106,6 +106,8 @@ class PackageSettings:
     leak_allow: tuple[str, ...] = ()
     verify_timeout: float = DEFAULT_VERIFY_TIMEOUT
     reproducible: bool = False  # True: a wheel rebuilt from the sdist must be byte-identical
+    # more files holding the version: (path, pattern or None), from `version-files`
+    version_files: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,11 @@ PACKAGE_KEYS: Mapping[str, tuple[type | tuple[type, ...], str]] = {
     "leak-allow": (list, "a list of glob patterns of dist member paths"),
     "verify-timeout": ((int, float), "a number of seconds"),
     "reproducible": (bool, "true or false"),
+    "version-files": (
+        list,
+        "a list of paths, or of {path = '...', pattern = '...'} tables, "
+        "such as ['src/pkg/_version.py']",
+    ),
 }
 WORKSPACE_KEYS: Mapping[str, tuple[type | tuple[type, ...], str]] = {
     "packages": (list, "a list of package root globs such as ['.', 'adapters/*']"),
@@ -196,12 +203,62 @@ def _check_type(
             f"{where}.{key} must be {description}, not {type(value).__name__} {value!r}",
             f"set {key} = ... to {description} in pyproject.toml",
         )
-    if isinstance(value, list):
+    if isinstance(value, list) and key == "version-files":
+        _check_version_files(where, value)
+    elif isinstance(value, list):
         for item in value:
             if not isinstance(item, str):
                 raise ConfigError(
                     f"{where}.{key} must be {description}; item {item!r} is not a string",
                     f"write every item of {key} as a quoted string",
+                )
+
+
+def _check_version_files(where: str, value: list[Any]) -> None:
+    """Each entry: a relative path, or a table with ``path`` and an optional ``pattern``."""
+    import re
+
+    example = (
+        'version-files = ["src/pkg/_version.py"] or '
+        '[{path = "VERSION", pattern = "(?P<version>.+)"}]'
+    )
+    for item in value:
+        if isinstance(item, dict):
+            unknown = [k for k in item if k not in {"path", "pattern"}]
+            if unknown:
+                raise ConfigError(
+                    f"{where}.version-files: unknown key {unknown[0]!r}"
+                    f"{_nearest(unknown[0], ['path', 'pattern'])} in {item!r}",
+                    "an entry is {path = '...', pattern = '...'} (pattern optional)",
+                )
+            path, pattern = item.get("path"), item.get("pattern")
+        else:
+            path, pattern = item, None
+        if not isinstance(path, str) or not path:
+            raise ConfigError(
+                f"{where}.version-files: {item!r} is not a path or a table with a path",
+                example,
+            )
+        if Path(path).is_absolute() or ".." in Path(path).parts:
+            raise ConfigError(
+                f"{where}.version-files: {path!r} must be a path inside the package",
+                "write it relative to the package root, e.g. 'src/pkg/_version.py'",
+            )
+        if pattern is not None:
+            try:
+                compiled = re.compile(pattern) if isinstance(pattern, str) else None
+            except re.error as exc:
+                raise ConfigError(
+                    f"{where}.version-files: the pattern for {path!r} is not a valid "
+                    f"regular expression: {exc}",
+                    "fix it; it needs a group named 'version'",
+                ) from None
+            if compiled is None or "version" not in compiled.groupindex:
+                raise ConfigError(
+                    f"{where}.version-files: the pattern for {path!r} has no group named "
+                    f"'version': {pattern!r}",
+                    "mark the version with (?P<version>...), e.g. "
+                    '\'VERSION = "(?P<version>[^"]+)"\'',
                 )
 
 
@@ -223,6 +280,11 @@ def _package_settings(
         _check_type(where, key, value, PACKAGE_KEYS[key])
         attr = key.replace("-", "_")
         converted: Any = tuple(value) if isinstance(value, list) else value
+        if key == "version-files":
+            converted = tuple(
+                (item, None) if isinstance(item, str) else (item["path"], item.get("pattern"))
+                for item in value
+            )
         if key == "verify-timeout":
             converted = float(value)
             if converted <= 0:

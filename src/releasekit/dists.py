@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Dists",
+    "backend_version",
     "build_dists",
     "build_wheel_from_sdist",
     "check_dists",
@@ -303,6 +304,54 @@ def _build(
     install(builder.build_system_requires)
     install(builder.get_requires_for_build(distribution))  # asks the backend: after the above
     return Path(builder.build(distribution, out_dir))
+
+
+_BACKEND_VERSIONS: dict[tuple[str, ...], Version] = {}
+
+
+def backend_version(package: Package, detail: str = "") -> Version:
+    """The version the build backend gives ``package`` (PEP 517 metadata hook), cached.
+
+    For a version source releasekit does not know: the backend is installed
+    into an isolated environment and asked for the wheel's metadata
+    (``prepare_metadata_for_build_wheel``, or a wheel build when the backend
+    lacks that hook), exactly as pypa/build does.  The answer is cached per
+    package root and the texts of its pyproject, setup files and
+    ``version-files`` for the life of the process.
+    """
+    import build
+
+    from releasekit.versioning import package_version_files
+
+    watched = [package.pyproject, package.root / "setup.py", package.root / "setup.cfg"]
+    watched += [entry.path for entry in package_version_files(package)]
+    key = (str(package.root), *(p.read_text("utf-8") if p.is_file() else "" for p in watched))
+    if key in _BACKEND_VERSIONS:
+        return _BACKEND_VERSIONS[key]
+    log.info("asking the build backend of %s for its version (%s)", package.name, detail)
+    with tempfile.TemporaryDirectory(prefix="releasekit-metadata-") as scratch:
+        with (
+            _build_errors("metadata", package),
+            _isolated_env(Path(scratch)) as env,
+        ):
+            builder = build.ProjectBuilder.from_isolated_env(
+                env, package.root, runner=_backend_runner
+            )
+            env.install(builder.build_system_requires)
+            env.install(builder.get_requires_for_build("wheel"))
+            info = Path(builder.metadata_path(Path(scratch) / "out"))
+        metadata = email.parser.BytesParser().parsebytes((info / "METADATA").read_bytes())
+    text = metadata.get("Version", "")
+    try:
+        version = Version(text)
+    except _PackagingInvalidVersion:
+        raise InvalidVersion(
+            f"{package.name}: the build backend says the version is {text!r}, "
+            "not a PEP 440 version",
+            f"fix the version source ({detail})",
+        ) from None
+    _BACKEND_VERSIONS[key] = version
+    return version
 
 
 def build_dists(package: Package, version: str, *, out_dir: Path | None = None) -> Dists:

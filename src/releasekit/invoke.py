@@ -24,16 +24,23 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
+from packaging.version import Version
 
 from releasekit import git
-from releasekit.bump import plan_version_change
+from releasekit.bump import apply_version_changes, plan_bumps, uv_lock_path
 from releasekit.edits import apply_edits
 from releasekit.errors import ReleaseError, TagError, VersionError
 from releasekit.notes import check_notes, notes_location, notes_state, plan_notes
 from releasekit.report import format_pairs, show_progress
 from releasekit.session_names import nox_command, use_noxfile
 from releasekit.status import package_status
-from releasekit.versioning import BumpRequest, parse_version, read_version
+from releasekit.versioning import (
+    BumpRequest,
+    find_version_source,
+    parse_version,
+    read_version,
+    tagged_versions,
+)
 from releasekit.workspace import Package, Workspace, load_workspace
 
 __all__ = ["bump", "notes", "ns", "rollback", "status", "tag", "untag", "workflow"]
@@ -84,6 +91,7 @@ def _rel(workspace: Workspace, path: Path) -> str:
 
 @task(
     optional=["pre"],
+    iterable=["package"],
     auto_shortflags=False,
     help={
         "major": "next major (or finalize a X.0.0 pre-release)",
@@ -94,7 +102,10 @@ def _rel(workspace: Workspace, path: Path) -> str:
         "dev": "dev release: 1.0.0 -> 1.0.1.dev1, 1.0.1.dev1 -> 1.0.1.dev2",
         "final": "drop pre/dev/post: 1.0.0rc2 -> 1.0.0",
         "to": "an explicit version (PEP 440)",
-        "package": "distribution name or path (default: the package you are in)",
+        "package": "distribution name or path (repeatable; default: the package you are in)",
+        "all": "every package of the workspace (a lockstep bump)",
+        "with_dependents": "also bump the siblings that pin a bumped package with == "
+        "(next patch, or next pre-release number)",
         "dry": "print what would change, write nothing",
     },
 )
@@ -109,12 +120,19 @@ def bump(
     dev: bool = False,
     final: bool = False,
     to: str | None = None,
-    package: str | None = None,
+    package: list[str] | None = None,
+    all: bool = False,  # the flag is --all, as in the nox sessions
+    with_dependents: bool = False,
     dry: bool = False,
 ) -> None:
-    """Bump a package's version at its single source, its sibling pins and notes, atomically."""
+    """Bump versions at their source, sibling pins, notes and uv.lock, all or nothing."""
     workspace = _workspace()
-    chosen = _package(workspace, package)
+    if all:
+        chosen = workspace.select(all_packages=True)
+    elif package:
+        chosen = workspace.select(package)
+    else:
+        chosen = [workspace.default_package()]
     pre_value: str | None
     if pre is None or pre is False:
         pre_value = None
@@ -132,19 +150,45 @@ def bump(
         final=final,
         to=to,
     )
-    change = plan_version_change(workspace, chosen, request)
-    lines = change.describe()
+    changes = plan_bumps(workspace, chosen, request, with_dependents=with_dependents)
+    lines = [line for change in changes for line in change.describe()]
+    lock = uv_lock_path(workspace)
     if dry:
         print("dry run, nothing written:")
         print("\n".join(lines))
+        if lock is not None:
+            print(f"  would refresh {_rel(workspace, lock)} (uv lock)")
         return
-    apply_edits(change.edits)
+    done = apply_version_changes(workspace, changes)
     print("\n".join(lines))
-    if change.edits:
+    for line in done:
+        print(f"  {line}")
+    files = {edit.path for change in changes for edit in change.edits}
+    if lock is not None and done and done[0].startswith("refreshed"):
+        files.add(lock)
+    tag_driven = [change for change in changes if change.notes_only_tag]
+    for change in tag_driven:
+        _tag_the_bump(workspace, change.package, change.new, len(files))
+    if files and len(tag_driven) < len(changes):
+        names = " ".join(change.package.name for change in changes)
+        print(f"next: review, commit ({len(files)} files), then `{nox_command('release', names)}`")
+
+
+def _tag_the_bump(workspace: Workspace, package: Package, new: Version, edits: int) -> None:
+    """A version taken from git tags: make the tag now, or say the one command that does."""
+    name = package.tag(str(new))
+    command = f"invoke tag --package {package.name} --version {new}"
+    if edits or git.dirty_paths(workspace.root):
         print(
-            f"next: review, commit ({len(change.edits)} files), then "
-            f"`{nox_command('release', chosen.name)}`"
+            f"next: review and commit{f' ({edits} files)' if edits else ''}, "
+            f"then make the tag {name!r}: {command}"
         )
+        return
+    git.create_tag(workspace.root, name, f"Release {package.name} {new}")
+    print(
+        f"created tag {name} at HEAD: {package.name} is now {new}; "
+        f"next: `{nox_command('release', package.name)}`"
+    )
 
 
 @task(
@@ -191,7 +235,8 @@ def notes(
     auto_shortflags=False,
     help={
         "package": "distribution name or path (default: the package you are in)",
-        "version": "must equal the version at source (default: that version)",
+        "version": "must equal the version at source (default: that version); "
+        "for versions from git tags, the next version",
         "push": "also push the tag to the remote",
         "remote": "remote to push to (default: origin)",
         "dry": "print the tag that would be made",
@@ -206,20 +251,44 @@ def tag(
     remote: str = "origin",
     dry: bool = False,
 ) -> None:
-    """Make the annotated release tag (per tag-format) at HEAD; --push to publish it."""
+    """Make the annotated release tag (per tag-format) at HEAD; --push to publish it.
+
+    For a version taken from git tags (setuptools-scm, hatch-vcs...), the tag
+    *is* the bump: ``--version`` may name the next version.
+    """
     workspace = _workspace()
     chosen = _package(workspace, package)
-    current = read_version(chosen)
-    if version is not None and parse_version(version) != current:
-        raise VersionError(
-            f"{chosen.name} is at {current} in its source, not {version!r}",
-            "tag the version at source, or bump first (invoke bump --to ...)",
-        )
+    tag_driven = find_version_source(chosen).kind == "tag"
+    if tag_driven and version is not None:
+        current = parse_version(version)
+        tagged = tagged_versions(chosen)
+        if tagged and current < tagged[-1]:
+            raise VersionError(
+                f"{chosen.name} {current} is below its latest tag ({tagged[-1]}): "
+                "tags only move forward",
+                f"name a version above {tagged[-1]}, e.g. invoke bump --patch",
+            )
+    else:
+        current = read_version(chosen)
+        if version is not None and parse_version(version) != current:
+            raise VersionError(
+                f"{chosen.name} is at {current} in its source, not {version!r}",
+                "tag the version at source, or bump first (invoke bump --to ...)",
+            )
     name = chosen.tag(str(current))
     if dry:
         print(f"dry run: would tag {name!r} at {git.head(workspace.root)[:12]}")
         return
-    made = git.create_tag(workspace.root, name, f"Release {chosen.name} {current}")
+    try:
+        made = git.create_tag(workspace.root, name, f"Release {chosen.name} {current}")
+    except TagError as exc:
+        if not tag_driven:
+            raise
+        raise TagError(
+            exc.message,
+            f"{chosen.name}'s version comes from git tags: `invoke bump --patch` (or --minor, "
+            "--major, --pre) makes the next one",
+        ) from None
     print(f"{'created' if made else 'already there:'} tag {name}")
     if push:
         pushed = git.push_tag(workspace.root, name, remote)
@@ -280,6 +349,7 @@ def status(c: Context, package: str | None = None, index: list[str] | None = Non
         state = package_status(workspace, item, indexes=indexes)
         rows: list[tuple[str, str]] = [
             ("version at source", state.version),
+            ("version source", state.source),
             ("version literals", "; ".join(state.literals) or "none"),
             ("tag", f"{state.tag} ({state.tag_state})"),
             ("release notes", state.notes),
@@ -291,6 +361,14 @@ def status(c: Context, package: str | None = None, index: list[str] | None = Non
         print(f"{item.name} ({item.rel})")
         print(format_pairs(rows))
         print()
+    loops = workspace.sibling_loops()
+    if loops and not package:
+        print(
+            "sibling loops through extras or dependency groups "
+            "(allowed; releases follow runtime requirements):"
+        )
+        for loop in loops:
+            print("  " + " -> ".join(p.name for p in loop))
 
 
 @task(

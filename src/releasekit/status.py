@@ -14,7 +14,12 @@ from releasekit.config import IndexConfig
 from releasekit.errors import ReleaseError
 from releasekit.notes import notes_state, release_marks
 from releasekit.session_names import nox_command
-from releasekit.versioning import find_version_literals, read_version, tagged_versions
+from releasekit.versioning import (
+    find_version_literals,
+    find_version_source,
+    read_version,
+    tagged_versions,
+)
 from releasekit.workspace import Package, Workspace
 
 __all__ = ["PackageStatus", "package_status", "pin_problems"]
@@ -28,6 +33,7 @@ class PackageStatus:
 
     package: Package
     version: str
+    source: str  # where the version comes from, in words
     literals: tuple[str, ...]
     tag: str
     tag_state: str  # "at HEAD", "at <sha>", "missing"
@@ -67,6 +73,7 @@ def package_status(
 ) -> PackageStatus:
     """Gather the status of ``package`` (reads files, git, and the given indexes)."""
     version = read_version(package)
+    source = find_version_source(package)
     literals = tuple(
         f"{lit.path.relative_to(workspace.root).as_posix()}:{lit.line} = {lit.value!r}"
         for lit in find_version_literals(package)
@@ -102,6 +109,7 @@ def package_status(
     return PackageStatus(
         package=package,
         version=str(version),
+        source=source.detail,
         literals=literals,
         tag=tag,
         tag_state=tag_state,

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import packaging.version
 import tomlkit
@@ -31,24 +31,31 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from releasekit.config import read_pyproject
+from releasekit import sources
 from releasekit.edits import FileEdit, planned_text
 from releasekit.errors import ConfigError, InvalidVersion, TagError, VersionError
-from releasekit.workspace import Package, Workspace
+from releasekit.sources import VersionFile, VersionSource
+from releasekit.workspace import Package, Workspace, name_spellings, tag_pattern
 
 __all__ = [
     "LITERAL_FIX_HINT",
     "PHASES",
     "BumpRequest",
+    "VersionFile",
     "VersionLiteral",
     "VersionSource",
     "find_version_literals",
     "find_version_source",
+    "name_spellings",
+    "package_version_files",
     "parse_version",
     "plan_bump",
     "plan_pin_edits",
     "plan_version_edit",
+    "plan_version_files_edits",
     "read_version",
+    "read_version_files",
+    "tag_pattern",
     "tagged_versions",
 ]
 
@@ -326,92 +333,15 @@ def plan_bump(current: str | Version, request: BumpRequest) -> Version:
 
 # --- where the version lives ---------------------------------------------------------------
 
-SourceKind = Literal["static", "hatch-path", "tag"]
-
-# hatchling's default pattern for [tool.hatch.version] path (hatchling/version/source/regex.py)
-_HATCH_PATTERN = r"""(?i)^(__version__|VERSION) *= *(['"])v?(?P<version>.+?)\2"""
-_SCM_BUILD_REQUIRES = {"setuptools-scm", "hatch-vcs"}
-
-
-@dataclass(frozen=True)
-class VersionSource:
-    """Where a package's version is written.
-
-    ``static``: ``[project] version`` in ``path`` (the pyproject);
-    ``hatch-path``: the ``__version__ = "..."`` line of ``path``
-    (``[tool.hatch.version] path``); ``tag``: git tags (setuptools-scm,
-    hatch-vcs): ``path`` is None, a bump is the next tag and writes no file.
-    ``detail`` says it in words for the user.
-    """
-
-    kind: SourceKind
-    path: Path | None
-    detail: str
-    pattern: str = _HATCH_PATTERN  # hatch-path only: the regex with a 'version' group
-
-
-def _table(data: Any, *keys: str) -> dict[str, Any]:
-    for key in keys:
-        data = data.get(key, {}) if isinstance(data, dict) else {}
-    return data if isinstance(data, dict) else {}
-
-
-def _builds_with_scm(data: dict[str, Any]) -> str | None:
-    for text in _table(data, "build-system").get("requires", []):
-        with contextlib.suppress(InvalidRequirement, TypeError):
-            name = canonicalize_name(Requirement(text).name)
-            if name in _SCM_BUILD_REQUIRES:
-                return name
-    return None
-
 
 def find_version_source(package: Package) -> VersionSource:
-    """Where ``package`` keeps its version (read from its pyproject on disk)."""
-    pyproject = package.pyproject
-    data = read_pyproject(pyproject)
-    project = _table(data, "project")
-    dynamic = project.get("dynamic", [])
-    dynamic = dynamic if isinstance(dynamic, list) else []
-    shown = _shown(package, pyproject)
-    if "version" not in dynamic:
-        if "version" in project:
-            return VersionSource("static", pyproject, f"[project] version in {shown}")
-        raise ConfigError(
-            f"{package.name}: {shown} has no [project] version",
-            'add version = "0.1.0" to [project], or list "version" in dynamic '
-            "with hatch path, hatch-vcs or setuptools-scm",
-        )
-    hatch = _table(data, "tool", "hatch", "version")
-    source = hatch.get("source")
-    if source == "vcs":
-        return VersionSource("tag", None, _tag_detail(package, "hatch-vcs"))
-    if "path" in hatch and source in (None, "regex"):
-        path = package.root / str(hatch["path"])
-        pattern = hatch.get("pattern")
-        if not isinstance(pattern, str):  # absent, or `pattern = true`: hatchling's default
-            pattern = _HATCH_PATTERN
-        return VersionSource(
-            "hatch-path",
-            path,
-            f"[tool.hatch.version] path = {hatch['path']!r} in {shown}",
-            pattern,
-        )
-    scm = _builds_with_scm(data)
-    if scm or "setuptools_scm" in _table(data, "tool"):
-        return VersionSource("tag", None, _tag_detail(package, scm or "setuptools-scm"))
-    if _table(data, "tool", "pdm", "version").get("source") == "scm":
-        return VersionSource("tag", None, _tag_detail(package, "pdm-backend scm"))
-    where = f"[tool.hatch.version] source = {source!r}" if source else "no known source"
-    raise ConfigError(
-        f"{package.name}: the dynamic version of {shown} comes from a source releasekit "
-        f"cannot bump ({where})",
-        "use a static [project] version, [tool.hatch.version] path = "
-        '"src/PKG/__about__.py", hatch-vcs or setuptools-scm',
+    """Where ``package`` keeps its version (read from its pyproject and setup.cfg on disk).
+
+    See :mod:`releasekit.sources` for every source understood.
+    """
+    return sources.find_version_source(
+        package.root, name=package.name, shown_from=package.workspace_root
     )
-
-
-def _tag_detail(package: Package, tool: str) -> str:
-    return f"git tags {package.tag_format!r} ({tool}): the bump is the next tag, no file is written"
 
 
 def _shown(package: Package, path: Path) -> str:
@@ -422,25 +352,10 @@ def _shown(package: Package, path: Path) -> str:
 
 
 def _tag_pattern(package: Package) -> re.Pattern[str]:
-    names = sorted(
-        {package.name, package.canonical_name, package.canonical_name.replace("-", "_")},
-        key=len,
-        reverse=True,
-    )
-    pieces = re.split(r"(\{name\}|\{version\})", package.tag_format)
-    out = ""
-    for piece in pieces:
-        if piece == "{name}":
-            out += "(?:" + "|".join(re.escape(n) for n in names) + ")"
-        elif piece == "{version}":
-            out += "(?P<version>.+)"
-        else:
-            out += re.escape(piece)
-    return re.compile(out)
+    return tag_pattern(package.tag_format, name_spellings(package.name))
 
 
-def tagged_versions(package: Package) -> list[Version]:
-    """Versions of ``package`` among the git tags of its repository, per its tag-format."""
+def _all_tags(package: Package) -> list[str]:
     from releasekit import git
 
     out = git.run_git(
@@ -450,9 +365,14 @@ def tagged_versions(package: Package) -> list[Version]:
         what="git tag --list",
         hint="a version taken from git tags needs the git repository; run releasekit inside it",
     )
+    return out.split()
+
+
+def tagged_versions(package: Package) -> list[Version]:
+    """Versions of ``package`` among the git tags of its repository, per its tag-format."""
     pattern = _tag_pattern(package)
     versions = []
-    for tag in out.split():
+    for tag in _all_tags(package):
         match = pattern.fullmatch(tag)
         if match:
             with contextlib.suppress(packaging.version.InvalidVersion):
@@ -460,22 +380,35 @@ def tagged_versions(package: Package) -> list[Version]:
     return sorted(versions)
 
 
-def _static_version_item(package: Package, text: str) -> tuple[Any, Any]:
-    """The parsed document and its ``[project] version`` item."""
+def _toml_version_item(
+    package: Package, path: Path, text: str, keys: Sequence[str]
+) -> tuple[Any, Any, Any]:
+    """The parsed document, the table holding the version and the version item."""
     try:
         doc = tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as exc:
         raise ConfigError(
-            f"{_shown(package, package.pyproject)!r} is not valid TOML: {exc}",
+            f"{_shown(package, path)!r} is not valid TOML: {exc}",
             "fix the TOML syntax at the line and column shown",
         ) from None
-    project: Any = doc.get("project")
-    if project is None or "version" not in project:
+    table: Any = doc
+    for key in keys[:-1]:
+        table = table.get(key) if hasattr(table, "get") else None
+        if table is None:
+            break
+    where = "[" + ".".join(keys[:-1]) + "] " + keys[-1]
+    if table is None or keys[-1] not in table:
         raise ConfigError(
-            f"{package.name}: {_shown(package, package.pyproject)} has no [project] version",
-            'add version = "0.1.0" to [project]',
+            f"{package.name}: {_shown(package, path)} has no {where}",
+            f'add {keys[-1]} = "0.1.0" to [{".".join(keys[:-1])}]',
         )
-    return doc, project["version"]
+    return doc, table, table[keys[-1]]
+
+
+def _static_version_item(package: Package, text: str) -> tuple[Any, Any]:
+    """The parsed document and its ``[project] version`` item."""
+    doc, _table, item = _toml_version_item(package, package.pyproject, text, ("project", "version"))
+    return doc, item
 
 
 def _parse_at(value: object, where: str) -> Version:
@@ -488,22 +421,35 @@ def _parse_at(value: object, where: str) -> Version:
 
 
 def _source_file(source: VersionSource) -> Path:
-    if source.path is None:  # pragma: no cover - only tag sources have no path
+    if source.path is None:  # pragma: no cover - only tag and backend sources have no path
         raise ConfigError(f"{source.detail}: no file holds the version", "bump with a git tag")
     return source.path
 
 
-def _hatch_match(source: VersionSource, text: str, package: Package) -> re.Match[str]:
-    path = _source_file(source)
-    match = re.search(source.pattern, text, flags=re.MULTILINE)
-    if match is None or "version" not in match.groupdict():
+def _pattern_match(
+    package: Package, path: Path, pattern: str, text: str, what: str
+) -> re.Match[str]:
+    try:
+        match = re.search(pattern, text, flags=re.MULTILINE)
+    except re.error as exc:
         raise ConfigError(
-            f"{package.name}: no version assignment in {_shown(package, path)!r} "
-            '(looked for __version__ = "...")',
-            f'write __version__ = "0.1.0" in {_shown(package, path)}, '
-            "as [tool.hatch.version] path expects",
+            f"{package.name}: the version pattern for {_shown(package, path)!r} is not a valid "
+            f"regular expression: {exc}",
+            "fix the pattern (it needs a group named 'version', e.g. "
+            '\'__version__ = "(?P<version>[^"]+)"\')',
+        ) from None
+    if match is None or "version" not in match.groupdict() or match["version"] is None:
+        raise ConfigError(
+            f"{package.name}: no version in {_shown(package, path)!r} (looked for {what})",
+            'write the version there (e.g. __version__ = "0.1.0"), or fix the pattern',
         )
     return match
+
+
+def _hatch_match(source: VersionSource, text: str, package: Package) -> re.Match[str]:
+    path = _source_file(source)
+    what = source.detail if source.pattern != sources.HATCH_PATTERN else '__version__ = "..."'
+    return _pattern_match(package, path, source.pattern, text, what)
 
 
 def _read_source_text(package: Package, path: Path, pending: Sequence[FileEdit]) -> str:
@@ -511,35 +457,54 @@ def _read_source_text(package: Package, path: Path, pending: Sequence[FileEdit])
     if text is None:
         raise ConfigError(
             f"{package.name}: the version file {_shown(package, path)!r} does not exist",
-            "create it, or fix [tool.hatch.version] path in the pyproject",
+            "create it, or fix the configuration that names it",
         )
     return text
 
 
+def _no_tags_error(package: Package) -> TagError:
+    tags = _all_tags(package)
+    if not tags:
+        return TagError(
+            f"{package.name}: the version comes from git tags and this repository has none, "
+            "so there is no version to bump from",
+            f"tag the current release first, e.g. `git tag -a {package.tag('0.1.0')} -m "
+            f"'{package.name} 0.1.0'`",
+        )
+    shown = ", ".join(tags[-6:]) + (f" (+{len(tags) - 6} more)" if len(tags) > 6 else "")
+    return TagError(
+        f"{package.name}: no git tag matches tag-format {package.tag_format!r}; "
+        f"the tags here are: {shown}",
+        "set tag-format in [tool.releasekit] to the form your tags take, e.g. "
+        'tag-format = "{version}", "v{version}", "{name}-v{version}" or "{name}@{version}"',
+    )
+
+
 def read_version(package: Package) -> Version:
-    """The version of ``package`` as its single source holds it now (read from disk).
+    """The version of ``package`` as its source holds it now (read from disk).
 
     Tag-driven packages: the highest version among the tags matching the
-    package's tag-format.
+    package's tag-format.  A source releasekit does not know: the version the
+    build backend puts in the wheel's metadata.
     """
     source = find_version_source(package)
     if source.kind == "static":
-        text = _read_source_text(package, package.pyproject, ())
-        _doc, item = _static_version_item(package, text)
-        return _parse_at(item, f"{_shown(package, package.pyproject)} [project] version")
-    if source.kind == "hatch-path":
+        path = _source_file(source)
+        text = _read_source_text(package, path, ())
+        _doc, _table, item = _toml_version_item(package, path, text, source.keys)
+        return _parse_at(item, f"{_shown(package, path)} [{'.'.join(source.keys[:-1])}] version")
+    if source.kind == "file":
         path = _source_file(source)
         text = _read_source_text(package, path, ())
         match = _hatch_match(source, text, package)
         return _parse_at(match["version"], _shown(package, path))
+    if source.kind == "backend":
+        from releasekit.dists import backend_version
+
+        return backend_version(package, source.detail)
     versions = tagged_versions(package)
     if not versions:
-        raise TagError(
-            f"{package.name}: no git tag matches {package.tag_format!r}, so there is no "
-            "version to bump from",
-            f"tag the current release first, e.g. `git tag -a {package.tag('0.1.0')} -m "
-            f"'{package.name} 0.1.0'`",
-        )
+        raise _no_tags_error(package)
     return versions[-1]
 
 
@@ -553,6 +518,22 @@ def _same_kind_string(old: Any, value: str) -> tomlkit.items.String:
     return tomlkit.string(value, literal=literal, multiline=multiline)
 
 
+def _regex_edit(
+    package: Package,
+    path: Path,
+    pattern: str,
+    new: Version,
+    *,
+    what: str,
+    pending: Sequence[FileEdit],
+) -> tuple[FileEdit, Version]:
+    before = _read_source_text(package, path, pending)
+    match = _pattern_match(package, path, pattern, before, what)
+    old = _parse_at(match["version"], _shown(package, path))
+    after = before[: match.start("version")] + str(new) + before[match.end("version") :]
+    return FileEdit(path, before, after, f"{package.name} version {old} -> {new}"), old
+
+
 def plan_version_edit(
     package: Package, new: Version, *, pending: Sequence[FileEdit] = ()
 ) -> list[FileEdit]:
@@ -560,25 +541,72 @@ def plan_version_edit(
 
     The pyproject is rewritten with tomlkit, so comments and formatting stay
     byte for byte except the version value.  ``pending``: edits planned
-    before, which this one builds on.
+    before, which this one builds on.  A source releasekit can only read
+    (``backend``) is an error unless ``version-files`` says where to write.
     """
     source = find_version_source(package)
     if source.kind == "tag":
         return []
+    if source.kind == "backend":
+        if package.settings.version_files:
+            return []  # version-files are the files to write (plan_version_files_edits)
+        raise ConfigError(
+            f"{package.name}: releasekit can read the version but cannot write it: it comes "
+            f"from {source.detail}",
+            'name the file that holds it: version-files = [{path = "src/PKG/_version.py", '
+            'pattern = \'__version__ = "(?P<version>[^"]+)"\'}] in [tool.releasekit], '
+            "or use a static [project] version",
+        )
     if source.kind == "static":
-        path = package.pyproject
-        before = _read_source_text(package, path, pending)
-        doc, item = _static_version_item(package, before)
-        old = _parse_at(item, f"{_shown(package, path)} [project] version")
-        doc["project"]["version"] = _same_kind_string(item, str(new))
-        after = doc.as_string()
-    else:
         path = _source_file(source)
         before = _read_source_text(package, path, pending)
-        match = _hatch_match(source, before, package)
-        old = _parse_at(match["version"], _shown(package, path))
-        after = before[: match.start("version")] + str(new) + before[match.end("version") :]
-    return [FileEdit(path, before, after, f"{package.name} version {old} -> {new}")]
+        doc, table, item = _toml_version_item(package, path, before, source.keys)
+        old = _parse_at(item, f"{_shown(package, path)} [{'.'.join(source.keys[:-1])}] version")
+        table[source.keys[-1]] = _same_kind_string(item, str(new))
+        after = doc.as_string()
+        return [FileEdit(path, before, after, f"{package.name} version {old} -> {new}")]
+    path = _source_file(source)
+    edit, _old = _regex_edit(
+        package, path, source.pattern, new, what=source.detail, pending=pending
+    )
+    return [edit]
+
+
+def package_version_files(package: Package) -> list[VersionFile]:
+    """The package's ``version-files`` (more files holding the version), resolved."""
+    return sources.version_files(
+        package.root, package.settings.version_files, shown_from=package.workspace_root
+    )
+
+
+def read_version_files(package: Package) -> list[tuple[VersionFile, Version]]:
+    """The version each ``version-files`` entry holds now; a missing file or match is an error."""
+    found = []
+    for entry in package_version_files(package):
+        text = _read_source_text(package, entry.path, ())
+        match = _pattern_match(
+            package, entry.path, entry.pattern, text, "the version-files pattern"
+        )
+        found.append((entry, _parse_at(match["version"], entry.shown)))
+    return found
+
+
+def plan_version_files_edits(
+    package: Package, new: Version, *, pending: Sequence[FileEdit] = ()
+) -> list[FileEdit]:
+    """Edits writing ``new`` into every ``version-files`` entry, on top of ``pending``."""
+    edits: list[FileEdit] = []
+    for entry in package_version_files(package):
+        edit, _old = _regex_edit(
+            package,
+            entry.path,
+            entry.pattern,
+            new,
+            what="the version-files pattern",
+            pending=[*pending, *edits],
+        )
+        edits.append(edit)
+    return edits
 
 
 # --- sibling pins ----------------------------------------------------------------------------
@@ -770,17 +798,23 @@ def _literal_assignments(body: Sequence[ast.stmt]) -> Iterator[tuple[int, str]]:
 def find_version_literals(package: Package) -> list[VersionLiteral]:
     """Hardcoded ``__version__`` strings in the package's modules (tests, venvs, builds skipped).
 
-    The ``[tool.hatch.version] path`` file is the version's source, not a
-    stale copy, and is left out.  Report each with :data:`LITERAL_FIX_HINT`.
+    Left out: the file that *is* the version's configured source (hatch
+    ``path``, flit's module, setuptools ``attr``, pdm ``file``), files the
+    build backend generates (a setuptools-scm ``version_file``) and the
+    ``version-files`` (bump writes them, preflight checks them).  Report
+    each literal found with :data:`LITERAL_FIX_HINT`.
     """
-    exclude: Path | None = None
+    exclude: set[Path] = set()
     with contextlib.suppress(ConfigError):
         source = find_version_source(package)
-        if source.kind == "hatch-path" and source.path is not None:
-            exclude = source.path.resolve()
+        if source.kind == "file" and source.path is not None:
+            exclude.add(source.path.resolve())
+        exclude.update(p.resolve() for p in source.generated)
+    with contextlib.suppress(ConfigError):
+        exclude.update(entry.path.resolve() for entry in package_version_files(package))
     found: list[VersionLiteral] = []
     for path in _python_files(package):
-        if exclude is not None and path.resolve() == exclude:
+        if path.resolve() in exclude:
             continue
         try:
             tree = ast.parse(path.read_bytes(), filename=str(path))

@@ -8,6 +8,7 @@ spelling that normalizes to the same name) or by path relative to the root.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,9 +26,21 @@ from releasekit.config import (
     render_template,
     resolve_package_settings,
 )
-from releasekit.errors import ConfigError, PackageNotFound, WorkspaceError
+from releasekit.errors import ConfigError, GitError, PackageNotFound, WorkspaceError
+from releasekit.sources import read_setup_cfg
 
-__all__ = ["Package", "RequirementSite", "Workspace", "find_root", "load_workspace"]
+__all__ = [
+    "DETECTABLE_TAG_FORMATS",
+    "Package",
+    "RequirementSite",
+    "Workspace",
+    "detect_tag_format",
+    "distribution_name",
+    "find_root",
+    "load_workspace",
+    "name_spellings",
+    "tag_pattern",
+]
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,8 @@ class Package:
     settings: PackageSettings
     tag_format: str
     data: dict[str, Any] = field(repr=False, compare=False, hash=False)
+    # how tag_format was decided: "configured", "detected" (from the repo's tags) or "default"
+    tag_format_origin: str = field(default="configured", compare=False)
 
     @property
     def canonical_name(self) -> str:
@@ -195,7 +210,13 @@ class Workspace:
         return found
 
     def in_dependency_order(self, packages: Iterable[Package]) -> list[Package]:
-        """``packages`` sorted so every package comes after the siblings it requires."""
+        """``packages`` sorted so every package comes after the siblings it needs at run time.
+
+        Only ``[project] dependencies`` order packages: an extra or a dependency
+        group may point back at a package that depends on it (the loop is legal
+        and installable, see :meth:`sibling_loops`).  A loop of runtime
+        requirements is a :class:`~releasekit.errors.WorkspaceError`.
+        """
         wanted = list(packages)
         order: list[Package] = []
         state: dict[str, str] = {}
@@ -208,17 +229,78 @@ class Workspace:
                 cycle = [*path[path.index(package) :], package]
                 raise WorkspaceError(
                     "dependency cycle between packages: " + " -> ".join(p.name for p in cycle),
-                    "internal requirements must form a tree; remove one requirement of the cycle",
+                    "runtime requirements ([project] dependencies) must form a tree; remove one "
+                    "requirement of the cycle, or move it to an extra or a dependency group",
                 )
             state[package.canonical_name] = "visiting"
-            for _site, dep in self.internal_requirements(package):
-                visit(dep, [*path, package])
+            for site, dep in self.internal_requirements(package):
+                if site.table == "dependencies":
+                    visit(dep, [*path, package])
             state[package.canonical_name] = "done"
             order.append(package)
 
         for package in sorted(self.packages, key=lambda p: p.rel):
             visit(package, [])
         return [p for p in order if p in wanted]
+
+    def sibling_loops(self) -> list[list[Package]]:
+        """Loops among siblings through extras or dependency groups: information, never an error.
+
+        One loop per strongly connected group of packages, as the path
+        ``[a, b, a]``.  Runtime loops never get here (they are refused when the
+        workspace loads).
+        """
+        names = {p.canonical_name: p for p in self.packages}
+        edges = {
+            p.canonical_name: [d.canonical_name for _s, d in self.internal_requirements(p)]
+            for p in self.packages
+        }
+        index: dict[str, int] = {}
+        low: dict[str, int] = {}
+        stack: list[str] = []
+        groups: list[list[str]] = []
+
+        def strongconnect(node: str) -> None:  # Tarjan's algorithm
+            index[node] = low[node] = len(index)
+            stack.append(node)
+            for dep in edges[node]:
+                if dep not in index:
+                    strongconnect(dep)
+                    low[node] = min(low[node], low[dep])
+                elif dep in stack:
+                    low[node] = min(low[node], index[dep])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    groups.append(group)
+
+        for package in sorted(self.packages, key=lambda p: p.rel):
+            if package.canonical_name not in index:
+                strongconnect(package.canonical_name)
+        loops = []
+        rank = {p.canonical_name: i for i, p in enumerate(self.in_dependency_order(self.packages))}
+        for group in groups:
+            start = min(group, key=rank.__getitem__)  # the one released first
+            members = set(group)
+            paths = {start: [start]}
+            todo = [start]
+            loop: list[str] = []
+            while todo and not loop:  # breadth first: the shortest way back to the start
+                node = todo.pop(0)
+                for dep in edges[node]:
+                    if dep == start:
+                        loop = [*paths[node], start]
+                        break
+                    if dep in members and dep not in paths:
+                        paths[dep] = [*paths[node], dep]
+                        todo.append(dep)
+            loops.append([names[n] for n in loop])
+        return loops
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -248,6 +330,88 @@ def find_root(start: Path | None = None) -> Path:
     )
 
 
+DETECTABLE_TAG_FORMATS = (
+    "v{version}",
+    "{version}",
+    "{name}-v{version}",
+    "{name}-{version}",
+    "{name}@{version}",
+    "{name}@v{version}",
+    "{name}/v{version}",
+)
+"""The tag forms recognized in a repository when ``tag-format`` is not configured."""
+
+_VERSION_IN_TAG = r"(?P<version>(?:\d+!)?\d[^\s]*)"
+
+
+def name_spellings(name: str) -> list[str]:
+    """The spellings of a distribution name tags may use: as written, normalized, underscored."""
+    canonical = canonicalize_name(name)
+    return [name, canonical, canonical.replace("-", "_")]
+
+
+def tag_pattern(tag_format: str, names: Sequence[str]) -> re.Pattern[str]:
+    """A regex matching the tags ``tag_format`` makes for a package called any of ``names``.
+
+    The version part must start with a digit (or an epoch), so ``v{version}``
+    and ``{version}`` never match each other's tags.
+    """
+    spellings = sorted(set(names), key=len, reverse=True)
+    out = ""
+    for piece in re.split(r"(\{name\}|\{version\})", tag_format):
+        if piece == "{name}":
+            out += "(?:" + "|".join(re.escape(n) for n in spellings) + ")"
+        elif piece == "{version}":
+            out += _VERSION_IN_TAG
+        else:
+            out += re.escape(piece)
+    return re.compile(out)
+
+
+def detect_tag_format(tags: Sequence[str], name: str, default: str) -> str:
+    """The tag form most of ``tags`` take for the package ``name``; ``default`` when none does.
+
+    A tie keeps ``default`` when it is among the best, else the earlier form of
+    :data:`DETECTABLE_TAG_FORMATS`.
+    """
+    spellings = name_spellings(name)
+    counts = {
+        form: sum(1 for tag in tags if tag_pattern(form, spellings).fullmatch(tag))
+        for form in DETECTABLE_TAG_FORMATS
+    }
+    best = max(counts.values())
+    if best == 0 or counts.get(default, 0) == best:
+        return default
+    return next(form for form in DETECTABLE_TAG_FORMATS if counts[form] == best)
+
+
+def _repo_tags(root: Path) -> list[str]:
+    """The repository's tags (none outside a git repository)."""
+    from releasekit import git
+
+    try:
+        return git.run_git(root, "tag", "--list", what="git tag --list").split()
+    except GitError:
+        return []
+
+
+def distribution_name(package_root: Path, data: dict[str, Any]) -> str:
+    """The package's name: ``[project] name``, else ``[tool.poetry] name``, else setup.cfg's."""
+    name = data.get("project", {}).get("name")
+    if not name:
+        name = data.get("tool", {}).get("poetry", {}).get("name")
+    if not name:
+        cfg = read_setup_cfg(package_root)
+        if cfg is not None and cfg.has_option("metadata", "name"):
+            name = cfg.get("metadata", "name").strip()
+    if not isinstance(name, str) or not name:
+        raise ConfigError(
+            f"{str(package_root / 'pyproject.toml')!r} has no [project] name",
+            'every package root needs [project] name = "..." (or a setup.cfg [metadata] name)',
+        )
+    return name
+
+
 def _expand(root: Path, pattern: str) -> list[Path]:
     if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
         raise ConfigError(
@@ -260,12 +424,47 @@ def _expand(root: Path, pattern: str) -> list[Path]:
     return [m for m in matches if (m / "pyproject.toml").is_file()]
 
 
+def _uv_workspace(root: Path) -> list[Path] | None:
+    """The package roots of a uv workspace (``[tool.uv.workspace]`` members less ``exclude``).
+
+    None when ``[tool.releasekit] packages`` is configured (it wins) or the
+    root declares no uv workspace.  The root is a package when it has a
+    ``[project]`` table and no ``[tool.uv] package = false``, as in uv.
+    """
+    data = read_pyproject(root / "pyproject.toml")
+    tool = data.get("tool", {})
+    if "packages" in tool.get("releasekit", {}):
+        return None
+    uv = tool.get("uv", {}).get("workspace")
+    if not isinstance(uv, dict):
+        return None
+    members = uv.get("members", [])
+    exclude = uv.get("exclude", [])
+    if not isinstance(members, list) or not isinstance(exclude, list):
+        raise ConfigError(
+            "tool.uv.workspace: members and exclude must be lists of globs",
+            'write members = ["packages/*"] (and exclude = [...])',
+        )
+    excluded = {m.resolve() for pattern in exclude for m in _expand(root, str(pattern))}
+    virtual = tool.get("uv", {}).get("package") is False  # `package = false`: not built
+    roots = [root] if isinstance(data.get("project"), dict) and not virtual else []
+    for pattern in members:
+        for match in _expand(root, str(pattern)):
+            resolved = match.resolve()
+            if resolved not in excluded and resolved not in roots:
+                roots.append(resolved)
+    return roots
+
+
 def load_workspace(root: Path | None = None) -> Workspace:
     """Load the workspace at ``root`` (default: found from the current directory)."""
     root = (root or find_root()).resolve()
     config = load_config(root)
     roots: list[Path] = []
-    for pattern in config.packages:
+    uv_members = _uv_workspace(root)
+    if uv_members is not None:
+        roots = uv_members
+    for pattern in config.packages if uv_members is None else ():
         matches = _expand(root, pattern)
         if not matches:
             raise ConfigError(
@@ -276,27 +475,30 @@ def load_workspace(root: Path | None = None) -> Workspace:
     raw: list[tuple[Path, dict[str, Any], PackageSettings, str]] = []
     for package_root in roots:
         data = read_pyproject(package_root / "pyproject.toml")
-        name = data.get("project", {}).get("name")
-        if not isinstance(name, str) or not name:
-            raise ConfigError(
-                f"{str(package_root / 'pyproject.toml')!r} has no [project] name",
-                'every package root needs [project] name = "..."',
-            )
+        name = distribution_name(package_root, data)
         settings = resolve_package_settings(config, package_root, data)
         raw.append((package_root, data, settings, name))
     default_tag = "v{version}" if len(raw) == 1 else "{name}-v{version}"
-    packages = tuple(
-        Package(
-            name=name,
-            root=package_root,
-            rel=package_root.relative_to(root).as_posix(),
-            workspace_root=root,
-            settings=settings,
-            tag_format=settings.tag_format or default_tag,
-            data=data,
+    tags = _repo_tags(root) if any(s.tag_format is None for _r, _d, s, _n in raw) else []
+    packages = []
+    for package_root, data, settings, name in raw:
+        if settings.tag_format:
+            tag_format, origin = settings.tag_format, "configured"
+        else:
+            tag_format = detect_tag_format(tags, name, default_tag)
+            origin = "default" if tag_format == default_tag else "detected"
+        packages.append(
+            Package(
+                name=name,
+                root=package_root,
+                rel=package_root.relative_to(root).as_posix(),
+                workspace_root=root,
+                settings=settings,
+                tag_format=tag_format,
+                data=data,
+                tag_format_origin=origin,
+            )
         )
-        for package_root, data, settings, name in raw
-    )
     seen: dict[str, Package] = {}
     for package in packages:
         if package.canonical_name in seen:
@@ -306,6 +508,6 @@ def load_workspace(root: Path | None = None) -> Workspace:
                 "every distribution name in a workspace must be unique",
             )
         seen[package.canonical_name] = package
-    workspace = Workspace(config, packages)
-    workspace.in_dependency_order(packages)  # a cycle is an error as soon as it exists
+    workspace = Workspace(config, tuple(packages))
+    workspace.in_dependency_order(packages)  # a runtime cycle is an error as soon as it exists
     return workspace

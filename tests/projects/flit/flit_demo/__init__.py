@@ -1,0 +1,3 @@
+"""A flit project whose version lives in its module."""
+
+__version__ = "0.3.0"

@@ -1,0 +1,3 @@
+"""A pdm-backend project."""
+
+__version__ = "0.9.0"

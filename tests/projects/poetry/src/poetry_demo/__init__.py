@@ -1,0 +1,5 @@
+"""A poetry-core project."""
+
+from importlib.metadata import version
+
+__version__ = version("poetry-demo")

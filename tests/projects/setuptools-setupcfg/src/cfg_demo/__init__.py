@@ -1,0 +1,3 @@
+"""Configured in setup.cfg."""
+
+__version__ = "1.0.0"
