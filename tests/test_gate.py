@@ -327,3 +327,23 @@ def test_verify_in_the_release_compares_the_index_with_what_this_run_built(
     failure = report.failure()
     assert "what left this machine:" in failure and "tag oxi-core-v0.1.0a1 not made" in failure
     assert git(oxi_repo, "tag", "-l") == ""
+
+
+def test_the_gate_wants_a_github_token_when_the_github_release_will_run(
+    oxi_repo: Path, upload_env: PypiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_REPOSITORY", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(key, raising=False)
+    steps = by_name("build", "publish", "github-release")
+    run = make_run(oxi_repo, upload_env, steps, github_release=True)
+    report = pipeline.run_release(run, steps)
+    assert report.failed_step == "gate"
+    assert isinstance(report.error, GateRefused)
+    assert "no GitHub token: neither GITHUB_TOKEN nor GH_TOKEN is set" in report.error.message
+    assert upload_env.listing() == {}, "refused before the upload"
+
+    monkeypatch.setenv("GH_TOKEN", "t0ken")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "oxi/oxi")
+    run = make_run(oxi_repo, upload_env, by_name("build", "publish"), github_release=True)
+    gate = pipeline.run_release(run, steps[:2])
+    assert gate.ok, gate.summary()  # no github-release step: no token needed

@@ -34,6 +34,7 @@ __all__ = [
     "Finding",
     "check_credentials",
     "check_git_identity",
+    "check_github_credentials",
     "check_index",
     "check_remote_tag",
     "check_tag_name",
@@ -374,6 +375,17 @@ def check_credentials(index: IndexConfig) -> list[Finding]:
     except ReleaseError as exc:
         return [Finding(f"credentials {index.name}", "error", _one_line(exc.message), exc.hint)]
     return [_ok(f"credentials {index.name}", found.source)]
+
+
+def check_github_credentials(workspace: Workspace) -> list[Finding]:
+    """The GitHub release step will find a token and a repository (nothing is sent)."""
+    from releasekit.github import github_target
+
+    try:
+        target = github_target(workspace.root)
+    except ReleaseError as exc:
+        return [Finding("credentials github", "error", _one_line(exc.message), exc.hint)]
+    return [_ok("credentials github", f"a token for {target.repository}")]
 
 
 def check_tag_name(workspace: Workspace, tag: str) -> list[Finding]:

@@ -41,6 +41,7 @@ __all__ = [
     "tags",
 ]
 
+_REMOTE_TIMEOUT = 120.0  # seconds for the remote to answer a dry-run push
 _REF_FORBIDDEN = set(" ~^:?*[\\\x7f")
 
 
@@ -300,6 +301,8 @@ def push_tag_dry_run(repo: Path, tag: str, remote: str = "origin") -> None:
         cwd=repo,
         check=False,
         what="git push --dry-run",
+        hint=f"check that {remote!r} answers (`git ls-remote {remote}`) and that you may push",
+        timeout=_REMOTE_TIMEOUT,
     )
     if proc.returncode != 0:
         said = " ".join((proc.stderr or proc.stdout or "").split())[:300]

@@ -633,6 +633,8 @@ def _gate_all(run: ReleaseRun) -> dict[str, str]:
                     target.package.name,
                     checks.check_remote_tag(run.workspace, target.tag, run.options.remote),
                 )
+    if "github-release" in names and not run.options.rehearse and _github_release_wanted(run):
+        add("", checks.check_github_credentials(run.workspace))
     findings += _signing_findings(run, active)
     checks.require_gate(findings)
     details = {}
@@ -796,11 +798,17 @@ def step_tag(run: ReleaseRun, target: Target) -> str:
     return f"{target.tag}: {line}"
 
 
-def step_github_release(run: ReleaseRun, target: Target) -> str:
-    """The GitHub release of the tag: notes, files and bundles (in GitHub Actions or asked)."""
+def _github_release_wanted(run: ReleaseRun) -> bool:
+    """--github-release, or inside GitHub Actions unless --no-github-release."""
     wanted = run.options.github_release
     if wanted is None:
         wanted = os.environ.get("GITHUB_ACTIONS") == "true"
+    return wanted
+
+
+def step_github_release(run: ReleaseRun, target: Target) -> str:
+    """The GitHub release of the tag: notes, files and bundles (in GitHub Actions or asked)."""
+    wanted = _github_release_wanted(run)
     if run.options.rehearse:
         raise SkipStep(f"rehearsal: would make the GitHub release of {target.tag}")
     if not wanted:
