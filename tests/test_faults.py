@@ -246,3 +246,41 @@ def test_the_swap_fault_serves_other_bytes_listed_with_their_own_hash(
     got = download_from_index(index, listed, tmp_path / "dl")
     assert got.read_bytes() == other, "the listing and the file agree: the index looks honest"
     assert (pypiserver.directory / oxi_dists.sdist.name).read_bytes() != other
+
+
+@SAFETY
+def test_a_release_whose_upload_hangs_stops_with_one_error_and_the_same_command_finishes_it(
+    oxi_repo: Path, pypiserver: PypiServer, fault_proxy: MakeProxy
+) -> None:
+    from tests.test_release import nox, remote_tags, summary_rows, use_index
+
+    hang = Fault("hang", method="POST", times=2)  # one try and one retry never answered
+    proxy = fault_proxy(hang)
+    use_index(oxi_repo, pypiserver.index, upload_url=proxy.url)  # uploads via the proxy
+    pyproject = oxi_repo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "read-timeout = 2\n")  # in [...indexes.staging]
+    git(oxi_repo, "commit", "-qam", "a short read timeout for staging")
+    command = ("-s", "release", "--", "oxi-core", "--index", "staging", "--retries", "1")
+
+    first = nox(oxi_repo, *command, server=pypiserver)
+    out = first.stdout
+    assert first.returncode != 0, out
+    assert ("publish", "oxi-core", "FAILED") in summary_rows(out)
+    assert "FAILED at step 'publish' (oxi-core)" in out
+    assert (
+        "why: upload of 'oxi_core-0.1.0a1.tar.gz' to 'staging' failed after 2 attempts: "
+        "no answer within 2 s (read-timeout)"
+    ) in out
+    assert "raise read-timeout" in out
+    assert "Traceback" not in out
+    assert hang.applied == 2
+    assert pypiserver.listing() == {}
+    assert remote_tags(oxi_repo) == "", "nothing was tagged"
+
+    second = nox(oxi_repo, *command, server=pypiserver)  # the index answers again
+    assert second.returncode == 0, second.stdout
+    assert ("publish", "oxi-core", "ok") in summary_rows(second.stdout)
+    assert sorted(pypiserver.listing()) == [
+        "oxi_core-0.1.0a1-py3-none-any.whl",
+        "oxi_core-0.1.0a1.tar.gz",
+    ]
