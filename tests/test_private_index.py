@@ -202,7 +202,7 @@ def test_without_a_dependency_index_the_missing_requirement_is_named(
     assert report.failed_step == "smoke"
     assert isinstance(report.error, SmokeFailed)
     message = report.error.message
-    assert "the requirement 'rk-extdep' was not found" in message
+    assert "the requirement 'rk-extdep>=1.0' was not found" in message
     assert f"looked in {pypiserver.index.simple_url}" in message
     assert "set dependency-index in [tool.releasekit.indexes.NAME]" in report.error.hint
     assert "only rk-app" not in message  # not uv's last line, but what is missing

@@ -837,17 +837,24 @@ def _smoke_install_failed(
         )
     looked_in = exc.looked_in if isinstance(exc, InstallFailed) else "the index"
     name = canonicalize_name(re.split(r"[\s<>=!~;\[(@]", missing, maxsplit=1)[0])
+    # the requirement as the package states it, when it is a direct one
+    stated = next((str(r) for r in requirements if canonicalize_name(r.name) == name), missing)
+    third_party = (
+        "set dependency-index in [tool.releasekit.indexes.NAME] to an index that has it "
+        '(for PyPI: "https://pypi.org/simple/"), or upload it to the index you release to'
+    )
     if name in {canonicalize_name(n) for n in own_names}:
         hint = f"{name} is a package of this workspace: build it too ({nox_command('build', name)})"
+    elif own_names:
+        hint = f"{stated!r} is a third-party requirement: {third_party}"
     else:
         hint = (
-            f"{missing!r} is a third-party requirement: set dependency-index in "
-            "[tool.releasekit.indexes.NAME] to an index that has it (for PyPI: "
-            '"https://pypi.org/simple/"), or upload it to the index you release to'
+            f"{stated!r}: build it too ({nox_command('build', name)}) when it is a package "
+            f"of this workspace; otherwise {third_party}"
         )
     return SmokeFailed(
         f"the wheel {wheel.name!r} does not install in a fresh venv: the requirement "
-        f"{missing!r} was not found (looked in {looked_in})",
+        f"{stated!r} was not found (looked in {looked_in})",
         hint,
     )
 
