@@ -261,7 +261,7 @@ def test_verify_refuses_our_package_from_the_dependency_index(
             "rk-app",
             "1.0",
             kinds=["wheel"],
-            timeout=5,
+            timeout=300,
             dependency_index=deps,
             own_names=["rk-core", "rk-app"],
         )
@@ -272,7 +272,7 @@ def test_verify_refuses_our_package_from_the_dependency_index(
         "rk-app",
         "1.0",
         kinds=["wheel"],
-        timeout=5,
+        timeout=300,
         dependency_index=deps,
         own_names=["rk-core", "rk-app"],
     )
@@ -284,7 +284,7 @@ def test_verify_without_a_dependency_index_names_what_is_missing(
 ) -> None:
     pypiserver.put(make_wheel(tmp_path / "w", "rk-app", "1.0", requires=("rk-extdep>=1.0",)))
     with pytest.raises(VerifyFailed) as caught:
-        verify_published(pypiserver.index, "rk-app", "1.0", kinds=["wheel"], timeout=5)
+        verify_published(pypiserver.index, "rk-app", "1.0", kinds=["wheel"], timeout=300)
     message = caught.value.message
     assert "the requirement 'rk-extdep' was not found" in message
     assert f"looked in {pypiserver.index.simple_url}" in message
@@ -301,7 +301,7 @@ def test_an_index_that_needs_a_login_to_read_says_how_to_give_one(
     private.put(make_wheel(tmp_path / "w", "rk-app", "1.0", requires=("rk-extdep",)))
     index = private.index
     with pytest.raises(CredentialsError) as caught:
-        verify_published(index, "rk-app", "1.0", kinds=["wheel"], timeout=5)
+        verify_published(index, "rk-app", "1.0", kinds=["wheel"], timeout=300)
     assert "index 'corp' needs a login to read" in caught.value.message
     assert "HTTP 401" in caught.value.message
     assert "RELEASEKIT_INDEX_CORP_USERNAME and RELEASEKIT_INDEX_CORP_PASSWORD" in (
@@ -311,7 +311,7 @@ def test_an_index_that_needs_a_login_to_read_says_how_to_give_one(
     monkeypatch.setenv("RELEASEKIT_INDEX_CORP_USERNAME", READER)
     monkeypatch.setenv("RELEASEKIT_INDEX_CORP_PASSWORD", "wrong")
     with pytest.raises(CredentialsError, match="refused the login from env"):
-        verify_published(index, "rk-app", "1.0", kinds=["wheel"], timeout=5)
+        verify_published(index, "rk-app", "1.0", kinds=["wheel"], timeout=300)
 
 
 def test_a_login_from_the_environment_reads_and_installs_and_is_never_shown(
@@ -333,7 +333,7 @@ def test_a_login_from_the_environment_reads_and_installs_and_is_never_shown(
         "rk-app",
         "1.0",
         kinds=["wheel"],
-        timeout=5,
+        timeout=300,
         dependency_index=index.dependency_index,
         own_names=["rk-app"],
     )
@@ -353,7 +353,7 @@ def test_a_netrc_entry_is_enough_to_read(
     netrc.write_text(f"machine 127.0.0.1\nlogin {READER}\npassword {READ_SECRET}\n")
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
-    report = verify_published(private.index, "rk-app", "1.0", kinds=["wheel"], timeout=5)
+    report = verify_published(private.index, "rk-app", "1.0", kinds=["wheel"], timeout=300)
     assert "  installed rk-app 1.0" in report.lines
 
 
@@ -372,11 +372,11 @@ def test_without_uv_pip_is_checked_the_same_way(
             "rk-app",
             "1.0",
             kinds=["wheel"],
-            timeout=5,
+            timeout=300,
             dependency_index=deps,
             own_names=["rk-core", "rk-app"],
         )
     report = verify_published(  # a pin leaves pip no choice: rk-core 1.0 is only on ours
-        pypiserver.index, "rk-core", "1.0", kinds=["wheel"], timeout=5, dependency_index=deps
+        pypiserver.index, "rk-core", "1.0", kinds=["wheel"], timeout=300, dependency_index=deps
     )
     assert "  installed rk-core 1.0" in report.lines

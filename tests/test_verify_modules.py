@@ -66,7 +66,7 @@ def test_a_namespace_distribution_is_proved_by_its_own_module(
         out,
     )
     pypiserver.put(sdk)
-    report = verify_published(pypiserver.index, "rk-ns-sdk", "1.2.0", kinds=["wheel"], timeout=5)
+    report = verify_published(pypiserver.index, "rk-ns-sdk", "1.2.0", kinds=["wheel"], timeout=300)
     assert "  rk_ns.sdk.__version__ == 1.2.0" in report.lines
     assert not any("import rk_ns " in line for line in report.lines), report.lines
 
@@ -77,7 +77,7 @@ def test_a_module_without_version_is_named_with_the_version_seen(
     out = tmp_path / "dist"
     (api,) = _build(tmp_path, "rk-ns-api", {"rk_ns/api/__init__.py": "X = 1\n"}, out)
     pypiserver.put(api)
-    report = verify_published(pypiserver.index, "rk-ns-api", "1.2.0", kinds=["wheel"], timeout=5)
+    report = verify_published(pypiserver.index, "rk-ns-api", "1.2.0", kinds=["wheel"], timeout=300)
     assert "  import rk_ns.api (no __version__; its metadata says 1.2.0)" in report.lines
 
 

@@ -835,8 +835,7 @@ def step_github_release(run: ReleaseRun, target: Target) -> str:
     if not wanted:
         raise SkipStep(
             "not in GitHub Actions: --github-release makes it, "
-            "or later: "
-            + nox_command("github-release", f"{target.package.name} {target.version}")
+            "or later: " + nox_command("github-release", f"{target.package.name} {target.version}")
         )
     from releasekit.github import release_package
 
