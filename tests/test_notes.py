@@ -196,9 +196,9 @@ def test_without_unreleased_the_section_goes_after_the_title(tmp_path: Path) -> 
     text = "# Changelog\n\nNotes.\n\n## 0.9.0 - 2026-01-02\n\n- First.\n"
     package = changelog_package(tmp_path, text)
     [edit] = plan_notes(package, V1, today=TODAY)
-    assert edit.after == (
+    assert edit.after == (  # the new heading is written like the newest one
         "# Changelog\n\nNotes.\n\n"
-        f"## [1.0.0] - 2026-04-30\n\n{STUB_MARKER}\n\n"
+        f"## 1.0.0 - 2026-04-30\n\n{STUB_MARKER}\n\n"
         "## 0.9.0 - 2026-01-02\n\n- First.\n"
     )
     apply_edits([edit])

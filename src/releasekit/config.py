@@ -10,6 +10,7 @@ the nearest valid one.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -57,6 +58,27 @@ class IndexConfig:
     simple_url: str | None
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
+    # where smoke and verify take third-party dependencies from (None: this index only);
+    # the workspace's own packages always come from this index
+    dependency_url: str | None = None
+
+    @property
+    def env_prefix(self) -> str:
+        """``RELEASEKIT_INDEX_<NAME>_``: the environment variables of this index's login."""
+        return "RELEASEKIT_INDEX_" + re.sub(r"[^A-Za-z0-9]", "_", self.name).upper() + "_"
+
+    @property
+    def dependency_index(self) -> IndexConfig | None:
+        """The dependency index as an index of its own (``<name>-deps``), if there is one."""
+        if not self.dependency_url:
+            return None
+        return replace(
+            self,
+            name=f"{self.name}-deps",
+            upload_url=None,
+            simple_url=self.dependency_url,
+            dependency_url=None,
+        )
 
     @property
     def embedded(self) -> bool:
@@ -71,7 +93,10 @@ class IndexConfig:
 BUILTIN_INDEXES: Mapping[str, IndexConfig] = {
     "pypi": IndexConfig("pypi", "https://upload.pypi.org/legacy/", "https://pypi.org/simple/"),
     "testpypi": IndexConfig(
-        "testpypi", "https://test.pypi.org/legacy/", "https://test.pypi.org/simple/"
+        "testpypi",
+        "https://test.pypi.org/legacy/",
+        "https://test.pypi.org/simple/",
+        dependency_url="https://pypi.org/simple/",  # TestPyPI holds few real dependencies
     ),
     "local": IndexConfig("local", None, None),
 }
@@ -160,7 +185,7 @@ WORKSPACE_KEYS: Mapping[str, tuple[type | tuple[type, ...], str]] = {
     "read-timeout": ((int, float), "a number of seconds"),
 }
 TIMEOUT_KEYS = ("connect-timeout", "read-timeout")
-INDEX_KEYS = ("upload-url", "simple-url", *TIMEOUT_KEYS)
+INDEX_KEYS = ("upload-url", "simple-url", "dependency-index", *TIMEOUT_KEYS)
 SIGNING_KEYS = ("identity", "identity-regexp", "issuer", "staging")
 _TEMPLATE_FIELDS = ("{name}", "{version}", "{tag}", "{path}", "{script}")
 
@@ -357,15 +382,28 @@ def _indexes(table: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str,
             )
         _check_keys(where, spec, INDEX_KEYS)
         urls: dict[str, str] = {}
-        for key in ("upload-url", "simple-url"):
+        for key in ("upload-url", "simple-url", "dependency-index"):
+            if key == "dependency-index" and key not in spec:
+                continue
             value = spec.get(key)
             if not isinstance(value, str) or not value.startswith(("http://", "https://")):
                 raise ConfigError(
                     f"{where}.{key} must be an http(s) URL, not {value!r}",
                     f'set {key} = "https://.../" in [{where}]',
                 )
+            if "@" in value.split("//", 1)[1].split("/", 1)[0]:
+                raise ConfigError(
+                    f"{where}.{key} must not hold a login (user:password@)",
+                    f"give the login in the environment ({IndexConfig(name, None, None).env_prefix}"
+                    "USERNAME/PASSWORD), keyring or ~/.netrc; see docs/how-to/credentials.md",
+                )
             urls[key] = value if value.endswith("/") else value + "/"
-        index = IndexConfig(name, urls["upload-url"], urls["simple-url"])
+        index = IndexConfig(
+            name,
+            urls["upload-url"],
+            urls["simple-url"],
+            dependency_url=urls.get("dependency-index"),
+        )
         index = _timeouts(where_defaults, defaults, index)
         indexes[name] = _timeouts(where, spec, index)
     return indexes

@@ -18,6 +18,7 @@ import email.parser
 import io
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -47,9 +48,11 @@ from releasekit.errors import (
     CommandFailed,
     DeadlineExceeded,
     DistCheckFailed,
+    InstallFailed,
     InvalidVersion,
     SmokeFailed,
 )
+from releasekit.session_names import nox_command
 from releasekit.venvs import Proof, Venv, create_venv, install, prove_installed
 from releasekit.workspace import Package
 
@@ -817,6 +820,56 @@ def _names_in(folders: Sequence[Path]) -> set[str]:
     return names
 
 
+def _smoke_install_failed(
+    exc: CommandFailed,
+    wheel: Path,
+    requirements: Sequence[Requirement],
+    own_names: Collection[str],
+) -> SmokeFailed:
+    missing = exc.missing if isinstance(exc, InstallFailed) else None
+    if missing is None:
+        reason = _last_error_line(exc.output) or exc.message
+        siblings = ", ".join(str(r) for r in requirements) or "none"
+        return SmokeFailed(
+            f"the wheel {wheel.name!r} does not install in a fresh venv: {reason}",
+            f"its requirements ({siblings}) must be built ({nox_command('build', 'NAME')}) "
+            "or be on the index",
+        )
+    looked_in = exc.looked_in if isinstance(exc, InstallFailed) else "the index"
+    name = canonicalize_name(re.split(r"[\s<>=!~;\[(@]", missing, maxsplit=1)[0])
+    # the requirement as the package states it, when it is a direct one
+    stated = next((str(r) for r in requirements if canonicalize_name(r.name) == name), missing)
+    third_party = (
+        "set dependency-index in [tool.releasekit.indexes.NAME] to an index that has it "
+        '(for PyPI: "https://pypi.org/simple/"), or upload it to the index you release to'
+    )
+    if name in {canonicalize_name(n) for n in own_names}:
+        hint = f"{name} is a package of this workspace: build it too ({nox_command('build', name)})"
+    elif own_names:
+        hint = f"{stated!r} is a third-party requirement: {third_party}"
+    else:
+        hint = (
+            f"{stated!r}: build it too ({nox_command('build', name)}) when it is a package "
+            f"of this workspace; otherwise {third_party}"
+        )
+    return SmokeFailed(
+        f"the wheel {wheel.name!r} does not install in a fresh venv: the requirement "
+        f"{stated!r} was not found (looked in {looked_in})",
+        hint,
+    )
+
+
+def _versions_in(folders: Sequence[Path]) -> dict[str, Version]:
+    """The newest version of each distribution whose wheel is in ``folders``."""
+    found: dict[str, Version] = {}
+    for folder in folders:
+        for path in folder.glob("*.whl") if folder.is_dir() else []:
+            with contextlib.suppress(InvalidWheelFilename):
+                name, version, _build, _tags = parse_wheel_filename(path.name)
+                found[name] = max(version, found.get(name, version))
+    return found
+
+
 def smoke_test(
     package: Package,
     version: str,
@@ -825,6 +878,9 @@ def smoke_test(
     work_dir: Path | None = None,
     find_links: Sequence[Path] = (),
     index_url: str | None = None,
+    dependency_index_url: str | None = None,
+    own_names: Collection[str] = (),
+    logins: Mapping[str, tuple[str, str]] | None = None,
 ) -> Proof:
     """Install the wheel into a fresh venv outside the repository and prove the version.
 
@@ -835,7 +891,9 @@ def smoke_test(
     uses no index at all (an unreleased sibling pin such as
     ``oxi-core==0.1.0a2`` is satisfied by the sibling's fresh build).  When
     some requirement is not built locally, ``index_url`` (default: PyPI) is
-    used for it.  Then :func:`releasekit.venvs.prove_installed` runs with the
+    used for it, and ``dependency_index_url`` after it for third-party
+    requirements (``own_names``, the workspace's packages, never come from
+    there).  Then :func:`releasekit.venvs.prove_installed` runs with the
     package's console scripts and ``smoke`` commands.
     """
     wheel = _installable_wheel(dists)
@@ -847,6 +905,12 @@ def smoke_test(
             folders.append(sibling.absolute())
     local = _names_in(folders)
     external = [str(r) for r in requirements if canonicalize_name(r.name) not in local]
+    # a package of the workspace built here is installed as built, whatever else an
+    # index offers under its name
+    ours = {package.canonical_name, *(canonicalize_name(n) for n in own_names)}
+    built = [
+        f"{name}=={version}" for name, version in _versions_in(folders).items() if name in ours
+    ]
     with contextlib.ExitStack() as stack:
         if work_dir is None:
             work = Path(
@@ -866,7 +930,8 @@ def smoke_test(
                 "%s needs %s, not built here: installing those from %s",
                 package.name,
                 ", ".join(external),
-                index_url or "the default index (PyPI)",
+                " then ".join(u for u in (index_url, dependency_index_url) if u)
+                or "the default index (PyPI)",
             )
         try:
             install(
@@ -876,15 +941,13 @@ def smoke_test(
                 find_links=folders,
                 no_index=not external,
                 index_url=index_url,
+                dependency_index_url=dependency_index_url,
+                own_names=ours,
+                logins=logins,
+                constraints=built if external else (),
             )
         except CommandFailed as exc:
-            reason = _last_error_line(exc.output) or exc.message
-            siblings = ", ".join(str(r) for r in requirements) or "none"
-            raise SmokeFailed(
-                f"the wheel {wheel.name!r} does not install in a fresh venv: {reason}",
-                f"its requirements ({siblings}) must be built (nox -s build -- NAME) "
-                "or be on the index",
-            ) from exc
+            raise _smoke_install_failed(exc, wheel, requirements, own_names) from exc
         proof = prove_installed(
             venv,
             package.name,

@@ -17,6 +17,7 @@ __all__ = [
     "ConfigError",
     "CredentialsError",
     "DeadlineExceeded",
+    "DependencyConfusion",
     "DigestMismatch",
     "DirtyWorkingTree",
     "DistCheckFailed",
@@ -26,6 +27,7 @@ __all__ = [
     "IndexError_",
     "IndexTimeout",
     "IndexUnreachable",
+    "InstallFailed",
     "Interrupted",
     "InvalidVersion",
     "LeakFound",
@@ -151,6 +153,29 @@ class CommandFailed(ReleaseError):
 
 class ToolNotFound(CommandFailed):
     """A command names a program (a lint or test tool) that is not installed."""
+
+
+class InstallFailed(CommandFailed):
+    """An install into a fresh venv failed; ``missing`` is the requirement not found."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        *,
+        command: Sequence[str] = (),
+        returncode: int = 1,
+        output: str = "",
+        missing: str | None = None,
+        looked_in: str = "",
+    ) -> None:
+        super().__init__(message, hint, command=command, returncode=returncode, output=output)
+        self.missing = missing
+        self.looked_in = looked_in
+
+
+class DependencyConfusion(ReleaseError):
+    """A package of the workspace would be installed from an index other than its own."""
 
 
 # --- preflight, build and check ----------------------------------------------------

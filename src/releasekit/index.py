@@ -40,6 +40,7 @@ from releasekit.config import IndexConfig
 from releasekit.deadline import active_deadline, time_left
 from releasekit.errors import (
     ConfigError,
+    CredentialsError,
     DeadlineExceeded,
     IndexError_,
     IndexTimeout,
@@ -50,11 +51,13 @@ from releasekit.network import describe_failure, http_session, is_refused, is_ti
 
 __all__ = [
     "IndexFile",
+    "ReadLogin",
     "download_from_index",
     "file_sha256",
     "files_on_index",
     "local_index",
     "parse_dist_filename",
+    "read_login",
     "versions_on_index",
 ]
 
@@ -105,6 +108,81 @@ def parse_dist_filename(filename: str) -> tuple[str, Version] | None:
     return None
 
 
+@dataclass(frozen=True)
+class ReadLogin:
+    """A login for reading an index (its simple pages and files); never shown."""
+
+    username: str
+    password: str
+    source: str
+
+    def __repr__(self) -> str:  # never show the password, even in a debugger or a log
+        return f"ReadLogin(username={self.username!r}, source={self.source!r})"
+
+
+def _keyring_login(url: str, username: str | None) -> tuple[str, str] | None:
+    try:
+        import keyring
+
+        if username:
+            password = keyring.get_password(url, username)
+            return (username, password) if password else None
+        credential = keyring.get_credential(url, None)
+    except Exception as exc:  # any keyring backend failure means "not there"
+        log.debug("keyring lookup for %s failed: %s", url, exc.__class__.__name__)
+        return None
+    if credential is None or not credential.password:
+        return None
+    return credential.username, credential.password
+
+
+def read_login(index: IndexConfig, url: str | None = None) -> ReadLogin | None:
+    """The login for reading ``url`` (default: the index's simple URL), when one is given.
+
+    Order: ``RELEASEKIT_INDEX_<NAME>_USERNAME`` / ``..._PASSWORD`` in the
+    environment (for the index's own URL), then keyring (service = the URL).
+    ``~/.netrc`` needs nothing here: requests, pip and uv read it themselves.
+    PyPI, TestPyPI and the embedded index are read without a login.
+    """
+    if index.is_pypi or index.embedded:
+        return None
+    url = url or index.simple_url
+    if not url:
+        return None
+    username = None
+    if url == index.simple_url:
+        username = os.environ.get(index.env_prefix + "USERNAME") or None
+        password = os.environ.get(index.env_prefix + "PASSWORD")
+        if password:
+            return ReadLogin(username or "__token__", password, f"env {index.env_prefix}PASSWORD")
+    found = _keyring_login(url, username)
+    if found is not None:
+        return ReadLogin(found[0], found[1], f"keyring ({url})")
+    return None
+
+
+def _auth(login: ReadLogin | None) -> tuple[str, str] | None:
+    return (login.username, login.password) if login is not None else None
+
+
+def _needs_login(index: IndexConfig, url: str, status: object, login: ReadLogin | None) -> None:
+    """Raise CredentialsError for a 401/403 answer: what to set, never the secret."""
+    if status not in (401, 403):
+        return
+    if login is None:
+        raise CredentialsError(
+            f"index {index.name!r} needs a login to read {url!r} (HTTP {status})",
+            f"set {index.env_prefix}USERNAME and {index.env_prefix}PASSWORD in the environment, "
+            f"or `keyring set {index.simple_url} USERNAME`, or a ~/.netrc entry for its host; "
+            "see docs/how-to/credentials.md",
+        )
+    raise CredentialsError(
+        f"index {index.name!r} refused the login from {login.source} "
+        f"(user {login.username!r}) for {url!r} (HTTP {status})",
+        "check the user name and password (or token) and that it may read this index",
+    )
+
+
 def _simple_url(index: IndexConfig) -> str:
     if not index.simple_url:
         raise ConfigError(
@@ -147,9 +225,12 @@ def _read_page(index: IndexConfig, endpoint: str, name: str, timeout: float | No
     from pypi_simple.errors import UnsupportedContentTypeError, UnsupportedRepoVersionError
 
     read = min(index.read_timeout, timeout) if timeout is not None else index.read_timeout
+    login = read_login(index)
     with (
         http_session(connect=index.connect_timeout, read=read) as session,
-        PyPISimple(endpoint=endpoint, accept=ACCEPT_ANY, session=session) as client,
+        PyPISimple(
+            endpoint=endpoint, accept=ACCEPT_ANY, session=session, auth=_auth(login)
+        ) as client,
     ):
         url = client.get_project_url(name)
         try:
@@ -158,6 +239,7 @@ def _read_page(index: IndexConfig, endpoint: str, name: str, timeout: float | No
             return None
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else "?"
+            _needs_login(index, url, status, login)
             raise IndexError_(
                 f"index {index.name!r} answered HTTP {status} for {url!r}",
                 "check the index URL in [tool.releasekit.indexes] and that it is a simple index",
@@ -245,11 +327,14 @@ def download_from_index(
     target = dest_dir / file.filename
     digest = hashlib.sha256()
     read = min(index.read_timeout, timeout) if timeout is not None else index.read_timeout
+    login = read_login(index)
     try:
         with (
             http_session(connect=index.connect_timeout, read=read) as session,
-            session.get(file.url, stream=True) as response,
+            session.get(file.url, stream=True, auth=_auth(login)) as response,
         ):
+            if response.status_code in (401, 403):
+                _needs_login(index, file.url, response.status_code, login)
             response.raise_for_status()
             with target.open("wb") as stream:
                 for chunk in response.iter_content(1 << 16):
@@ -314,12 +399,18 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _start_pypiserver(
-    directory: Path, port: int, htpasswd: Path | None, log_file: Path, remove: Sequence[Path]
+    directory: Path,
+    port: int,
+    htpasswd: Path | None,
+    log_file: Path,
+    remove: Sequence[Path],
+    *,
+    private: bool = False,
 ) -> subprocess.Popen[bytes]:
     if htpasswd is None:
         auth = ["-a", ".", "-P", "."]
     else:
-        auth = ["-a", "update", "-P", str(htpasswd)]
+        auth = ["-a", "download,list,update" if private else "update", "-P", str(htpasswd)]
     # pypiserver, run by a wrapper that ends it (and removes ``remove``) when this
     # process dies without stopping it: killed by SIGKILL, say
     lifeline = [str(os.getpid())] + [arg for path in remove for arg in ("--remove", str(path))]
@@ -352,12 +443,14 @@ def local_index(
     htpasswd: Path | None = None,
     port: int | None = None,
     remove_on_orphan: Sequence[Path] = (),
+    private: bool = False,
 ) -> Iterator[IndexConfig]:
     """Run a pypiserver on 127.0.0.1 for the duration of the ``with`` block.
 
     Files are served from ``directory`` (default: a temporary directory removed
     on exit).  Without ``htpasswd`` anyone may upload and read; with it uploads
-    need a user from that file and reading stays open, as on PyPI.  The server
+    need a user from that file and reading stays open, as on PyPI (with
+    ``private``, reading needs a user from that file too).  The server
     never falls back to PyPI.  It is stopped by its process id on exit, also
     when the block raises or is interrupted (Ctrl-C, SIGTERM, SIGHUP: see
     :func:`releasekit.interrupt.unwind_on_signals`).  If this process dies
@@ -375,7 +468,7 @@ def local_index(
         for attempt in range(1, attempts + 1):
             chosen = port if port is not None else _free_port()
             remove = [Path(scratch), *remove_on_orphan]
-            proc = _start_pypiserver(serve_dir, chosen, htpasswd, log_file, remove)
+            proc = _start_pypiserver(serve_dir, chosen, htpasswd, log_file, remove, private=private)
             try:
                 problem = _wait_ready(proc, chosen, log_file)
             except BaseException:

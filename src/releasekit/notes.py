@@ -68,9 +68,16 @@ _STATUS_LINES: dict[ReleaseMark, str] = {
     "upgrade to a later version.",
 }
 _KEEP_A_CHANGELOG = "https://keepachangelog.com/en/1.1.0/"
-_VERSION_HEADING = re.compile(r"^##[ \t]+\[?(?P<label>[^\]\s]+)\]?")
+_ATX_HEADING = re.compile(r"^(?P<marks>#{1,6})[ \t]+(?P<label>.*?)[ \t#]*$")
+_UNDERLINE = re.compile(r"^(?P<char>[=\-~^\"'`*+#:.])(?P=char){2,}[ \t]*$")
+_PLAIN_VERSION_LINE = re.compile(r"^v?\d+(?:\.\d+)+\S*[ \t]+\(\d{4}-\d\d-\d\d\)[ \t]*$")
+_VERSION_TOKEN = re.compile(
+    r"v?(?P<version>\d+(?:\.\d+)+(?:[-_.]?(?:a|b|c|rc|alpha|beta|pre|post|dev)\d*)*)"
+)
+_DATE = re.compile(r"\d{4}-\d\d-\d\d")
+_UNRELEASED_LABELS = ("unreleased", "upcoming", "next release", "in development", "dev", "main")
 _LINK_REFERENCE = re.compile(r"^\[[^\]]+\]:\s*\S")
-_ERRATA_HEADING = re.compile(r"^#{2,3}[ \t]+Errata[ \t]*$", re.IGNORECASE)
+_ERRATA_HEADING = re.compile(r"^#{2,6}[ \t]+Errata[ \t]*$", re.IGNORECASE)
 
 
 def found_changelog(root: Path) -> str | None:
@@ -128,7 +135,7 @@ def _newline(text: str) -> str:
 
 
 def _is_heading(line: str) -> bool:
-    return line.lstrip().startswith("#")
+    return line.lstrip().startswith("#") or bool(_UNDERLINE.match(line.strip()))
 
 
 def _is_content(line: str) -> bool:
@@ -151,36 +158,149 @@ def _is_version_label(label: str, version: Version) -> bool:
 
 
 @dataclass(frozen=True)
-class _Section:
-    """Lines ``[heading, end)`` of a ``##`` changelog section."""
+class _Heading:
+    """A heading: lines ``[start, body)`` (an over- and underline included), its text, style.
 
-    heading: int
+    ``style`` is ``#``, ``##``... for ATX headings, the underline character (with
+    ``o`` before it when overlined) for setext and reStructuredText headings, and
+    ``plain`` for a bare ``1.2.3 (2024-01-01)`` line.
+    """
+
+    start: int
+    body: int
+    label: str
+    style: str
+
+
+@dataclass(frozen=True)
+class _Section:
+    """A changelog section: its heading, and lines ``[body, end)`` under it."""
+
+    heading: _Heading
     end: int
+
+    @property
+    def body(self) -> int:
+        return self.heading.body
+
+
+def _headings(lines: Sequence[str]) -> list[_Heading]:
+    """Every heading of a Markdown or reStructuredText document, in order."""
+    found: list[_Heading] = []
+    fenced = False
+    i = 0
+    while i < len(lines):
+        line = lines[i].rstrip("\r\n")
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if fenced:
+            i += 1
+            continue
+        atx = _ATX_HEADING.match(line)
+        following = lines[i + 1].rstrip("\r\n") if i + 1 < len(lines) else ""
+        under = _UNDERLINE.match(following)
+        text = line.strip()
+        if atx:
+            found.append(_Heading(i, i + 1, atx["label"], atx["marks"]))
+        elif (
+            under
+            and text
+            and not _UNDERLINE.match(line)
+            and not line[0].isspace()
+            and not text.startswith(("- ", "* ", "+ "))
+        ):
+            over = i > 0 and lines[i - 1].strip() == following.strip()
+            start = i - 1 if over else i
+            if found and found[-1].start == start:  # an overline read as an underline
+                found.pop()
+            style = ("o" if over else "") + under["char"]
+            found.append(_Heading(start, i + 2, text, style))
+            i += 2
+            continue
+        elif _PLAIN_VERSION_LINE.match(line):
+            found.append(_Heading(i, i + 1, text, "plain"))
+        i += 1
+    return found
+
+
+def _label_version(label: str) -> Version | None:
+    """The version a heading names (``[1.2.3] - 2024-01-01``, ``v1.2.3``, ``1.2.3 (...)``)."""
+    words = label.replace("[", " ").replace("]", " ").split()
+    for word in words[:3]:
+        match = _VERSION_TOKEN.fullmatch(word.rstrip(":,"))
+        if match:
+            try:
+                return Version(match["version"])
+            except packaging.version.InvalidVersion:
+                return None
+    return None
+
+
+def _is_unreleased(label: str) -> bool:
+    text = label.strip().strip("[]").strip().lower()
+    return text.startswith("unreleased") or text in _UNRELEASED_LABELS
 
 
 def _sections(lines: Sequence[str]) -> list[tuple[str, _Section]]:
-    """Every ``## label`` section of a changelog: (label, its line range)."""
-    starts = [
-        (i, match["label"])
-        for i, line in enumerate(lines)
-        if (match := _VERSION_HEADING.match(line)) is not None
-    ]
+    """The version (and Unreleased) sections of a changelog: (label, section), in order.
+
+    The version headings are those in the style of the first heading naming a
+    version or Unreleased; a section ends at the next heading of that style or
+    of a style met earlier in the document (a higher level).
+    """
+    headings = _headings(lines)
+    versioned = [h for h in headings if _label_version(h.label) or _is_unreleased(h.label)]
+    marked = [h for h in versioned if h.style != "plain"] or versioned
+    if not marked:
+        return []
+    style = marked[0].style
+    rank = {h.style: n for n, h in reversed(list(enumerate(headings)))}
     found = []
-    for n, (i, label) in enumerate(starts):
-        end = starts[n + 1][0] if n + 1 < len(starts) else len(lines)
-        for j in range(i + 1, end):  # a "# Title" heading would also end it
-            if lines[j].startswith("# "):
-                end = j
-                break
-        found.append((label, _Section(i, end)))
+    ours = [h for h in headings if h.style == style]
+    for heading in ours:
+        later = [h for h in headings if h.start > heading.start]
+        end = next((h.start for h in later if rank[h.style] <= rank[style]), len(lines))
+        found.append((heading.label, _Section(heading, end)))
     return found
 
 
 def _version_section(lines: Sequence[str], version: Version) -> _Section | None:
     for label, section in _sections(lines):
-        if _is_version_label(label, version):
+        if _label_version(label) == version:
             return section
     return None
+
+
+def _heading_lines(style: str, label: str, nl: str) -> list[str]:
+    if style == "plain":
+        return [label + nl]
+    if style.startswith("#"):
+        return [f"{style} {label}{nl}"]
+    rule = style[-1] * max(len(label), 3)
+    return ([rule + nl] if style.startswith("o") else []) + [label + nl, rule + nl]
+
+
+def _new_heading(
+    sections: Sequence[tuple[str, _Section]], version: Version, day: str
+) -> tuple[str, str]:
+    """(style, label) of a new version heading, written like the newest one there."""
+    previous = next((s.heading for label, s in sections if _label_version(label)), None)
+    if previous is not None:
+        match = next(
+            m
+            for word in previous.label.replace("[", " ").replace("]", " ").split()
+            if (m := _VERSION_TOKEN.fullmatch(word.rstrip(":,")))
+        )
+        old = match["version"]
+        label = previous.label.replace(old, str(version), 1)
+        label = _DATE.sub(day, label, count=1)
+        return previous.style, label
+    if sections:
+        style = sections[0][1].heading.style
+        if style.startswith("#") and "[" in sections[0][0]:
+            return style, f"[{version}] - {day}"
+        return style, f"{version} ({day})"
+    return "##", f"[{version}] - {day}"
 
 
 def _section_text(package: Package, version: Version) -> tuple[Path, str | None]:
@@ -194,7 +314,7 @@ def _section_text(package: Package, version: Version) -> tuple[Path, str | None]
     section = _version_section(lines, version)
     if section is None:
         return path, None
-    return path, "".join(lines[section.heading + 1 : section.end])
+    return path, "".join(lines[section.body : section.end])
 
 
 # --- the stub --------------------------------------------------------------------------------
@@ -226,8 +346,8 @@ def plan_notes(
         stub = f"# {package.name} {version}\n\n{STUB_MARKER}\n"
         return [FileEdit(path, None, stub, f"release notes stub for {package.name} {version}")]
     day = (today or date.today()).isoformat()
-    heading = f"## [{version}] - {day}"
     if text is None:
+        heading = f"## [{version}] - {day}"
         nl = "\n"
         created = (
             f"# Changelog{nl}{nl}All notable changes to this project are documented in this file; "
@@ -240,25 +360,30 @@ def plan_notes(
     if _version_section(lines, version) is not None:
         return []
     sections = _sections(lines)
-    unreleased = [s for label, s in sections if label.lower() == "unreleased"]
+    new_style, label = _new_heading(sections, version, day)
+    new = _heading_lines(new_style, label, nl)
+    unreleased = [s for label, s in sections if _is_unreleased(label)]
     if unreleased:
-        at = unreleased[0].heading
+        # Keep a Changelog: what is under Unreleased becomes the version's notes,
+        # and a fresh, empty Unreleased section stays above it
+        at = unreleased[0].body - 1
         body = lines[at].rstrip("\r\n")
         ending = lines[at][len(body) :]
         lines[at] = body + (ending or nl)
-        lines[at + 1 : at + 1] = [nl, heading + ending]  # no newline after, as before
-        reason = f"changelog: [Unreleased] -> [{version}] - {day}"
+        new[-1] = new[-1].rstrip("\r\n") + ending  # no newline after, as before
+        lines[at + 1 : at + 1] = [nl, *new]
+        reason = f"changelog: {unreleased[0].heading.label} -> {label}"
     else:
-        block = [heading + nl, nl, STUB_MARKER + nl, nl]
+        block = [*new, nl, STUB_MARKER + nl, nl]
         if sections:
-            at = sections[0][1].heading
+            at = sections[0][1].heading.start
         else:
             at = len(lines)
             if lines and not lines[-1].endswith(("\n", "\r")):
                 lines[-1] += nl
             block = [nl, *block[:-1]]
         lines[at:at] = block
-        reason = f"changelog: new section [{version}] - {day}"
+        reason = f"changelog: new section {label}"
     return [FileEdit(path, text, "".join(lines), f"{reason} in {shown}")]
 
 
@@ -403,8 +528,10 @@ def plan_errata(
                 f"{shown!r} has no [{version}] section for the errata of {package.name} {version}",
                 f"add a ## [{version}] section to {shown}, then run this again",
             )
-        scope = (section.heading + 1, section.end)
-        _add_errata(lines, scope, level="###", entry=entry, status=status_line, nl=nl)
+        scope = (section.body, section.end)
+        marks = section.heading.style
+        level = marks + "#" if marks.startswith("#") and len(marks) < 6 else "###"
+        _add_errata(lines, scope, level=level, entry=entry, status=status_line, nl=nl)
     return FileEdit(path, before, "".join(lines), f"{what} in {shown}")
 
 

@@ -419,7 +419,8 @@ def verify(session: nox.Session) -> None:
             smoke=[package.template(s, str(wanted)) for s in package.settings.smoke],
             kinds=kinds,
             timeout=ns.timeout or package.settings.verify_timeout,
-            dependency_index=workspace.config.index("pypi") if index.name == "testpypi" else None,
+            dependency_index=index.dependency_index,
+            own_names=[p.canonical_name for p in workspace.packages],
             before_install=bundle_check(
                 workspace.config.signing,
                 bundle_dir=record_dir,

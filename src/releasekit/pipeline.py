@@ -515,15 +515,35 @@ def step_smoke(run: ReleaseRun, target: Target) -> str:
         if t is not target and not t.skip_reason and t.dist_dir.is_dir()
     ]
     # a requirement not built in this run comes from the index the release goes to
-    index_url = run.index.simple_url if run.publishing and not run.options.rehearse else None
+    # (third-party ones from its dependency index, when it has one); a rehearsal or a
+    # build takes them from the dependency index, else PyPI
+    if run.publishing and not run.options.rehearse:
+        index_url, dependency_url = run.index.simple_url, run.index.dependency_url
+    else:
+        index_url, dependency_url = run.index.dependency_url, None
     proof = smoke_test(
         target.package,
         str(target.version),
         target_dists(target),
         find_links=siblings,
         index_url=index_url,
+        dependency_index_url=dependency_url,
+        own_names=[p.canonical_name for p in run.workspace.packages],
+        logins=_logins(run.index),
     )
     return "; ".join(proof.lines[-2:])
+
+
+def _logins(index: IndexConfig) -> dict[str, tuple[str, str]]:
+    """The read logins of an index and of its dependency index, by URL (never shown)."""
+    from releasekit.index import read_login
+
+    logins: dict[str, tuple[str, str]] = {}
+    for source in (index, index.dependency_index):
+        login = read_login(source) if source is not None else None
+        if login is not None and source is not None and source.simple_url:
+            logins[source.simple_url] = (login.username, login.password)
+    return logins
 
 
 def step_sign(run: ReleaseRun, target: Target) -> str:
@@ -739,10 +759,10 @@ def _verify_on(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
         tag=target.tag,
         offline=run.options.rehearse,
     )
-    dependency_index = None
-    if index.name == "testpypi" or index.embedded:
-        # TestPyPI and the throwaway embedded index hold our packages, not their
-        # third-party dependencies: those may come from PyPI, our index first.
+    dependency_index = index.dependency_index
+    if dependency_index is None and index.embedded:
+        # the throwaway embedded index holds our packages, not their third-party
+        # dependencies: those may come from PyPI (ours still only from this index)
         dependency_index = run.workspace.config.index("pypi")
     report = verify_published(
         index,
@@ -752,6 +772,7 @@ def _verify_on(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
         smoke=[package.template(s, str(target.version)) for s in package.settings.smoke],
         timeout=run.options.verify_timeout or package.settings.verify_timeout,
         dependency_index=dependency_index,
+        own_names=[p.canonical_name for p in run.workspace.packages],
         before_install=before_install,
         expected={path.name: file_sha256(path) for path in target_dists(target).files},
         expected_source="the files this run built",
@@ -814,7 +835,7 @@ def step_github_release(run: ReleaseRun, target: Target) -> str:
     if not wanted:
         raise SkipStep(
             "not in GitHub Actions: --github-release makes it, "
-            f"or later: nox -s github-release -- {target.package.name} {target.version}"
+            "or later: " + nox_command("github-release", f"{target.package.name} {target.version}")
         )
     from releasekit.github import release_package
 
@@ -1244,7 +1265,10 @@ def release_run(
 
             dist_root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rk-dist-")))
             rehearsal_index = local_index(remove_on_orphan=[dist_root])
+            # third-party dependencies as the real release would get them
+            dependency_url = workspace.config.index(options.index).dependency_url
             index = _with_timeouts(stack.enter_context(rehearsal_index), workspace)
+            index = replace(index, dependency_url=dependency_url)
             options = replace(options, index="local", push=False)
         else:
             config_index = workspace.config.index(options.index)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 __all__ = ["nox_command", "read_session_names", "set_session_names", "use_noxfile"]
 
-SESSIONS = ("lint", "build", "sign", "testpypi", "publish", "verify", "release")
+SESSIONS = ("lint", "build", "sign", "testpypi", "publish", "verify", "release", "github-release")
 _registered: dict[str, str] = {}
 
 

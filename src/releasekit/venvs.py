@@ -18,15 +18,25 @@ import re
 import shlex
 import shutil
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion as _PackagingInvalidVersion
 from packaging.version import Version
 
 from releasekit._process import find_uv, run
-from releasekit.errors import CommandFailed, ConfigError, InvalidVersion, SmokeFailed
+from releasekit.errors import (
+    CommandFailed,
+    ConfigError,
+    DependencyConfusion,
+    InstallFailed,
+    InvalidVersion,
+    SmokeFailed,
+)
 
 __all__ = [
     "Proof",
@@ -34,6 +44,7 @@ __all__ = [
     "create_venv",
     "install",
     "isolated_env",
+    "missing_requirement",
     "prove_installed",
 ]
 
@@ -45,6 +56,7 @@ _DROPPED_NAMES = frozenset({"VIRTUAL_ENV", "CONDA_PREFIX", "__PYVENV_LAUNCHER__"
 _INSTALL_TIMEOUT = 600.0
 _SMOKE_TIMEOUT = 120.0
 _PROBE_MARKER = "releasekit-probe:"
+_OUTPUT_TAIL = 12
 
 # Runs inside the fresh venv (``python -I``): which version of NAME is installed,
 # which top-level import names it ships, and what each says its __version__ is.
@@ -59,22 +71,33 @@ except md.PackageNotFoundError:
     raise SystemExit(0)
 out["installed"] = dist.version
 if wanted is None:
-    wanted = (dist.read_text("top_level.txt") or "").split()
-if not wanted:
-    for file in dist.files or []:
-        parts = file.parts
-        if not parts or parts[0] in ("..", "__pycache__") or parts[0].endswith(
-            (".dist-info", ".data", ".egg-info", ".pth")
-        ):
+    wanted = []
+    paths = [
+        "/".join(f.parts) for f in dist.files or []
+        if f.parts and f.parts[0] not in ("..", "__pycache__")
+        and not f.parts[0].endswith((".dist-info", ".data", ".egg-info"))
+        and "__pycache__" not in f.parts
+    ]
+    packages = {p.rsplit("/", 1)[0] for p in paths if p.endswith("/__init__.py")}
+    for path in sorted(paths):
+        parts = path.split("/")
+        stem, _, suffix = parts[-1].partition(".")
+        if suffix != "py" and not suffix.endswith(("so", "pyd")):
             continue
-        if len(parts) == 1:
-            stem, _, suffix = parts[0].partition(".")
-            if suffix not in ("py",) and not suffix.endswith(("so", "pyd")):
-                continue
-        else:
-            stem = parts[0]
-        if stem.isidentifier() and stem not in wanted:
-            wanted.append(stem)
+        # the outermost regular package holding the file; a namespace package
+        # (a folder without __init__.py, such as opentelemetry/) is looked through
+        names = next(
+            (parts[:i] for i in range(1, len(parts)) if "/".join(parts[:i]) in packages),
+            parts[:-1] + [stem],
+        )
+        if all(n.isidentifier() for n in names) and names[-1] != "__init__":
+            wanted.append(".".join(names))
+    wanted = sorted(
+        {m for m in wanted if not any(m.startswith(o + ".") for o in wanted)},
+        key=lambda m: (m.count("."), m),
+    )
+    if not wanted:
+        wanted = (dist.read_text("top_level.txt") or "").split()
 for module in wanted:
     try:
         imported = importlib.import_module(module)
@@ -173,6 +196,104 @@ def create_venv(path: Path) -> Venv:
     return venv
 
 
+def _plain(url: str) -> str:
+    """``url`` without a login and trailing slash, for comparing and showing."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+def _with_login(url: str, logins: Mapping[str, tuple[str, str]]) -> str:
+    login = logins.get(url)
+    if login is None:
+        return url
+    parts = urlsplit(url)
+    userinfo = f"{quote(login[0], safe='')}:{quote(login[1], safe='')}"
+    return urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, "", ""))
+
+
+_MISSING = (
+    # uv: "Because extdep was not found in the package registry and ..."
+    re.compile(r"Because (\S+?) was not found in the (?:package registry|provided package loc)"),
+    re.compile(r"\b(\S+?) was not found in the (?:package registry|provided package locations)"),
+    # uv: "Because there are no versions of extdep>=2 and ..."
+    re.compile(r"there (?:are|is) no versions? of (\S+?)(?:,| and |\s*$)", re.MULTILINE),
+    # uv: "Because only extdep==1.0 is available and rk-plugin==1.0 depends on extdep>=2.0, ..."
+    re.compile(r"only \S+ is available and \S+ depends on (\S+?)(?:,|\s|$)"),
+    # pip
+    re.compile(r"No matching distribution found for (\S+)"),
+    re.compile(r"Could not find a version that satisfies the requirement (\S+)"),
+)
+
+
+def missing_requirement(output: str) -> str | None:
+    """The requirement an installer could not find, from its resolver output (uv or pip)."""
+    for pattern in _MISSING:
+        match = pattern.search(output)
+        if match:
+            return match[1].rstrip(",.")
+    return None
+
+
+def _own_sources(
+    venv: Venv,
+    requirements: Sequence[str],
+    *,
+    uv: str | None,
+    options: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    redact: Sequence[str],
+) -> dict[str, str]:
+    """``{canonical name: the index URL it resolves from}``, resolving without installing."""
+    found: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="releasekit-resolve-", dir=cwd) as scratch:
+        if uv:
+            wanted = Path(scratch) / "requirements.in"
+            wanted.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+            command = [uv, "pip", "compile", "--no-config", "--no-header"]
+            command += ["--emit-index-annotation", "--python", str(venv.python)]
+            command += [o for o in options if o != "--no-cache"] + [
+                "--no-cache",
+                str(wanted),
+            ]
+            proc = run(command, cwd=cwd, env=env, redact=redact, what="resolving requirements")
+            current = None
+            for line in (proc.stdout or "").splitlines():
+                name = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==|@)", line)
+                if name:
+                    current = canonicalize_name(name[1])
+                    continue
+                origin = re.match(r"^\s+# from (\S+)", line)
+                if origin and current:
+                    found[current] = origin[1]
+            return found
+        report = Path(scratch) / "report.json"
+        command = [str(venv.python), "-m", "pip", "--isolated", "install", "--dry-run"]
+        command += [
+            "--quiet",
+            "--no-input",
+            "--report",
+            str(report),
+            *options,
+            *requirements,
+        ]
+        run(command, cwd=cwd, env=env, redact=redact, what="resolving requirements")
+        data = json.loads(report.read_text(encoding="utf-8"))
+        for item in data.get("install", []):
+            url = str(item.get("download_info", {}).get("url", ""))
+            found[canonicalize_name(str(item["metadata"]["name"]))] = url
+    return found
+
+
+def _same_origin(a: str, b: str) -> bool:
+    first, second = urlsplit(a), urlsplit(b)
+    return (first.scheme, first.netloc.rsplit("@", 1)[-1]) == (
+        second.scheme,
+        second.netloc.rsplit("@", 1)[-1],
+    )
+
+
 def install(
     venv: Venv,
     requirements: Sequence[str],
@@ -180,12 +301,16 @@ def install(
     cwd: Path,
     index_url: str | None = None,
     extra_index_urls: Sequence[str] = (),
+    dependency_index_url: str | None = None,
+    own_names: Collection[str] = (),
+    logins: Mapping[str, tuple[str, str]] | None = None,
     find_links: Sequence[Path] = (),
     no_index: bool = False,
     only_binary: bool = False,
     no_binary: Sequence[str] = (),
     no_cache: bool = True,
     index_strategy_first: bool = True,
+    constraints: Sequence[str] = (),
 ) -> None:
     """Install ``requirements`` (names, specifiers or paths to dists) into ``venv``.
 
@@ -195,20 +320,84 @@ def install(
     ``index_strategy_first`` (uv) takes each name from the first index that has
     it, which keeps a public name from shadowing a private one; pip has no such
     option and ignores it.
+
+    ``dependency_index_url`` is asked after the others, for third-party
+    dependencies; ``own_names`` (canonical names: the workspace's packages) must
+    then never come from it: the requirements are resolved first, and a name of
+    ours that would come from the dependency index is refused
+    (:class:`~releasekit.errors.DependencyConfusion`).  ``logins`` maps an index
+    URL to the (user, password) to read it with; neither is ever shown.  A
+    failed install raises :class:`~releasekit.errors.InstallFailed` naming the
+    requirement that could not be found and where it was looked for.
+    ``constraints`` (``name==version`` lines) bind what is resolved, such as a
+    sibling built in this run to its fresh version.
     """
+    with tempfile.TemporaryDirectory(prefix="releasekit-constraints-") as scratch:
+        extra: list[str] = []
+        if constraints:
+            constraint_file = Path(scratch) / "constraints.txt"
+            constraint_file.write_text("\n".join(constraints) + "\n", encoding="utf-8")
+            extra = ["-c", str(constraint_file)]
+        _install(
+            venv,
+            requirements,
+            cwd=cwd,
+            index_url=index_url,
+            extra_index_urls=extra_index_urls,
+            dependency_index_url=dependency_index_url,
+            own_names=own_names,
+            logins=logins,
+            find_links=find_links,
+            no_index=no_index,
+            only_binary=only_binary,
+            no_binary=no_binary,
+            no_cache=no_cache,
+            index_strategy_first=index_strategy_first,
+            extra_options=extra,
+        )
+
+
+def _install(
+    venv: Venv,
+    requirements: Sequence[str],
+    *,
+    cwd: Path,
+    index_url: str | None = None,
+    extra_index_urls: Sequence[str] = (),
+    dependency_index_url: str | None = None,
+    own_names: Collection[str] = (),
+    logins: Mapping[str, tuple[str, str]] | None = None,
+    find_links: Sequence[Path] = (),
+    no_index: bool = False,
+    only_binary: bool = False,
+    no_binary: Sequence[str] = (),
+    no_cache: bool = True,
+    index_strategy_first: bool = True,
+    extra_options: Sequence[str] = (),
+) -> None:
     if not requirements:
         return
+    logins = dict(logins or {})
+    secrets = [
+        p for _user, password in logins.values() for p in (password, quote(password, safe=""))
+    ]
     uv = find_uv()
+    if dependency_index_url and not no_index:
+        ordered = [u for u in (index_url, *extra_index_urls) if u] + [dependency_index_url]
+    elif uv:  # uv asks the --index URLs first, in order, then the default index
+        ordered = [*extra_index_urls, *([index_url] if index_url else [])]
+    else:
+        ordered = [*([index_url] if index_url else []), *extra_index_urls]
     options: list[str] = []
     if uv:
         command = [uv, "pip", "install", "--no-config", "--python", str(venv.python)]
         if no_cache:
             options.append("--no-cache")
+        if not no_index and ordered:
+            for url in ordered[:-1]:
+                options += ["--index", _with_login(url, logins)]
+            options += ["--default-index", _with_login(ordered[-1], logins)]
         if not no_index:
-            if index_url:
-                options += ["--default-index", index_url]
-            for url in extra_index_urls:
-                options += ["--index", url]
             options += [
                 "--index-strategy",
                 "first-index" if index_strategy_first else "unsafe-best-match",
@@ -217,11 +406,10 @@ def install(
         command = [str(venv.python), "-m", "pip", "--isolated", "install", "--no-input"]
         if no_cache:
             options.append("--no-cache-dir")
-        if not no_index:
-            if index_url:
-                options += ["--index-url", index_url]
-            for url in extra_index_urls:
-                options += ["--extra-index-url", url]
+        if not no_index and ordered:
+            options += ["--index-url", _with_login(ordered[0], logins)]
+            for url in ordered[1:]:
+                options += ["--extra-index-url", _with_login(url, logins)]
     if no_index:
         options.append("--no-index")
     for folder in find_links:
@@ -230,25 +418,78 @@ def install(
         options += ["--only-binary", ":all:"]
     for name in no_binary:
         options += ["--no-binary", name]
+    options += extra_options
     if no_index:
         where = "the given find-links only"
-    elif uv:  # uv asks the --index URLs first, in order, then the default index
-        where = " then ".join([*extra_index_urls, *([index_url] if index_url else [])])
     else:
-        where = " and ".join([*([index_url] if index_url else []), *extra_index_urls])
-    where = where or "the default index"
+        where = " then ".join(_plain(u) + "/" for u in ordered) or "the default index"
+        if find_links:
+            where += " (and the given find-links)"
+    env = isolated_env()
+    if dependency_index_url and own_names and not no_index:
+        ours = {canonicalize_name(n) for n in own_names}
+        try:
+            sources = _own_sources(
+                venv,
+                requirements,
+                uv=uv,
+                options=options,
+                cwd=cwd,
+                env=env,
+                redact=secrets,
+            )
+        except CommandFailed as exc:
+            raise _install_failed(exc, where) from None
+        for name, origin in sorted(sources.items()):
+            if name not in ours or not origin:
+                continue
+            from_dependency = (
+                _plain(origin) == _plain(dependency_index_url)
+                if uv
+                else _same_origin(origin, dependency_index_url)
+                and not (index_url and _same_origin(origin, index_url))
+            )
+            if from_dependency:
+                raise DependencyConfusion(
+                    f"{name!r} is a package of this workspace, but it would be installed from "
+                    f"the dependency index {_plain(dependency_index_url)}/, "
+                    f"not from {_plain(index_url or '')}/",
+                    f"the workspace's own packages come only from the index they are released "
+                    f"to: publish {name} there first, or release it together with this one",
+                )
     log.info("installing %s into %s from %s", ", ".join(requirements), venv.path, where)
-    proc = run(
-        [*command, *options, *requirements],
-        cwd=cwd,
-        env=isolated_env(),
-        what="installing into a fresh venv",
-        hint="the requirements must be available from the chosen index or find-links folders",
-        timeout=_INSTALL_TIMEOUT,
-    )
+    try:
+        proc = run(
+            [*command, *options, *requirements],
+            cwd=cwd,
+            env=env,
+            redact=secrets,
+            what="installing into a fresh venv",
+            hint="the requirements must be available from the chosen index or find-links folders",
+            timeout=_INSTALL_TIMEOUT,
+        )
+    except CommandFailed as exc:
+        raise _install_failed(exc, where) from None
     installed = _installed_by(proc.stdout or "")
     if installed:
         log.info("installed %s (from %s)", ", ".join(installed), where)
+
+
+def _install_failed(exc: CommandFailed, where: str) -> InstallFailed:
+    missing = missing_requirement(exc.output)
+    message = exc.message
+    if missing:
+        message = f"installing into a fresh venv failed: {missing!r} was not found on {where}"
+        message += "\n" + "\n".join(exc.output.rstrip().splitlines()[-_OUTPUT_TAIL:])
+    return InstallFailed(
+        message,
+        exc.hint,
+        command=exc.command,
+        returncode=exc.returncode,
+        output=exc.output,
+        missing=missing,
+        looked_in=where,
+    )
 
 
 def _installed_by(output: str) -> list[str]:
@@ -396,7 +637,7 @@ def prove_installed(
             continue
         module_version = info.get("version")
         if module_version is None:
-            lines.append(f"import {module} (no __version__)")
+            lines.append(f"import {module} (no __version__; its metadata says {installed})")
         elif _same_version(module_version, wanted):
             lines.append(f"{module}.__version__ == {module_version}")
         else:

@@ -17,17 +17,18 @@ import contextlib
 import contextvars
 import logging
 import os
+import re
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from packaging.tags import sys_tags
-from packaging.utils import parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from releasekit.config import IndexConfig
 from releasekit.deadline import deadline_scope
@@ -37,12 +38,19 @@ from releasekit.errors import (
     ConfigError,
     DeadlineExceeded,
     DigestMismatch,
+    InstallFailed,
     NotReproducible,
     SmokeFailed,
     VerifyFailed,
     VersionNotOnIndex,
 )
-from releasekit.index import IndexFile, download_from_index, file_sha256, files_on_index
+from releasekit.index import (
+    IndexFile,
+    download_from_index,
+    file_sha256,
+    files_on_index,
+    read_login,
+)
 from releasekit.venvs import create_venv, install, prove_installed
 
 __all__ = [
@@ -206,15 +214,45 @@ def _pick(files: Sequence[IndexFile], kind: str) -> IndexFile:
     return candidates[0]
 
 
-def _install_failed(
-    exc: CommandFailed, index: IndexConfig, name: str, version: str, kind: str
+def _install_failed(  # noqa: PLR0917 - the facts of one failed install, all needed
+    exc: CommandFailed,
+    index: IndexConfig,
+    name: str,
+    version: str,
+    kind: str,
+    dependency_index: str | None,
+    own_names: Collection[str],
 ) -> VerifyFailed:
     tail = "\n".join(exc.output.rstrip().splitlines()[-_OUTPUT_TAIL:])
+    missing = exc.missing if isinstance(exc, InstallFailed) else None
+    if missing is None:
+        return VerifyFailed(
+            f"{name}=={version} ({kind}) did not install from {index.name!r} ({index.simple_url})"
+            + (f"\n{tail}" if tail else ""),
+            f"the {kind} and its dependencies must be on {index.name!r}"
+            + ("" if dependency_index else " (or set dependency-index for third-party ones)")
+            + "; read the installer output above",
+        )
+    looked_in = exc.looked_in if isinstance(exc, InstallFailed) else str(index.simple_url)
+    missing_name = canonicalize_name(re.split(r"[\s<>=!~;\[(@]", missing, maxsplit=1)[0])
+    if missing_name in {canonicalize_name(n) for n in own_names}:
+        hint = f"{missing_name} is a package of this workspace: release it to {index.name!r} first"
+    elif dependency_index:
+        hint = (
+            f"{missing!r} is a third-party requirement: it must be on the dependency index "
+            f"{dependency_index} (or on {index.name!r})"
+        )
+    else:
+        hint = (
+            f"{index.name!r} does not have {missing!r}: set dependency-index = "
+            '"https://pypi.org/simple/" (or your mirror) in '
+            f"[tool.releasekit.indexes.{index.name}] for third-party requirements, "
+            "or upload it there"
+        )
     return VerifyFailed(
-        f"{name}=={version} ({kind}) did not install from {index.name!r} ({index.simple_url})"
-        + (f"\n{tail}" if tail else ""),
-        f"the {kind} and its dependencies must be on {index.name!r} (for TestPyPI, dependencies "
-        "may come from PyPI: give a dependency index); read the installer output above",
+        f"{name}=={version} ({kind}) did not install from {index.name!r}: the requirement "
+        f"{missing!r} was not found (looked in {looked_in})" + (f"\n{tail}" if tail else ""),
+        hint,
     )
 
 
@@ -270,14 +308,16 @@ def _install_and_prove(
     console_scripts: Sequence[str],
     smoke: Sequence[str],
     dependency_index: IndexConfig | None,
+    own_names: Collection[str],
 ) -> list[str]:
     chosen, downloaded = fetched
     simple_url = index.simple_url or ""
-    if dependency_index is not None and dependency_index.simple_url:
-        # uv ranks --index above --default-index: this index first, dependencies after
-        index_url, extra = dependency_index.simple_url, [simple_url]
-    else:
-        index_url, extra = simple_url, []
+    dependency_url = dependency_index.simple_url if dependency_index is not None else None
+    logins: dict[str, tuple[str, str]] = {}
+    for source, url in ((index, simple_url), (dependency_index, dependency_url)):
+        login = read_login(source, url) if source is not None and url else None
+        if login is not None and url:
+            logins[url] = (login.username, login.password)
     work = root / "work"  # the cwd: outside the repository, nothing to shadow the install
     work.mkdir()
     venv = create_venv(root / "venv")
@@ -295,13 +335,17 @@ def _install_and_prove(
             venv,
             [requirement],
             cwd=work,
-            index_url=index_url,
-            extra_index_urls=extra,
+            index_url=simple_url,
+            dependency_index_url=dependency_url,
+            own_names={name, *own_names},
+            logins=logins,
             only_binary=kind == "wheel",
             no_cache=True,
         )
     except CommandFailed as exc:
-        raise _install_failed(exc, index, name, version, kind) from None
+        raise _install_failed(
+            exc, index, name, version, kind, dependency_url, {name, *own_names}
+        ) from None
     try:
         proof = prove_installed(
             venv, name, version, cwd=work, console_scripts=console_scripts, smoke=smoke
@@ -323,6 +367,7 @@ def verify_published(
     kinds: Sequence[DistKind] = KINDS,
     timeout: float = 180,
     dependency_index: IndexConfig | None = None,
+    own_names: Collection[str] = (),
     before_install: Callable[[Path, IndexFile], None] | None = None,
     expected: Mapping[str, str] | None = None,
     expected_source: str = "the release record",
@@ -333,8 +378,11 @@ def verify_published(
 
     ``kinds`` picks the wheel, the sdist, or both (each in its own venv).
     Dependencies come from the same index, or also from ``dependency_index``
-    (TestPyPI releases whose dependencies live on PyPI); with uv the package
-    itself is always taken from ``index``.  ``before_install(file, index_file)``
+    (``dependency-index`` of the index; for TestPyPI, PyPI); the package itself
+    and ``own_names`` (the workspace's other packages) are only ever taken from
+    ``index``: one that would come from the dependency index is refused.
+    An index that needs a login to read gets it from :func:`releasekit.index.read_login`.
+    ``before_install(file, index_file)``
     is called with the file downloaded from the index (its sha256 checked
     against the listing) before that very file is installed - the place to
     check a signature against the bytes the index serves.
@@ -373,6 +421,7 @@ def verify_published(
             kinds=chosen_kinds,
             timeout=timeout,
             dependency_index=dependency_index,
+            own_names=own_names,
             before_install=before_install,
             expected=expected,
             expected_source=expected_source,
@@ -391,6 +440,7 @@ def _verify(
     kinds: tuple[DistKind, ...],
     timeout: float,
     dependency_index: IndexConfig | None,
+    own_names: Collection[str],
     before_install: Callable[[Path, IndexFile], None] | None,
     expected: Mapping[str, str] | None,
     expected_source: str,
@@ -432,6 +482,7 @@ def _verify(
                 console_scripts=console_scripts,
                 smoke=smoke,
                 dependency_index=dependency_index,
+                own_names=own_names,
             )
 
         with (
