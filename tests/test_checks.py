@@ -163,3 +163,17 @@ def test_a_stale_version_file_is_an_error_and_bump_keeps_it_in_step(oxi_repo: Pa
     stale = [f for f in found if f.check == "version files"]
     assert [f.severity for f in stale] == ["error"]
     assert "src/oxi_core/_version.py holds 0.0.9, releasing 0.1.0a2" in stale[0].message
+
+
+def test_a_detached_head_passes_the_branch_check_only_at_the_release_tag(oxi_repo: Path) -> None:
+    from releasekit.checks import check_branch
+
+    workspace = load_workspace(oxi_repo)
+    package = workspace.get("oxi-core")
+    git(oxi_repo, "checkout", "-q", "--detach", "HEAD")
+    (refused,) = check_branch(workspace, package, rehearse=False, version=Version("0.1.0a1"))
+    assert refused.severity == "error" and "detached HEAD" in refused.message
+    git(oxi_repo, "tag", "-a", "oxi-core-v0.1.0a1", "-m", "Release oxi-core 0.1.0a1")
+    (passed,) = check_branch(workspace, package, rehearse=False, version=Version("0.1.0a1"))
+    assert passed.severity == "ok"
+    assert passed.message == "at the release tag oxi-core-v0.1.0a1 (detached HEAD, as in CI)"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -16,6 +18,11 @@ from packaging.version import Version
 from releasekit.workflow import ACTIONS, WORKFLOW_PATH, package_for_tag
 from releasekit.workspace import load_workspace
 from tests.conftest import PROJECT, git
+
+if TYPE_CHECKING:
+    from tests.pypiserver_fixtures import Dists, PypiServer
+
+pytest_plugins = ["tests.pypiserver_fixtures"]
 
 BIN = Path(sys.executable).parent
 SIGNING = """
@@ -214,3 +221,30 @@ def test_releasekit_uses_its_own_workflow() -> None:
     assert check.returncode == 0, check.stderr
     for name in ("release.yml", "ci.yml"):
         assert_linters_accept(PROJECT / ".github" / "workflows" / name)
+
+
+def test_the_publish_job_uploads_exactly_the_files_it_was_handed_and_never_builds(
+    oxi_repo: Path, oxi_dists: Dists, pypiserver: PypiServer
+) -> None:
+    from tests.test_release import nox, use_index
+
+    use_index(oxi_repo, pypiserver.index)
+    missing = nox(oxi_repo, "-s", "publish", "--", "oxi-core", "--index", "staging", "--yes")
+    assert missing.returncode != 0
+    assert "no sdist and wheel of oxi-core 0.1.0a1" in missing.stdout
+    assert "hint: build them first" in missing.stdout
+    assert not (oxi_repo / "dist").exists() and pypiserver.listing() == {}
+
+    handed = oxi_repo / "dist" / "oxi-core"  # as the download-artifact step leaves them
+    handed.mkdir(parents=True)
+    for path in oxi_dists.files:
+        shutil.copy2(path, handed)
+    tag = "oxi-core-v0.1.0a1"
+    published = nox(
+        oxi_repo, "-s", "publish", "--", tag, "--index", "staging", "--yes", server=pypiserver
+    )
+    assert published.returncode == 0, published.stdout
+    assert pypiserver.listing() == {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in handed.iterdir()
+    }
+    assert "── build" not in published.stdout

@@ -337,16 +337,27 @@ def untag(
     help={
         "package": "only this package (default: every package)",
         "index": "also show the latest version on this index (repeatable: pypi, testpypi, NAME)",
+        "json": "one JSON document on stdout (the tables go to stderr)",
     },
 )
 @reports_errors
-def status(c: Context, package: str | None = None, index: list[str] | None = None) -> None:
+def status(
+    c: Context, package: str | None = None, index: list[str] | None = None, json: bool = False
+) -> None:
     """A table per package: version, literals, tag, notes, indexes, sibling pins, next action."""
-    workspace = _workspace()
-    packages = [workspace.get(package)] if package else workspace.select(all_packages=True)
-    indexes = [workspace.config.index(name) for name in (index or [])]
-    for item in packages:
-        state = package_status(workspace, item, indexes=indexes)
+    from releasekit.output import error_document, status_document
+
+    human = sys.stderr if json else sys.stdout
+    try:
+        workspace = _workspace()
+        packages = [workspace.get(package)] if package else workspace.select(all_packages=True)
+        indexes = [workspace.config.index(name) for name in (index or [])]
+        states = [package_status(workspace, item, indexes=indexes) for item in packages]
+    except ReleaseError as exc:
+        if json:
+            print(_dumps(error_document("status", exc)))
+        raise
+    for item, state in zip(packages, states, strict=True):
         rows: list[tuple[str, str]] = [
             ("version at source", state.version),
             ("version source", state.source),
@@ -358,17 +369,26 @@ def status(c: Context, package: str | None = None, index: list[str] | None = Non
             ("marked by rollback", ", ".join(state.marked) or "none"),
             ("next action", state.next_action),
         ]
-        print(f"{item.name} ({item.rel})")
-        print(format_pairs(rows))
-        print()
+        print(f"{item.name} ({item.rel})", file=human)
+        print(format_pairs(rows), file=human)
+        print(file=human)
     loops = workspace.sibling_loops()
     if loops and not package:
         print(
             "sibling loops through extras or dependency groups "
-            "(allowed; releases follow runtime requirements):"
+            "(allowed; releases follow runtime requirements):",
+            file=human,
         )
         for loop in loops:
-            print("  " + " -> ".join(p.name for p in loop))
+            print("  " + " -> ".join(p.name for p in loop), file=human)
+    if json:
+        print(_dumps(status_document(states)))
+
+
+def _dumps(doc: dict[str, Any]) -> str:
+    import json as json_module
+
+    return json_module.dumps(doc, indent=2)
 
 
 @task(

@@ -27,6 +27,7 @@ session with a step list composed from :data:`releasekit.pipeline.DEFAULT_STEPS`
 from __future__ import annotations
 
 import argparse
+import contextvars
 import functools
 import logging
 import os
@@ -42,7 +43,7 @@ from nox.command import CommandFailed as NoxCommandFailed
 from packaging.version import InvalidVersion as PackagingInvalidVersion
 from packaging.version import Version
 
-from releasekit import checks, pipeline
+from releasekit import checks, output, pipeline
 from releasekit._process import find_uv
 from releasekit.errors import CommandFailed, ReleaseError, SessionClash
 from releasekit.interrupt import unwind_on_signals
@@ -94,6 +95,9 @@ def _parser(name: str, *, index: bool = False) -> _Parser:
     parser.add_argument("--all", action="store_true", help="every package, in dependency order")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--plan", action="store_true", help="print the steps, run nothing")
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON document on stdout, human output on stderr"
+    )
     if index:
         parser.add_argument("--index", default="pypi", help="pypi, testpypi, local or NAME")
         parser.add_argument("--yes", action="store_true", help="no confirmation (CI implies it)")
@@ -146,20 +150,45 @@ def _select(workspace: Workspace, args: Args, all_: bool) -> list[Package]:
     return packages
 
 
+_emit: contextvars.ContextVar[Callable[[dict[str, Any]], None]] = contextvars.ContextVar("emit")
+
+
+def _emit_json(doc: dict[str, Any]) -> None:
+    """Hand ``doc`` to the one JSON document of this session (with --json)."""
+    emit = _emit.get(None)
+    if emit is not None:
+        emit(doc)
+
+
 def _report_errors(session: nox.Session, body: Callable[[], None]) -> None:
-    """Run ``body``; a ReleaseError ends the session with its message and hint."""
+    """Run ``body``; a ReleaseError ends the session with its message and hint.
+
+    With ``--json`` everything but the one JSON document goes to stderr, and a
+    ReleaseError is also that document (``ok: false`` with the error and hint).
+    """
     debug = "--debug" in session.posargs or bool(os.environ.get("RELEASEKIT_DEBUG"))
+    json_mode = "--json" in session.posargs
     show_progress(sys.stderr, debug=debug)
     logging.getLogger("charset_normalizer").setLevel(logging.DEBUG if debug else logging.WARNING)
-    try:
-        with unwind_on_signals():  # SIGTERM/SIGHUP clean up as Ctrl-C does
-            body()
-    except _HelpShown:
-        return
-    except ReleaseError as exc:
-        if debug:
-            raise
-        session.error(exc.render())
+    with output.json_stdout(json_mode) as emit:
+        token = _emit.set(emit) if json_mode else None
+        try:
+            with unwind_on_signals():  # SIGTERM/SIGHUP clean up as Ctrl-C does
+                body()
+        except _HelpShown:
+            return
+        except ReleaseError as exc:
+            if debug:
+                raise
+            if json_mode:
+                emit(output.error_document(_KINDS.get(session.name, "release"), exc))
+            session.error(exc.render())
+        finally:
+            if token is not None:
+                _emit.reset(token)
+
+
+_KINDS = {"verify": "verify"}
 
 
 def _guarded(body: Callable[[nox.Session], None]) -> Callable[[nox.Session], None]:
@@ -270,7 +299,9 @@ def _run_steps(
             workspace, packages, options=options, versions=args.versions, steps=steps
         )
         findings = pipeline.plan_findings(workspace, targets, options, steps)
-        print(pipeline.describe_plan(targets, options, steps, findings))
+        print(pipeline.describe_plan(targets, options, steps, findings), flush=True)
+        if ns.json:
+            _emit_json(output.plan_document(name, targets, options, steps))
         checks.require_gate(findings, planned=True)
         return
     _install_tools(
@@ -308,7 +339,11 @@ def _run_steps(
             )
 
         report = pipeline.run_release(run, steps, on_step=on_step, on_record=on_record)
+        doc = output.release_document(name, run, report, steps)  # while the files are there
     print(report.summary(), flush=True)
+    if ns.json:
+        _emit_json(doc)
+    output.write_actions_files(doc)
     if not report.ok:
         if ns.debug and report.error is not None:
             raise report.error
@@ -396,6 +431,7 @@ def verify(session: nox.Session) -> None:
             "verify against a running index (--index NAME), "
             "or rehearse: nox -s release -- --rehearse",
         )
+    reports = []
     for package in packages:
         wanted = args.versions.get(package.canonical_name)
         if wanted is None:
@@ -436,6 +472,9 @@ def verify(session: nox.Session) -> None:
         for line in report.lines:
             session.log(line)
         session.log(f"verified {package.name} {wanted} on {index.name}")
+        reports.append(report)
+    if ns.json and not ns.plan:
+        _emit_json(output.verify_document(index.name, reports))
 
 
 def _add_retries(parser: _Parser) -> None:

@@ -713,12 +713,18 @@ def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
                 "answer 'y', or pass --yes (CI=true implies it)",
             )
     attestations = False
-    if index.is_pypi and target.signed:
+    from releasekit import signing
+
+    # signed in this run, or by an earlier job that handed its files and bundles along
+    signed = target.signed or (
+        run.signing_on and all(signing.bundle_path(f).is_file() for f in files)
+    )
+    if index.is_pypi and signed:
         from releasekit.publish import upload_credentials
 
         if upload_credentials(index).password is None:  # trusted publishing
-            from releasekit import signing
-
+            if run.identity_token is None:
+                run.identity_token = signing.identity_token(staging=run.staging, interactive=False)
             signing.make_attestations(files, token=run.identity_token, staging=run.staging)
             attestations = True
         else:

@@ -9,8 +9,9 @@ transient failures (connection resets, 5xx) are retried per file.
 
 Credentials come from the environment (``TWINE_USERNAME`` /
 ``TWINE_PASSWORD``), else keyring, else - on PyPI and TestPyPI inside CI -
-trusted publishing, which twine performs.  They are never taken from a
-command line, never logged, and are redacted from every error.
+trusted publishing: releasekit trades the job's OIDC identity for a short-lived
+upload token (:mod:`releasekit.trusted`) and hands twine that token.  They are
+never taken from a command line, never logged, and are redacted from every error.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def upload_credentials(index: IndexConfig) -> UploadCredentials:
     from_keyring = _keyring_password(upload_url, username)
     if from_keyring:
         return UploadCredentials(username, from_keyring, f"keyring (username {username!r})")
-    if index.is_pypi:
+    if index.is_pypi or os.environ.get("RELEASEKIT_TRUSTED_PUBLISHING") == "1":
         if _in_ci():
             return UploadCredentials(TOKEN_USERNAME, None, "trusted publishing (OIDC from CI)")
         raise CredentialsError(
@@ -514,6 +515,14 @@ def publish(
         )
         attestations = False
     credentials = upload_credentials(index)
+    if credentials.password is None:  # trusted publishing: the exchange is ours, not twine's
+        from releasekit.trusted import mint_upload_token
+
+        credentials = UploadCredentials(
+            TOKEN_USERNAME,
+            mint_upload_token(index),
+            "trusted publishing (token minted for this job)",
+        )
     secrets = [credentials.password] if credentials.password else []
     log.info("uploading to %s as %s", index.upload_url, credentials.source)
     uploaded: list[str] = []
