@@ -19,6 +19,7 @@ import io
 import logging
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tarfile
@@ -954,7 +955,7 @@ def smoke_test(
             version,
             cwd=work,
             console_scripts=package.console_scripts,
-            smoke=package.settings.smoke,
+            smoke=[shlex.join(package.command(s, version)) for s in package.settings.smoke],
         )
     log.info("smoke test of %s %s passed", package.name, version)
     return Proof((f"{wheel.name} installed in a fresh venv", *proof.lines))
