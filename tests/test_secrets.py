@@ -303,3 +303,39 @@ def test_a_rehearsal_in_a_path_with_a_space_keeps_every_credential_from_other_co
     # every kind of foreign code ran, for both packages (smoke: local and from the index)
     assert seen.get("lint") == 2 and seen.get("test") == 2, seen
     assert seen.get("backend", 0) >= 2 and seen.get("smoke", 0) >= 4, seen
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_the_build_backend_and_its_installer_get_no_credential(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, installer: str
+) -> None:
+    from releasekit.dists import build_dists
+    from releasekit.workspace import load_workspace
+
+    spies = tmp_path / "spied"
+    spies.mkdir()
+    root = tmp_path / "spy pkg"
+    (root / "src" / "spy_pkg").mkdir(parents=True)
+    (root / "src" / "spy_pkg" / "__init__.py").write_text("")
+    (root / "hatch_build.py").write_text(_BUILD_HOOK)
+    (root / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n\n'
+        '[project]\nname = "spy-pkg"\nversion = "1.0"\n\n'
+        '[tool.hatch.build.targets.wheel]\npackages = ["src/spy_pkg"]\n\n'
+        "[tool.hatch.build.hooks.custom]\n"
+    )
+    if installer == "pip":
+        monkeypatch.setenv("RELEASEKIT_NO_UV", "1")
+    monkeypatch.setenv("RK_SPY_DIR", str(spies))
+    monkeypatch.setenv("MY_COPY", PASSWORD)
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    (package,) = load_workspace(root).packages
+    dists = build_dists(package, "1.0", out_dir=tmp_path / "dist")
+    assert sorted(p.suffix for p in dists.files) == [".gz", ".whl"]
+    records = sorted(spies.iterdir())
+    assert len(records) >= 2  # the sdist, then the wheel from it
+    for record in records:
+        env = json.loads(record.read_text())["env"]
+        assert not set(SECRETS) & set(env) and "MY_COPY" not in env, record.name
+        assert env["RK_SPY_DIR"] == str(spies)
