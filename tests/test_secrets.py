@@ -339,3 +339,37 @@ def test_the_build_backend_and_its_installer_get_no_credential(
         env = json.loads(record.read_text())["env"]
         assert not set(SECRETS) & set(env) and "MY_COPY" not in env, record.name
         assert env["RK_SPY_DIR"] == str(spies)
+
+
+def test_lint_in_a_session_venv_gets_no_credential(tmp_path: Path) -> None:
+    spies = tmp_path / "spied"
+    spies.mkdir()
+    spy = tmp_path / "spy.py"
+    spy.write_text(_SPY_SCRIPT)
+    repo = make_repo(EXAMPLE, tmp_path / "in a venv" / "oxi")
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    (repo / "noxfile.py").write_text(
+        f'import releasekit.nox\n\nreleasekit.nox.install(sessions=["lint"], python="{python}")\n'
+    )
+    pyproject = repo / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'branch = "main"\n', f'branch = "main"\nlint = ["env", "python {spy} lint {{path}}"]\n'
+        )
+    )
+    git(repo, "commit", "-qam", "lint in a session venv, recording its environment")
+
+    result = nox(
+        repo, "-s", "lint", "--", "--all", RK_SPY_DIR=str(spies), MY_COPY=PASSWORD, **SECRETS
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Creating virtual environment" in result.stdout
+    for value in _secret_values():
+        assert value not in result.stdout
+    records = list(spies.iterdir())
+    assert len(records) == 2  # both packages
+    for record in records:
+        env = json.loads(record.read_text())["env"]
+        assert not set(SECRETS) & set(env) and "MY_COPY" not in env, record.name
+        assert str(repo / ".nox" / "lint") in env["PATH"].split(os.pathsep)[0]  # in the venv
