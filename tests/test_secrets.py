@@ -354,7 +354,7 @@ def test_lint_in_a_session_venv_gets_no_credential(tmp_path: Path) -> None:
     pyproject = repo / "pyproject.toml"
     pyproject.write_text(
         pyproject.read_text().replace(
-            'branch = "main"\n', f'branch = "main"\nlint = ["env", "python {spy} lint {{path}}"]\n'
+            'branch = "main"\n', f'branch = "main"\nlint = ["python {spy} lint {{path}}"]\n'
         )
     )
     git(repo, "commit", "-qam", "lint in a session venv, recording its environment")
