@@ -136,7 +136,6 @@ def test_unknown_index_lists_the_known(tmp_path: Path) -> None:
     assert "local, pypi, testpypi" in info.value.hint
 
 
-<<<<<<< HEAD
 def test_network_timeouts_apply_to_every_index_and_an_index_may_set_its_own(
     tmp_path: Path,
 ) -> None:
@@ -182,7 +181,8 @@ read-timeout = 120
 def test_bad_network_timeouts_are_config_errors(tmp_path: Path, tool: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, tool))
-=======
+
+
 # --- index URLs: no credentials in them, https unless loopback or opted in ------------------
 
 
@@ -291,4 +291,3 @@ def test_split_command_keeps_a_filled_in_path_with_a_space_as_one_argument() -> 
         "-k",
         "a b",
     ]
->>>>>>> 3875aee (Credentials stay in releasekit: scrubbed from every child process, redacted in every form; index URLs without userinfo, https unless loopback or allow-http; one error for duplicate TOML keys and unbalanced quotes; {path} filled after splitting)
