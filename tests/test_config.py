@@ -181,3 +181,113 @@ read-timeout = 120
 def test_bad_network_timeouts_are_config_errors(tmp_path: Path, tool: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, tool))
+
+
+# --- index URLs: no credentials in them, https unless loopback or opted in ------------------
+
+
+def _index(upload: str, simple: str = "https://index.example/simple/", extra: str = "") -> str:
+    return (
+        f'[tool.releasekit.indexes.staging]\nupload-url = "{upload}"\n'
+        f'simple-url = "{simple}"\n{extra}'
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://alice:pw-Hidden-7c1@index.example/legacy/",
+        "https://alice:pw%2FHidden%2B7c1@index.example/legacy/",
+        "https://tok-Hidden-7c1@index.example/legacy/",
+        "http://alice:pw-Hidden-7c1@127.0.0.1:8080/",
+    ],
+)
+def test_a_credential_in_an_index_url_is_refused_and_never_shown(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_config(write(tmp_path, _index(url)))
+    shown = refused.value.render()
+    assert "tool.releasekit.indexes.staging.upload-url has a user name or password" in shown
+    assert "***@" in shown
+    assert "Hidden" not in shown and "alice" not in shown
+    assert "TWINE_PASSWORD" in refused.value.hint and "keyring" in refused.value.hint
+
+
+@pytest.mark.parametrize(
+    "upload",
+    ["http://index.example/legacy/", "http://10.1.2.3:8080/", "http://[fe80::1]:8080/"],
+)
+def test_plain_http_to_another_machine_is_refused_unless_opted_in(
+    tmp_path: Path, upload: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_config(write(tmp_path, _index(upload)))
+    assert "is plain http to" in refused.value.message
+    assert "allow-http = true" in refused.value.hint
+    config = load_config(write(tmp_path, _index(upload, extra="allow-http = true\n")))
+    assert config.index("staging").upload_url == upload
+
+
+@pytest.mark.parametrize(
+    "upload", ["http://127.0.0.1:8080/", "http://localhost:8080/", "http://[::1]:8080/"]
+)
+def test_plain_http_on_loopback_needs_no_opt_in(tmp_path: Path, upload: str) -> None:
+    config = load_config(write(tmp_path, _index(upload, simple=upload + "simple/")))
+    assert config.index("staging").simple_url == upload + "simple/"
+
+
+def test_allow_http_must_be_a_boolean(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="allow-http must be true or false"):
+        load_config(write(tmp_path, _index("https://i.example/", extra='allow-http = "yes"\n')))
+
+
+# --- commands and TOML that cannot be read ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "command"),
+    [
+        ("lint", "ruff check '{path}"),
+        ("test", 'pytest "{path}/tests'),
+        ("smoke", "{script} --version 'x"),
+    ],
+)
+def test_a_command_with_an_unbalanced_quote_names_the_key_and_the_command(
+    tmp_path: Path, key: str, command: str
+) -> None:
+    escaped = command.replace("\\", "\\\\").replace('"', '\\"')
+    with pytest.raises(ConfigError) as refused:
+        load_config(write(tmp_path, f'[tool.releasekit]\n{key} = ["{escaped}"]\n'))
+    assert f"tool.releasekit.{key}: the command {command!r} cannot be split" in str(refused.value)
+    assert "no closing quotation" in str(refused.value)
+    assert "close the quote" in refused.value.hint
+
+
+def test_an_empty_command_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"tool.releasekit.lint has an empty command"):
+        load_config(write(tmp_path, '[tool.releasekit]\nlint = ["  "]\n'))
+
+
+@pytest.mark.parametrize(
+    "project",
+    [
+        '[project]\nname = "demo"\nname = "again"\nversion = "1.0"\n',  # KeyAlreadyPresent
+        '[project]\nname = "demo"\n[project]\nversion = "1.0"\n',  # a ParseError
+    ],
+)
+def test_a_duplicate_key_is_one_config_error(tmp_path: Path, project: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_config(write(tmp_path, "", project=project))
+    assert "is not valid TOML" in refused.value.message
+    assert "already exists" in refused.value.message
+    assert "duplicate" in refused.value.hint
+
+
+def test_split_command_keeps_a_filled_in_path_with_a_space_as_one_argument() -> None:
+    from releasekit.config import split_command
+
+    assert split_command("pytest {path}/tests -k 'a b'", path="/my projects/oxi") == [
+        "pytest",
+        "/my projects/oxi/tests",
+        "-k",
+        "a b",
+    ]

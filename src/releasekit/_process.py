@@ -2,8 +2,15 @@
 
 Every command is logged (``releasekit`` logger, DEBUG: shown with --debug) before it runs; a
 non-zero exit raises :class:`~releasekit.errors.CommandFailed` carrying the
-command, the exit code and the tail of its output.  Secrets passed through
-``redact`` never appear in the log or the error.
+command, the exit code and the tail of its output.
+
+Every process started here runs code releasekit does not own (lint and test
+commands, build backends, installers, smoke commands, uv, git, the embedded
+index), so none of them gets the upload and signing credentials: the
+environment is always passed through :func:`releasekit._secrets.scrubbed_env`,
+whether the caller gives one or not.  Known credentials and the secrets passed
+through ``redact`` never appear in the log, the output or the error, neither in
+clear nor encoded (see :func:`releasekit._secrets.redact`).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from releasekit import _secrets
 from releasekit.deadline import active_deadline, time_left
 from releasekit.errors import CommandFailed
 
@@ -25,12 +33,13 @@ log = logging.getLogger("releasekit")
 _TAIL_LINES = 20
 
 
-def redact_text(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret in ``text`` by ``***`` (empty secrets are ignored)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Replace every secret in ``text`` by ``***``: those given, and every known credential.
+
+    Encoded forms are replaced too (URL-encoded, base64, base64 of
+    ``user:secret`` as an HTTP ``Basic`` header carries it); empty secrets are ignored.
+    """
+    return _secrets.redact(text, secrets)
 
 
 def _tail(text: str, lines: int = _TAIL_LINES) -> str:
@@ -55,7 +64,9 @@ def run(
     in ``.stdout``; without it the child writes to the terminal, so long
     tools (pytest, ruff) show their own output as they go.
     ``env`` *replaces* the environment when given; build one from
-    ``os.environ`` to extend it.  ``what`` names the step in the error.
+    ``os.environ`` to extend it.  Either way the child gets it without
+    credentials (:func:`releasekit._secrets.scrubbed_env`).  ``what`` names the
+    step in the error.
     Inside a :func:`releasekit.deadline.deadline_scope` the command gets no
     more than the time left (``timeout`` or not); running out of it raises
     :class:`~releasekit.errors.DeadlineExceeded`.
@@ -72,7 +83,7 @@ def run(
         proc = subprocess.run(
             args,
             cwd=cwd,
-            env=dict(env) if env is not None else None,
+            env=_secrets.scrubbed_env(env),
             stdout=subprocess.PIPE if capture else None,
             stderr=subprocess.STDOUT if capture else None,
             text=True,
@@ -108,7 +119,7 @@ def run(
             returncode=proc.returncode,
             output=output,
         )
-    if proc.stdout is not None and secrets:
+    if proc.stdout is not None:
         proc.stdout = redact_text(proc.stdout, secrets)
     return proc
 
@@ -122,13 +133,20 @@ def spawn(
     owns it and must :func:`stop` it by this handle (its process id).  With
     ``lifeline`` the child's stdin is a pipe whose other end only this process
     holds: the child reads end-of-file the moment this process dies, however
-    it dies (even by SIGKILL), and can exit with it.
+    it dies (even by SIGKILL), and can exit with it.  Like :func:`run`, it
+    gets an environment without credentials.
     """
     args = [os.fspath(part) for part in command]
     log.debug("$ %s  (background, output in %s)", shlex.join(args), log_file)
     stdin = subprocess.PIPE if lifeline else subprocess.DEVNULL
     with log_file.open("ab") as output:
-        return subprocess.Popen(args, stdin=stdin, stdout=output, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            args,
+            stdin=stdin,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=_secrets.scrubbed_env(),
+        )
 
 
 def stop(proc: subprocess.Popen[bytes], *, grace: float = 5.0) -> None:

@@ -10,7 +10,10 @@ the nearest valid one.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
+import shlex
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +21,9 @@ from typing import Any
 
 import tomlkit
 import tomlkit.exceptions
+import tomlkit.toml_document
 
+from releasekit._secrets import register_secret
 from releasekit.errors import ConfigError
 
 __all__ = [
@@ -33,8 +38,10 @@ __all__ = [
     "PackageSettings",
     "SigningConfig",
     "load_config",
+    "parse_toml",
     "read_pyproject",
     "resolve_package_settings",
+    "split_command",
 ]
 
 DEFAULT_LINT = ("ruff check {path}", "ruff format --check {path}")
@@ -185,14 +192,32 @@ WORKSPACE_KEYS: Mapping[str, tuple[type | tuple[type, ...], str]] = {
     "read-timeout": ((int, float), "a number of seconds"),
 }
 TIMEOUT_KEYS = ("connect-timeout", "read-timeout")
-INDEX_KEYS = ("upload-url", "simple-url", "dependency-index", *TIMEOUT_KEYS)
+INDEX_URL_KEYS = ("upload-url", "simple-url")
+INDEX_KEYS = (*INDEX_URL_KEYS, "dependency-index", *TIMEOUT_KEYS, "allow-http")
 SIGNING_KEYS = ("identity", "identity-regexp", "issuer", "staging")
+_COMMAND_KEYS = ("lint", "test", "smoke")
 _TEMPLATE_FIELDS = ("{name}", "{version}", "{tag}", "{path}", "{script}")
 
 
 def _nearest(key: str, valid: object) -> str:
     matches = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)  # type: ignore[call-overload]
     return f" (did you mean {matches[0]!r}?)" if matches else ""
+
+
+def parse_toml(text: str, shown: str) -> tomlkit.toml_document.TOMLDocument:
+    """Parse ``text`` (the file ``shown``) with tomlkit; every tomlkit error is a ConfigError.
+
+    tomlkit raises ``ParseError`` for bad syntax but ``KeyAlreadyPresent`` (not
+    a ParseError) for some duplicate keys: both are one error line here.
+    """
+    try:
+        return tomlkit.parse(text)
+    except tomlkit.exceptions.TOMLKitError as exc:
+        if isinstance(exc, tomlkit.exceptions.KeyAlreadyPresent) or "already exists" in str(exc):
+            hint = "a key or table may appear only once: remove or merge the duplicate"
+        else:
+            hint = "fix the TOML syntax at the line and column shown"
+        raise ConfigError(f"{shown!r} is not valid TOML: {exc}", hint) from None
 
 
 def read_pyproject(path: Path) -> dict[str, Any]:
@@ -206,13 +231,7 @@ def read_pyproject(path: Path) -> dict[str, Any]:
             f"no pyproject.toml at {str(path.parent)!r}",
             "run releasekit from the project root, or create pyproject.toml there",
         ) from None
-    try:
-        data = tomlkit.parse(text).unwrap()
-    except tomlkit.exceptions.ParseError as exc:
-        raise ConfigError(
-            f"{str(path)!r} is not valid TOML: {exc}",
-            "fix the TOML syntax at the line and column shown",
-        ) from None
+    data: dict[str, Any] = parse_toml(text, str(path)).unwrap()
     return data
 
 
@@ -287,6 +306,32 @@ def _check_version_files(where: str, value: list[Any]) -> None:
                 )
 
 
+def _check_command(where: str, key: str, command: str) -> None:
+    """A configured command must split into arguments the way a shell would."""
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{where}.{key}: the command {command!r} cannot be split into arguments "
+            f"({str(exc).lower()})",
+            "close the quote, or escape a literal quote with a backslash (\\\" or \\')",
+        ) from None
+    if not words:
+        raise ConfigError(
+            f"{where}.{key} has an empty command {command!r}",
+            f"remove it from {key}, or write the command to run",
+        )
+
+
+def split_command(template: str, **fields: str) -> list[str]:
+    """The argument list of a configured command, its ``{fields}`` filled in.
+
+    The template is split first (as a shell would), then each argument is
+    filled: a value such as a path with a space stays one argument.
+    """
+    return [render_template(word, **fields) for word in shlex.split(template)]
+
+
 def _check_keys(where: str, table: Mapping[str, Any], valid: object) -> None:
     valid_keys = list(valid)  # type: ignore[call-overload]
     for key in table:
@@ -310,6 +355,9 @@ def _package_settings(
                 (item, None) if isinstance(item, str) else (item["path"], item.get("pattern"))
                 for item in value
             )
+        if key in _COMMAND_KEYS:
+            for command in value:
+                _check_command(where, key, command)
         if key == "verify-timeout":
             converted = float(value)
             if converted <= 0:
@@ -363,6 +411,73 @@ def _timeouts(where: str, table: Mapping[str, Any], base: IndexConfig) -> IndexC
     return base
 
 
+def _netloc(url: str) -> str:
+    """The ``[userinfo@]host[:port]`` part of ``url`` (with or without a scheme)."""
+    rest = url.partition("://")[2] if "://" in url else url
+    for end in "/?#":
+        rest = rest.partition(end)[0]
+    return rest
+
+
+def _masked_url(url: str) -> str:
+    """``url`` with its user name and password (if any) shown as ``***``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    netloc = _netloc(url)
+    path = rest[len(netloc) :]
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    return f"{scheme}{sep}{netloc}{path}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_index_url(
+    where: str, key: str, value: object, *, allow_http: bool, login_env: str = ""
+) -> None:
+    """An index URL: http(s), a host, no credentials in it, https unless loopback or opted in."""
+    netloc = _netloc(value) if isinstance(value, str) else ""
+    if isinstance(value, str) and "@" in netloc:
+        userinfo = netloc.rpartition("@")[0]
+        for secret in (userinfo, userinfo.partition(":")[2]):
+            # never shown, even by a later error quoting the file
+            register_secret(secret)
+            register_secret(urllib.parse.unquote(secret))
+        raise ConfigError(
+            f"{where}.{key} must not hold a login (user:password@): {_masked_url(value)!r}",
+            "remove it from the URL: give upload credentials as TWINE_USERNAME / TWINE_PASSWORD"
+            + (f", a read login as {login_env}USERNAME / {login_env}PASSWORD" if login_env else "")
+            + ", or keep them in keyring; a credential in pyproject.toml is committed and "
+            "shipped in the sdist (see docs/how-to/credentials.md)",
+        )
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"{where}.{key} must be an http(s) URL, not {value!r}",
+            f'set {key} = "https://.../" in [{where}]',
+        )
+    host = urllib.parse.urlsplit(value).hostname
+    if not host:
+        raise ConfigError(
+            f"{where}.{key} {value!r} names no host",
+            f'set {key} = "https://HOST/..." in [{where}]',
+        )
+    if value.startswith("http://") and not allow_http and not _is_loopback(host):
+        raise ConfigError(
+            f"{where}.{key} {value!r} is plain http to {host!r}: credentials and files "
+            "would cross the network unencrypted and could be changed on the way",
+            "use https://, or if this index is on a network you trust, "
+            f"add allow-http = true to [{where}]",
+        )
+
+
 def _indexes(table: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, IndexConfig]:
     where_defaults = "tool.releasekit"
     indexes = {
@@ -381,22 +496,20 @@ def _indexes(table: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str,
                 "give your index another name, e.g. 'staging'",
             )
         _check_keys(where, spec, INDEX_KEYS)
+        allow_http = spec.get("allow-http", False)
+        if not isinstance(allow_http, bool):
+            raise ConfigError(
+                f"{where}.allow-http must be true or false, not {allow_http!r}",
+                "allow-http = true lets this index be reached over plain http",
+            )
         urls: dict[str, str] = {}
-        for key in ("upload-url", "simple-url", "dependency-index"):
+        for key in (*INDEX_URL_KEYS, "dependency-index"):
             if key == "dependency-index" and key not in spec:
                 continue
             value = spec.get(key)
-            if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-                raise ConfigError(
-                    f"{where}.{key} must be an http(s) URL, not {value!r}",
-                    f'set {key} = "https://.../" in [{where}]',
-                )
-            if "@" in value.split("//", 1)[1].split("/", 1)[0]:
-                raise ConfigError(
-                    f"{where}.{key} must not hold a login (user:password@)",
-                    f"give the login in the environment ({IndexConfig(name, None, None).env_prefix}"
-                    "USERNAME/PASSWORD), keyring or ~/.netrc; see docs/how-to/credentials.md",
-                )
+            login_env = IndexConfig(name, None, None).env_prefix
+            _check_index_url(where, key, value, allow_http=allow_http, login_env=login_env)
+            assert isinstance(value, str)  # noqa: S101 - checked just above
             urls[key] = value if value.endswith("/") else value + "/"
         index = IndexConfig(
             name,

@@ -19,6 +19,7 @@ import io
 import logging
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tarfile
@@ -230,15 +231,17 @@ class _BuildEnv(Protocol):
 _RESOLVED_ONLINE: set[frozenset[str]] = set()
 
 
-class _UvBuildEnv:
-    """An isolated build environment made and filled with uv, through releasekit's runner.
+class _BuildVenv:
+    """An isolated build environment made and filled through releasekit's runner.
 
     The venv comes from :func:`releasekit.venvs.create_venv` (the one venv path);
-    the build requirements are installed with the installer's usual configuration,
-    as pypa/build's own uv environment does.
+    the build requirements are installed with uv when ``uv`` is given, else with
+    the venv's pip, each with the installer's usual configuration, as pypa/build's
+    own environments do.  Going through the runner means the installer and the
+    backend get no credentials (see :mod:`releasekit._process`).
     """
 
-    def __init__(self, uv: str, path: Path) -> None:
+    def __init__(self, uv: str | None, path: Path) -> None:
         self._uv = uv
         self._venv: Venv = create_venv(path)
 
@@ -256,11 +259,25 @@ class _UvBuildEnv:
         if not requirements:
             return
         wanted = frozenset(requirements)
-        log.info("installing the build requirements %s (uv)", ", ".join(sorted(wanted)))
+        tool = "uv" if self._uv else "pip"
+        log.info("installing the build requirements %s (%s)", ", ".join(sorted(wanted)), tool)
         env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
         env["VIRTUAL_ENV"] = str(self._venv.path)
-        if "UV_KEYRING_PROVIDER" not in env and shutil.which("keyring"):
-            env["UV_KEYRING_PROVIDER"] = "subprocess"  # as pypa/build does: private indexes
+        keyring_setting = "UV_KEYRING_PROVIDER" if self._uv else "PIP_KEYRING_PROVIDER"
+        if keyring_setting not in env and shutil.which("keyring"):
+            env[keyring_setting] = "subprocess"  # as pypa/build does: private indexes
+        if self._uv is None:
+            # pip honours environment markers from a requirements file, not from arguments
+            listed = self._venv.path / "build-requirements.txt"
+            listed.write_text("\n".join(sorted(wanted)) + "\n", encoding="utf-8")
+            run(
+                [self.python_executable, "-Im", "pip", "install", "--use-pep517",
+                 "--no-warn-script-location", "--no-compile", "--no-input", "-r", str(listed)],
+                env=env,
+                what="installing the build requirements",
+                hint="the build backend must be installable with your usual pip configuration",
+            )  # fmt: skip
+            return
         command = [self._uv, "pip", "install", "--python", self.python_executable]
         if wanted in _RESOLVED_ONLINE:
             try:
@@ -279,15 +296,8 @@ class _UvBuildEnv:
 
 @contextlib.contextmanager
 def _isolated_env(scratch: Path) -> Iterator[_BuildEnv]:
-    """A fresh isolated build environment: uv's when uv is there, else pypa/build's pip one."""
-    import build.env
-
-    uv = find_uv()
-    if uv:
-        yield _UvBuildEnv(uv, scratch / "build-env")
-        return
-    with build.env.DefaultIsolatedEnv(installer="pip") as env:
-        yield env
+    """A fresh isolated build environment, filled with uv when uv is there, else with pip."""
+    yield _BuildVenv(find_uv(), scratch / "build-env")
 
 
 def _build(
@@ -954,7 +964,7 @@ def smoke_test(
             version,
             cwd=work,
             console_scripts=package.console_scripts,
-            smoke=package.settings.smoke,
+            smoke=[shlex.join(package.command(s, version)) for s in package.settings.smoke],
         )
     log.info("smoke test of %s %s passed", package.name, version)
     return Proof((f"{wheel.name} installed in a fresh venv", *proof.lines))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from releasekit._secrets import redact
+
 __all__ = [
     "BuildFailed",
     "CommandFailed",
@@ -57,6 +59,8 @@ class ReleaseError(Exception):
     """A problem the user can fix: what went wrong, and what to do next."""
 
     def __init__(self, message: str, hint: str = "") -> None:
+        # a known credential never reaches the user, whoever wrote the message
+        message, hint = redact(message), redact(hint)
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -148,7 +152,7 @@ class CommandFailed(ReleaseError):
         super().__init__(message, hint)
         self.command = list(command)
         self.returncode = returncode
-        self.output = output
+        self.output = redact(output)
 
 
 class ToolNotFound(CommandFailed):

@@ -45,6 +45,7 @@ from packaging.version import Version
 
 from releasekit import checks, output, pipeline
 from releasekit._process import find_uv
+from releasekit._secrets import scrubbed_env
 from releasekit.errors import CommandFailed, ReleaseError, SessionClash
 from releasekit.interrupt import unwind_on_signals
 from releasekit.report import format_duration, show_progress
@@ -199,6 +200,11 @@ def _guarded(body: Callable[[nox.Session], None]) -> Callable[[nox.Session], Non
     return session_body
 
 
+def _child_env(session: nox.Session) -> dict[str, str | None]:
+    """The environment of a command nox runs for us: no credentials (see releasekit._secrets)."""
+    return {**scrubbed_env(), **session.env}  # the session venv's own variables win
+
+
 def _runner(session: nox.Session) -> pipeline.CommandRunner:
     """Run lint/test commands in the session's venv when it has one."""
     if not isinstance(session.virtualenv, nox.virtualenv.PassthroughEnv):
@@ -206,7 +212,7 @@ def _runner(session: nox.Session) -> pipeline.CommandRunner:
         def in_session(command: Sequence[str], cwd: Path) -> None:
             with session.chdir(cwd):
                 try:
-                    session.run(*command)
+                    session.run(*command, env=_child_env(session), include_outer_env=False)
                 except NoxCommandFailed as exc:
                     reason = exc.reason or ""
                     if reason.startswith("Program ") and reason.endswith("not found"):
@@ -251,7 +257,7 @@ def _install_tools(
                 elif words and words[0] != "python":
                     tools.add(words[0])
     if tools:
-        session.install(*sorted(tools))
+        session.install(*sorted(tools), env=_child_env(session), include_outer_env=False)
 
 
 def _confirm(question: str) -> bool:
@@ -452,7 +458,7 @@ def verify(session: nox.Session) -> None:
             package.canonical_name,
             str(wanted),
             console_scripts=package.console_scripts,
-            smoke=[package.template(s, str(wanted)) for s in package.settings.smoke],
+            smoke=[shlex.join(package.command(s, str(wanted))) for s in package.settings.smoke],
             kinds=kinds,
             timeout=ns.timeout or package.settings.verify_timeout,
             dependency_index=index.dependency_index,

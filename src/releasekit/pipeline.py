@@ -372,14 +372,16 @@ def default_test_commands(root: Path) -> tuple[str, ...]:
     return ()
 
 
-def _commands(run: ReleaseRun, target: Target, kind: str) -> list[str]:
+def _commands(run: ReleaseRun, target: Target, kind: str) -> list[tuple[str, list[str]]]:
+    """(the command with its fields filled in, for messages; its argument list)."""
     package = target.package
     configured = getattr(package.settings, kind)
     if configured is None:
         from releasekit.config import DEFAULT_LINT
 
         configured = DEFAULT_LINT if kind == "lint" else default_test_commands(package.root)
-    return [package.template(cmd, str(target.version)) for cmd in configured]
+    version = str(target.version)
+    return [(package.template(cmd, version), package.command(cmd, version)) for cmd in configured]
 
 
 def _run_commands(run: ReleaseRun, target: Target, kind: str) -> str:
@@ -391,13 +393,13 @@ def _run_commands(run: ReleaseRun, target: Target, kind: str) -> str:
             )
         raise SkipStep(f"no {kind} commands configured")
     configured = getattr(target.package.settings, kind) is not None
-    for command in commands:
-        log.info("%s: %s", kind, command)
+    for command, args in commands:
+        log.info("%s: %s", kind, shlex.join(args))
         try:
-            run.command_runner(shlex.split(command), target.package.root)
+            run.command_runner(args, target.package.root)
         except CommandFailed as exc:
             if exc.returncode == 127 and "not found" in exc.message:
-                tool = shlex.split(command)[0]
+                tool = args[0]
                 where = "your" if configured else "the default"
                 raise ToolNotFound(
                     f"{kind} command {command!r} ({where} {kind}) needs {tool!r}, "
@@ -775,7 +777,7 @@ def _verify_on(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
         package.canonical_name,
         str(target.version),
         console_scripts=package.console_scripts,
-        smoke=[package.template(s, str(target.version)) for s in package.settings.smoke],
+        smoke=[shlex.join(package.command(s, str(target.version))) for s in package.settings.smoke],
         timeout=run.options.verify_timeout or package.settings.verify_timeout,
         dependency_index=dependency_index,
         own_names=[p.canonical_name for p in run.workspace.packages],

@@ -32,6 +32,7 @@ from packaging.version import InvalidVersion as _PackagingInvalidVersion
 from packaging.version import Version
 
 from releasekit._process import redact_text
+from releasekit._secrets import register_secret
 from releasekit.config import IndexConfig
 from releasekit.errors import (
     ConfigError,
@@ -143,6 +144,7 @@ def upload_credentials(index: IndexConfig) -> UploadCredentials:
         return UploadCredentials(*_ANONYMOUS, source="no credentials (anonymous upload)")
     from_keyring = _keyring_password(upload_url, username)
     if from_keyring:
+        register_secret(from_keyring, username=username)  # hidden from every output from now on
         return UploadCredentials(username, from_keyring, f"keyring (username {username!r})")
     if index.is_pypi or os.environ.get("RELEASEKIT_TRUSTED_PUBLISHING") == "1":
         if _in_ci():

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from sigstore.errors import VerificationError
 
+from releasekit._secrets import register_secret
 from releasekit.config import SigningConfig, render_template
 from releasekit.errors import ConfigError, ReleaseError, SignatureInvalid, SigningError
 
@@ -112,6 +113,7 @@ def attestation_path(dist: Path) -> Path:
 def _parse_token(raw: str, source: str) -> IdentityToken:
     from sigstore.oidc import IdentityError, IdentityToken
 
+    register_secret(raw)  # an ambient CI token is in no variable: hide it from every output
     try:
         return IdentityToken(raw)
     except IdentityError as exc:

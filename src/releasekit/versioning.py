@@ -25,13 +25,13 @@ from typing import Any
 
 import packaging.version
 import tomlkit
-import tomlkit.exceptions
 import tomlkit.items
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from releasekit import sources
+from releasekit.config import parse_toml
 from releasekit.edits import FileEdit, planned_text
 from releasekit.errors import ConfigError, InvalidVersion, TagError, VersionError
 from releasekit.sources import VersionFile, VersionSource
@@ -384,13 +384,7 @@ def _toml_version_item(
     package: Package, path: Path, text: str, keys: Sequence[str]
 ) -> tuple[Any, Any, Any]:
     """The parsed document, the table holding the version and the version item."""
-    try:
-        doc = tomlkit.parse(text)
-    except tomlkit.exceptions.ParseError as exc:
-        raise ConfigError(
-            f"{_shown(package, path)!r} is not valid TOML: {exc}",
-            "fix the TOML syntax at the line and column shown",
-        ) from None
+    doc = parse_toml(text, _shown(package, path))
     table: Any = doc
     for key in keys[:-1]:
         table = table.get(key) if hasattr(table, "get") else None
@@ -674,13 +668,7 @@ def plan_pin_edits(
         if before is None:
             continue
         shown = _shown(package, path)
-        try:
-            doc: Any = tomlkit.parse(before)
-        except tomlkit.exceptions.ParseError as exc:
-            raise ConfigError(
-                f"{shown!r} is not valid TOML: {exc}",
-                "fix the TOML syntax at the line and column shown",
-            ) from None
+        doc: Any = parse_toml(before, shown)
         reasons: list[str] = []
         for table, array in _requirement_arrays(doc):
             for index, item in enumerate(list(array)):

@@ -25,6 +25,7 @@ from releasekit.config import (
     read_pyproject,
     render_template,
     resolve_package_settings,
+    split_command,
 )
 from releasekit.errors import ConfigError, GitError, PackageNotFound, WorkspaceError
 from releasekit.sources import read_setup_cfg
@@ -88,11 +89,22 @@ class Package:
         return render_template(self.tag_format, name=self.name, version=str(version))
 
     def template(self, template: str, version: str = "", **extra: str) -> str:
+        return render_template(template, **self._fields(version, extra))
+
+    def command(self, template: str, version: str = "", **extra: str) -> list[str]:
+        """A configured command as an argument list: split first, then each part filled in.
+
+        ``{path}`` holding a space stays one argument; unknown fields
+        (``{script}``) are left for the caller.
+        """
+        return split_command(template, **self._fields(version, extra))
+
+    def _fields(self, version: str, extra: dict[str, str]) -> dict[str, str]:
         fields = {"name": self.name, "path": str(self.root), **extra}
         if version:
             fields["version"] = str(version)
             fields["tag"] = self.tag(version)
-        return render_template(template, **fields)
+        return fields
 
     @cached_property
     def requirements(self) -> tuple[RequirementSite, ...]:
