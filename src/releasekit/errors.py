@@ -31,6 +31,7 @@ __all__ = [
     "Interrupted",
     "InvalidVersion",
     "LeakFound",
+    "NewsError",
     "NotReproducible",
     "NotesError",
     "PackageNotFound",
@@ -103,6 +104,10 @@ class InvalidVersion(VersionError):
 
 class NotesError(ReleaseError):
     """A release-notes entry is missing, untouched or malformed."""
+
+
+class NewsError(NotesError):
+    """A news fragment is malformed, or a changed package has none (``invoke news --check``)."""
 
 
 class GitError(ReleaseError):
