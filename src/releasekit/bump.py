@@ -21,12 +21,12 @@ from releasekit.errors import CommandFailed, EditFailed
 from releasekit.news import plan_collect_news
 from releasekit.notes import plan_notes
 from releasekit.versioning import (
-    LITERAL_FIX_HINT,
     BumpRequest,
     VersionLiteral,
     VersionSource,
     find_version_literals,
     find_version_source,
+    literal_fix_hint,
     plan_bump,
     plan_pin_edits,
     plan_version_edit,
@@ -82,7 +82,8 @@ class VersionChange:
         for literal in self.literals:
             lines.append(
                 f"  warning: hardcoded __version__ = {literal.value!r} in "
-                f"{literal.path.relative_to(root).as_posix()}:{literal.line} — {LITERAL_FIX_HINT}"
+                f"{literal.path.relative_to(root).as_posix()}:{literal.line} — "
+                f"{literal_fix_hint(self.package.name)}"
             )
         return lines
 
