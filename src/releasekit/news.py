@@ -285,8 +285,9 @@ def plan_entry_groups(
         section = _version_section(lines, version)
         if section is None:  # pragma: no cover - plan_notes made it
             return []
-        start, end = section.heading + 1, section.end
-        level = _heading_level(lines[section.heading]) + 1
+        start, end = section.body, section.end
+        marks = section.heading.style  # "##" for "## [1.0.0]"; setext/rst: a sub-heading of 3
+        level = len(marks) + 1 if set(marks) == {"#"} else 3
     else:
         first = next((i for i, line in enumerate(lines) if line.startswith("#")), None)
         start, end = (0, len(lines)) if first is None else (first + 1, len(lines))
