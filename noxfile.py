@@ -2,11 +2,13 @@
 
 nox -s example           # the quick start: a full rehearsed release of examples/oxi
 nox -s tests             # the test suite
+nox -s docs              # the documentation site, strictly, into site/ (pip install -e ".[docs]")
 nox -s release -- --rehearse   # releasekit rehearsing its own release
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -66,3 +68,27 @@ def example(session: nox.Session) -> None:
                 env=env,
                 external=True,
             )
+
+
+@nox.session(venv_backend="none", default=False)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into site/ in strict mode: a broken link or page fails."""
+    if importlib.util.find_spec("mkdocs") is None:
+        session.error(
+            "mkdocs is not installed here; install the docs extra: "
+            'python -m pip install -e ".[docs]"'
+        )
+    session.run(
+        sys.executable,
+        "-m",
+        "mkdocs",
+        "build",
+        "--strict",
+        "--config-file",
+        str(HERE / "mkdocs.yml"),
+        "--site-dir",
+        str(HERE / "site"),
+        *session.posargs,
+        env={"NO_MKDOCS_2_WARNING": "1"},  # Material's banner about MkDocs 2 and its successor
+        external=True,
+    )

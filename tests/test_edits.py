@@ -198,3 +198,28 @@ def test_a_file_that_is_not_utf8_is_a_release_error(tmp_path: Path) -> None:
     path.write_bytes("Caf\u00e9\n".encode("latin-1"))
     with pytest.raises(ReleaseError, match="not UTF-8"):
         read_text(path)
+
+
+def test_a_removal_is_part_of_the_all_or_nothing(
+    tmp_path: Path, three_files: tuple[Path, Path, Path]
+) -> None:
+    """A file to remove is back, byte for byte, when a later write fails."""
+    lf, crlf, _script = three_files
+    fragment = tmp_path / "changes" / "12.fixed.md"
+    fragment.parent.mkdir()
+    fragment.write_bytes(b"Fixed it\r\n")
+    before = snapshot(tmp_path)
+    plan = [
+        edit_of(lf, "1.0", "1.1"),
+        FileEdit(fragment, "Fixed it\r\n", "", "collected", removes=True),
+        FileEdit(tmp_path / "out" / "notes.md", None, "# notes\n", "creates out/"),
+        FileEdit(tmp_path / "out", None, "a file where the directory went\n", "clash"),
+        edit_of(crlf, "first", "second"),
+    ]
+    with pytest.raises(EditFailed, match="no file was changed"):
+        apply_edits(plan)
+    assert snapshot(tmp_path) == before
+    apply_edits(plan[:2])
+    assert not fragment.exists()
+    assert sorted(p.name for p in fragment.parent.iterdir()) == []  # no backup left behind
+    assert plan[1].removes and plan[1].diff(tmp_path).startswith("--- a/changes/12.fixed.md")

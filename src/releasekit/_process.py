@@ -26,7 +26,7 @@ from releasekit import _secrets
 from releasekit.deadline import active_deadline, time_left
 from releasekit.errors import CommandFailed
 
-__all__ = ["find_uv", "redact_text", "run", "spawn", "stop"]
+__all__ = ["find_uv", "output_tail", "redact_text", "run", "spawn", "stop"]
 
 log = logging.getLogger("releasekit")
 
@@ -114,7 +114,12 @@ def run(
             message += "\n" + tail
         raise CommandFailed(
             message,
-            hint or "read the output above, fix the cause, and run the same command again",
+            hint
+            or (
+                "read the output above, fix the cause, and run the same command again"
+                if tail or not capture
+                else "it printed nothing: run it by hand to see why, then run again"
+            ),
             command=args,
             returncode=proc.returncode,
             output=output,
@@ -122,6 +127,11 @@ def run(
     if proc.stdout is not None:
         proc.stdout = redact_text(proc.stdout, secrets)
     return proc
+
+
+def output_tail(text: str) -> str:
+    """The last lines of a command's output, as error messages quote them."""
+    return _tail(text)
 
 
 def spawn(

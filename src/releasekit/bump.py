@@ -18,14 +18,15 @@ from packaging.version import Version
 from releasekit._process import find_uv, run
 from releasekit.edits import FileEdit, apply_edits, merge_edits
 from releasekit.errors import CommandFailed, EditFailed
+from releasekit.news import plan_collect_news
 from releasekit.notes import plan_notes
 from releasekit.versioning import (
-    LITERAL_FIX_HINT,
     BumpRequest,
     VersionLiteral,
     VersionSource,
     find_version_literals,
     find_version_source,
+    literal_fix_hint,
     plan_bump,
     plan_pin_edits,
     plan_version_edit,
@@ -75,13 +76,14 @@ class VersionChange:
                 shown = edit.path.relative_to(root).as_posix()
             except ValueError:
                 shown = str(edit.path)
-            verb = "create" if edit.before is None else "edit"
+            verb = "create" if edit.before is None else "remove" if edit.removes else "edit"
             lines.append(f"  {verb} {shown}: {edit.reason}")
         lines.extend(f"  warning: {w}" for w in self.warnings)
         for literal in self.literals:
             lines.append(
                 f"  warning: hardcoded __version__ = {literal.value!r} in "
-                f"{literal.path.relative_to(root).as_posix()}:{literal.line} — {LITERAL_FIX_HINT}"
+                f"{literal.path.relative_to(root).as_posix()}:{literal.line} — "
+                f"{literal_fix_hint(self.package.name)}"
             )
         return lines
 
@@ -94,10 +96,13 @@ def plan_version_change(
     today: date | None = None,
     pending: Sequence[FileEdit] = (),
 ) -> VersionChange:
-    """Plan the bump of ``package``: new version, source edit, sibling pins, notes stub.
+    """Plan the bump of ``package``: new version, source edit, sibling pins, notes entry.
 
     ``pending``: edits of bumps planned before this one (several packages
     bumped at once), which this plan builds on.
+
+    The package's news fragments go into the new notes entry, and their files
+    are removed, in the same plan (:func:`releasekit.news.plan_collect_news`).
     """
     old = read_version(package)
     new = plan_bump(old, request)
@@ -107,6 +112,7 @@ def plan_version_change(
     pin_edits, warnings = plan_pin_edits(workspace, package, old, new, pending=[*pending, *edits])
     edits.extend(pin_edits)
     edits.extend(plan_notes(package, new, today=today, pending=[*pending, *edits]))
+    edits.extend(plan_collect_news(package, new, today=today, pending=[*pending, *edits]))
     return VersionChange(
         package=package,
         old=old,

@@ -22,9 +22,9 @@ from releasekit.notes import notes_location, notes_state
 from releasekit.report import format_table
 from releasekit.session_names import nox_command
 from releasekit.versioning import (
-    LITERAL_FIX_HINT,
     find_version_literals,
     find_version_source,
+    literal_fix_hint,
     read_version,
     read_version_files,
 )
@@ -132,7 +132,7 @@ def check_literals(workspace: Workspace, package: Package, version: Version) -> 
                     "version literal",
                     "warning",
                     f"{where} hardcodes __version__ = {literal.value!r} (agrees today)",
-                    LITERAL_FIX_HINT,
+                    literal_fix_hint(package.name),
                 )
             )
         else:
@@ -141,7 +141,7 @@ def check_literals(workspace: Workspace, package: Package, version: Version) -> 
                     "version literal",
                     "error",
                     f"{where} hardcodes __version__ = {literal.value!r}, releasing {version}",
-                    LITERAL_FIX_HINT,
+                    literal_fix_hint(package.name),
                 )
             )
     return findings or [_ok("version literal", "no hardcoded __version__")]

@@ -131,6 +131,7 @@ class PackageSettings:
     tag_format: str | None = None  # None: decided by the workspace (one package or several)
     release_notes: str | None = None
     changelog: str | None = None
+    news_dir: str = "changes"
     branch: str = "main"
     lint: tuple[str, ...] | None = None  # None: the defaults apply
     test: tuple[str, ...] | None = None
@@ -170,6 +171,7 @@ PACKAGE_KEYS: Mapping[str, tuple[type | tuple[type, ...], str]] = {
     "tag-format": (str, "a string such as '{name}-v{version}'"),
     "release-notes": (str, "a path template such as 'docs/release-notes/v{version}.md'"),
     "changelog": (str, "a path such as 'CHANGELOG.md'"),
+    "news-dir": (str, "a folder such as 'changes' (news fragments)"),
     "branch": (str, "a branch name such as 'main'"),
     "lint": (list, "a list of command strings"),
     "test": (list, "a list of command strings"),

@@ -36,13 +36,15 @@ class FileEdit:
 
     ``before`` is the text the plan was made from (``None``: the file is
     created); ``after`` the text to write; ``reason`` one line for the user,
-    such as ``"oxi-core version 0.1.0a1 -> 0.1.0a2"``.
+    such as ``"oxi-core version 0.1.0a1 -> 0.1.0a2"``.  With ``removes`` the
+    file is deleted instead (``after`` is then ``""``).
     """
 
     path: Path
     before: str | None
     after: str
     reason: str
+    removes: bool = False
 
     def __post_init__(self) -> None:
         if not self.path.is_absolute():
@@ -66,7 +68,7 @@ class FileEdit:
                 before_lines,
                 after_lines,
                 fromfile="/dev/null" if self.before is None else f"a/{shown}",
-                tofile=f"b/{shown}",
+                tofile="/dev/null" if self.removes else f"b/{shown}",
             )
         )
 
@@ -99,7 +101,7 @@ def planned_text(path: Path, pending: Sequence[FileEdit] = ()) -> str | None:
     """
     for edit in reversed(pending):
         if _same_file(edit.path, path):
-            return edit.after
+            return None if edit.removes else edit.after
     return read_text(path)
 
 
@@ -121,13 +123,17 @@ def merge_edits(edits: Sequence[FileEdit]) -> list[FileEdit]:
         if first is None:
             merged[key] = edit
             continue
-        if edit.before != first.after:
+        if edit.before != (None if first.removes else first.after):
             raise ValueError(
                 f"two planned edits of {str(edit.path)!r} do not build on each other "
                 f"({first.reason!r}, {edit.reason!r}); plan the second with pending=[first]"
             )
         merged[key] = FileEdit(
-            first.path, first.before, edit.after, f"{first.reason}; {edit.reason}"
+            first.path,
+            first.before,
+            edit.after,
+            f"{first.reason}; {edit.reason}",
+            removes=edit.removes,
         )
     return list(merged.values())
 
@@ -141,10 +147,13 @@ class _Step:
     mode: int
     temp: Path | None = None
     attempted: bool = False  # its replace was started
+    backup: Path | None = None  # a removed file, moved aside until every edit is done
 
     @property
     def replaced(self) -> bool:
         """True once the new text is in place: the atomic rename consumed the temporary."""
+        if self.edit.removes:
+            return self.backup is not None and self.backup.exists()
         return self.attempted and (self.temp is None or not self.temp.exists())
 
 
@@ -207,7 +216,9 @@ def _restore(steps: Sequence[_Step], created_dirs: Sequence[Path]) -> list[str]:
                     step.temp.unlink()
             continue
         try:
-            if step.original is None:
+            if step.backup is not None:
+                step.backup.replace(path)
+            elif step.original is None:
                 path.unlink()
             else:
                 back = _temp_beside(path)
@@ -231,17 +242,20 @@ def apply_edits(edits: Sequence[FileEdit]) -> None:
     First every ``before`` is compared with the file on disk (a file changed
     since planning is an :class:`~releasekit.errors.EditFailed` and nothing is
     written).  Then each new text goes to a temporary file in the same
-    directory, and the temporaries replace their files one by one.  If
+    directory, and the temporaries replace their files one by one; a file to
+    remove is moved aside, and deleted only once every edit is in place.  If
     anything fails, or a KeyboardInterrupt arrives, the files already replaced
     get their old bytes back, created files and directories are removed, and
     the error is raised again (an ``OSError`` as ``EditFailed``).
     """
     steps = [_check(edit) for edit in merge_edits(edits)]
-    steps = [s for s in steps if s.edit.before != s.edit.after]
+    steps = [s for s in steps if s.edit.before != (None if s.edit.removes else s.edit.after)]
     created_dirs: list[Path] = []
     try:
         for step in steps:
             path = step.edit.path
+            if step.edit.removes:
+                continue  # removed in the second pass
             _make_parents(path, created_dirs)
             temp = step.temp = _temp_beside(path)
             _write_new(temp, step.edit.after.encode("utf-8"), step.mode)
@@ -249,6 +263,11 @@ def apply_edits(edits: Sequence[FileEdit]) -> None:
                 temp.chmod(step.mode)  # exactly the old mode, whatever the umask
         for step in steps:
             step.attempted = True
+            if step.edit.removes:
+                step.backup = _temp_beside(step.edit.path)
+                step.edit.path.replace(step.backup)
+                log.info("removed %s (%s)", step.edit.path, step.edit.reason)
+                continue
             if step.temp is not None:
                 step.temp.replace(step.edit.path)
             log.info("wrote %s (%s)", step.edit.path, step.edit.reason)
@@ -269,3 +288,7 @@ def apply_edits(edits: Sequence[FileEdit]) -> None:
                 "fix the cause (permissions, disk space, a path in the way) and run again",
             ) from exc
         raise
+    for step in steps:
+        if step.backup is not None:
+            with contextlib.suppress(OSError):
+                step.backup.unlink()

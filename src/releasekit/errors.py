@@ -33,6 +33,7 @@ __all__ = [
     "Interrupted",
     "InvalidVersion",
     "LeakFound",
+    "NewsError",
     "NotReproducible",
     "NotesError",
     "PackageNotFound",
@@ -107,6 +108,10 @@ class InvalidVersion(VersionError):
 
 class NotesError(ReleaseError):
     """A release-notes entry is missing, untouched or malformed."""
+
+
+class NewsError(NotesError):
+    """A news fragment is malformed, or a changed package has none (``invoke news --check``)."""
 
 
 class GitError(ReleaseError):

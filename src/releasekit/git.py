@@ -16,8 +16,10 @@ from releasekit._process import run
 from releasekit.errors import CommandFailed, DirtyWorkingTree, GitError, TagError
 
 __all__ = [
+    "changed_paths",
     "check_tag_name",
     "commit_files",
+    "commit_messages",
     "commit_time",
     "create_tag",
     "current_branch",
@@ -27,6 +29,7 @@ __all__ = [
     "head",
     "identity_problem",
     "is_final_version",
+    "last_tag",
     "push_tag",
     "push_tag_dry_run",
     "remote_tag_target",
@@ -324,3 +327,66 @@ def identity_problem(repo: Path) -> str | None:
 def commit_time(repo: Path, rev: str = "HEAD") -> int:
     """The committer time of ``rev`` in seconds since the epoch (for SOURCE_DATE_EPOCH)."""
     return int(_git(repo, "log", "-1", "--format=%ct", rev, what="git log"))
+
+
+def last_tag(repo: Path, pattern: str) -> str | None:
+    """The nearest tag reachable from HEAD that matches the glob ``pattern``, or None."""
+    proc = run(
+        ["git", "describe", "--tags", "--abbrev=0", "--match", pattern, "HEAD"],
+        cwd=repo,
+        check=False,
+    )
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def _merge_base(repo: Path, base: str) -> str:
+    return _git(
+        repo,
+        "merge-base",
+        base,
+        "HEAD",
+        what=f"git merge-base {base}",
+        hint=f"check that {base!r} names a commit of this repository (`git log {base}`); "
+        "in a shallow CI clone, fetch the history first (`git fetch --unshallow --tags`)",
+    )
+
+
+def changed_paths(repo: Path, base: str) -> list[str]:
+    """Paths (relative to ``repo``) changed since ``base``: committed, staged, unstaged, untracked.
+
+    The comparison starts at the merge base of ``base`` and HEAD, so changes
+    made on ``base``'s branch after this branch left it do not count.
+    Untracked files that are not ignored count as changes.
+    """
+    since = _merge_base(repo, base)
+    diff = _git(repo, "diff", "--name-only", "--relative", since, "--", what="git diff")
+    untracked = _git(repo, "ls-files", "--others", "--exclude-standard", what="git ls-files")
+    return sorted({*diff.splitlines(), *untracked.splitlines()} - {""})
+
+
+def commit_messages(
+    repo: Path, since: str | None, paths: list[str] | None = None
+) -> list[tuple[str, str]]:
+    """(subject, body) of each commit reachable from HEAD but not ``since``, newest first.
+
+    ``paths`` (git pathspecs relative to ``repo``) keeps only commits touching them.
+    """
+    span = f"{since}..HEAD" if since else "HEAD"
+    out = _git(
+        repo,
+        "log",
+        "--no-merges",
+        "--format=%s%x1f%b%x1e",
+        span,
+        "--",
+        *(paths or ["."]),
+        what="git log",
+        hint="run it in a checkout with history (`git fetch --unshallow --tags` in CI)",
+    )
+    messages = []
+    for record in out.split("\x1e"):
+        if not record.strip():
+            continue
+        subject, _sep, body = record.strip("\n").partition("\x1f")
+        messages.append((subject.strip(), body.strip()))
+    return messages

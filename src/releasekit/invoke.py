@@ -1,4 +1,4 @@
-"""invoke tasks that edit the repository: bump, notes, tag, untag, status, rollback.
+"""invoke tasks that edit the repository: bump, notes, news, tag, untag, status, rollback.
 
 Use from a project's ``tasks.py``::
 
@@ -23,14 +23,23 @@ from typing import Any, TypeVar
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
+from invoke.parser.argument import Argument
+from invoke.tasks import Task, task
 from packaging.version import Version
 
 from releasekit import git
 from releasekit.bump import apply_version_changes, plan_bumps, uv_lock_path
 from releasekit.edits import apply_edits
-from releasekit.errors import ReleaseError, TagError, VersionError
-from releasekit.notes import check_notes, notes_location, notes_state, plan_notes
+from releasekit.errors import NewsError, ReleaseError, TagError, VersionError
+from releasekit.news import (
+    NEWS_TYPES,
+    check_news,
+    news_dir,
+    plan_fragment,
+    plan_notes_from_commits,
+    render_groups,
+)
+from releasekit.notes import check_notes, notes_location, notes_state, notes_style, plan_notes
 from releasekit.report import format_pairs, show_progress
 from releasekit.session_names import nox_command, use_noxfile
 from releasekit.status import package_status
@@ -43,7 +52,7 @@ from releasekit.versioning import (
 )
 from releasekit.workspace import Package, Workspace, load_workspace
 
-__all__ = ["bump", "notes", "ns", "rollback", "status", "tag", "untag", "workflow"]
+__all__ = ["bump", "news", "notes", "ns", "rollback", "status", "tag", "untag", "workflow"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -197,6 +206,7 @@ def _tag_the_bump(workspace: Workspace, package: Package, new: Version, edits: i
         "version": "the version (default: the version at source)",
         "package": "distribution name or path (default: the package you are in)",
         "check": "fail if the entry is missing or still the untouched stub",
+        "from_commits": "draft the entry from conventional-commit subjects since the last tag",
         "dry": "print what would be created, write nothing",
     },
 )
@@ -206,6 +216,7 @@ def notes(
     version: str | None = None,
     package: str | None = None,
     check: bool = False,
+    from_commits: bool = False,
     dry: bool = False,
 ) -> None:
     """Create (or --check) the release-notes entry for a version."""
@@ -213,6 +224,21 @@ def notes(
     chosen = _package(workspace, package)
     wanted = parse_version(version) if version else read_version(chosen)
     where = _rel(workspace, notes_location(chosen, wanted))
+    if from_commits:
+        draft, drafted = plan_notes_from_commits(workspace, chosen, wanted)
+        since = f"since {draft.since}" if draft.since else "since the first commit"
+        summary = (
+            f"{chosen.name} {wanted}: {draft.commits - draft.left_out} of {draft.commits} "
+            f"commit(s) {since} drafted"
+        )
+        if dry:
+            style, _template = notes_style(chosen)
+            print(f"dry run, nothing written: {summary}; would write {where}:")
+            print(render_groups(draft.groups, level=3 if style == "changelog" else 2), end="")
+            return
+        apply_edits(drafted)
+        print(f"wrote {where}: {summary}; review and edit it, then commit")
+        return
     if check:
         check_notes(chosen, wanted)
         print(f"{chosen.name} {wanted}: release notes filled in {where}")
@@ -229,6 +255,95 @@ def notes(
         print(f"wrote {where}: {edits[0].reason}")
     else:
         print(f"wrote {where}: fill it in, then `invoke notes --check --version {wanted}`")
+
+
+class _TextUnlessCheck(Argument):
+    """``invoke news``'s TEXT: positional, yet not wanted with ``--check``.
+
+    invoke has no optional positional arguments; a positional argument is
+    missing while its value is None.  This one counts as given ("") once
+    ``--check`` is set, so ``invoke news --check`` parses.
+    """
+
+    check: Argument
+
+    @property
+    def value(self) -> Any:
+        if self._value is None and self.check.value:
+            return ""
+        return self._value if self._value is not None else self.default
+
+    @value.setter
+    def value(self, arg: Any) -> None:
+        self.set_value(arg, cast=True)
+
+
+class _NewsTask(Task[Any]):
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        args: list[Argument] = super().get_arguments(ignore_unknown_help)
+        by_name = {arg.name: arg for arg in args}
+        text = by_name["text"]
+        text.__class__ = _TextUnlessCheck  # same fields; only `value` reads --check too
+        assert isinstance(text, _TextUnlessCheck)  # noqa: S101 - for the type checker
+        text.check = by_name["check"]
+        return args
+
+
+@task(
+    klass=_NewsTask,
+    positional=["text"],
+    auto_shortflags=False,
+    help={
+        "text": "what changed, in one line, for users (Markdown)",
+        "type": f"the kind of change: {', '.join(NEWS_TYPES)}",
+        "package": "distribution name or path (default: the package you are in)",
+        "issue": "the issue or pull request number (default: a fragment without one)",
+        "check": "fail when a package's source changed since its last tag with no new fragment",
+        "base": "with --check: compare with this git ref instead of each package's last tag",
+        "dry": "print the fragment that would be written",
+    },
+)
+@reports_errors
+def news(
+    c: Context,
+    text: str | None = None,
+    type_: str | None = None,
+    package: str | None = None,
+    issue: str | None = None,
+    check: bool = False,
+    base: str | None = None,
+    dry: bool = False,
+) -> None:
+    """Write a news fragment (bump collects them into the notes); --check for CI."""
+    workspace = _workspace()
+    if check:
+        chosen = [workspace.get(package)] if package else workspace.select(all_packages=True)
+        for result in check_news(workspace, chosen, base=base):
+            print(result.describe())
+        return
+    chosen_one = _package(workspace, package)
+    if not type_:
+        raise NewsError(
+            "a news fragment needs a type (--type)",
+            f'invoke news "{text or "..."}" --type TYPE, TYPE one of: {", ".join(NEWS_TYPES)}',
+        )
+    number: int | None = None
+    if issue is not None:
+        if not issue.strip().lstrip("#").isdigit():
+            raise NewsError(
+                f"--issue must be an issue number, not {issue!r}",
+                "give the number only (--issue 123), or leave --issue out",
+            )
+        number = int(issue.strip().lstrip("#"))
+    edit = plan_fragment(chosen_one, text or "", type_, issue=number)
+    where = _rel(workspace, edit.path)
+    if dry:
+        print(f"dry run: would write {where}:")
+        print(edit.after, end="")
+        return
+    apply_edits([edit])
+    folder = _rel(workspace, news_dir(chosen_one))
+    print(f"wrote {where}: `invoke bump` collects {folder}/ into the next release notes")
 
 
 @task(
@@ -481,4 +596,4 @@ def workflow(c: Context, check: bool = False) -> None:
     print(f"wrote {where}" if changed else f"{where} is already up to date")
 
 
-ns = Collection("releasekit", bump, notes, tag, untag, status, rollback, workflow)
+ns = Collection("releasekit", bump, notes, news, tag, untag, status, rollback, workflow)

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from packaging.version import Version
 
 from releasekit import checks, git
+from releasekit._process import output_tail
 from releasekit._process import run as run_process
 from releasekit.config import IndexConfig
 from releasekit.errors import CommandFailed, ConfigError, ReleaseError, ToolNotFound
@@ -410,9 +411,12 @@ def _run_commands(run: ReleaseRun, target: Target, kind: str) -> str:
                     command=exc.command,
                     returncode=exc.returncode,
                 ) from None
+            shown = output_tail(exc.output or "")
+            root = target.package.rel
             raise CommandFailed(
-                f"{kind} command {command!r} failed (exit {exc.returncode})",
-                "read its output above, fix the cause, commit, and run again",
+                f"{kind} command {command!r} failed (exit {exc.returncode})"
+                + (f"\n{shown}" if shown else ""),
+                f"run it in {root!r} to see why ({command}), fix the cause, commit, and run again",
                 command=exc.command,
                 returncode=exc.returncode,
                 output=exc.output,

@@ -38,10 +38,10 @@ from releasekit.index import versions_on_index
 from releasekit.notes import STUB_MARKER, notes_location, notes_style, plan_errata, plan_notes
 from releasekit.session_names import nox_command
 from releasekit.versioning import (
-    LITERAL_FIX_HINT,
     BumpRequest,
     find_version_literals,
     find_version_source,
+    literal_fix_hint,
     plan_bump,
     plan_pin_edits,
     plan_version_edit,
@@ -783,7 +783,7 @@ def plan_rollback(
         releasing.append(other)
     warnings.extend(
         f"hardcoded __version__ = {lit.value!r} in {_shown(workspace.root, lit.path)}:"
-        f"{lit.line}: {LITERAL_FIX_HINT}"
+        f"{lit.line}: {literal_fix_hint(package.name)}"
         for lit in find_version_literals(package)
     )
     url = yank_url(package, bad, index) if yanked else None

@@ -46,6 +46,7 @@ __all__ = [
     "VersionSource",
     "find_version_literals",
     "find_version_source",
+    "literal_fix_hint",
     "name_spellings",
     "package_version_files",
     "parse_version",
@@ -80,7 +81,13 @@ LITERAL_FIX_HINT = (
     "read the version from the installed metadata instead: "
     '`from importlib.metadata import version; __version__ = version("DIST-NAME")`'
 )
-"""The fix for a hardcoded ``__version__`` literal, for hints and reports."""
+"""The fix for a hardcoded ``__version__`` literal; :func:`literal_fix_hint` names the package."""
+
+
+def literal_fix_hint(name: str) -> str:
+    """:data:`LITERAL_FIX_HINT` with the package's distribution name filled in."""
+    return LITERAL_FIX_HINT.replace("DIST-NAME", name)
+
 
 _VERSION_EXAMPLES = "write it like '1.2.0', '1.2.0rc1', '1.2.0.post1' or '1.2.0.dev1'"
 
