@@ -232,7 +232,6 @@ def test_the_publish_job_uploads_exactly_the_files_it_was_handed_and_never_build
     missing = nox(oxi_repo, "-s", "publish", "--", "oxi-core", "--index", "staging", "--yes")
     assert missing.returncode != 0
     assert "no sdist and wheel of oxi-core 0.1.0a1" in missing.stdout
-    assert "hint: build them first" in missing.stdout
     assert not (oxi_repo / "dist").exists() and pypiserver.listing() == {}
 
     handed = oxi_repo / "dist" / "oxi-core"  # as the download-artifact step leaves them
