@@ -89,7 +89,7 @@ CASES: dict[str, tuple[Callable[[Path, str], None], str, str]] = {
     ),
     "password in upload-url": (
         _userinfo_in_upload_url,
-        "upload-url has a user name or password in it: 'http://***@127.0.0.1:",
+        "upload-url must not hold a login (user:password@): 'http://***@127.0.0.1:",
         "keyring",
     ),
     "plain http to another machine": (

@@ -206,7 +206,7 @@ def test_a_credential_in_an_index_url_is_refused_and_never_shown(tmp_path: Path,
     with pytest.raises(ConfigError) as refused:
         load_config(write(tmp_path, _index(url)))
     shown = refused.value.render()
-    assert "tool.releasekit.indexes.staging.upload-url has a user name or password" in shown
+    assert "tool.releasekit.indexes.staging.upload-url must not hold a login" in shown
     assert "***@" in shown
     assert "Hidden" not in shown and "alice" not in shown
     assert "TWINE_PASSWORD" in refused.value.hint and "keyring" in refused.value.hint
