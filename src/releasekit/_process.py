@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from releasekit import _secrets
-from releasekit.deadline import active_deadline, time_left
+from releasekit.deadline import SLACK, active_deadline, time_left
 from releasekit.errors import CommandFailed
 
 __all__ = ["find_uv", "output_tail", "redact_text", "run", "spawn", "stop"]
@@ -98,7 +98,7 @@ def run(
             returncode=127,
         ) from exc
     except subprocess.TimeoutExpired as exc:
-        if deadline is not None and deadline.expired():
+        if deadline is not None and deadline.expired(SLACK):
             raise deadline.exceeded(f"running {what or shown}") from None
         raise CommandFailed(
             f"{what or 'command'} timed out after {timeout:g} s: {shown}",

@@ -24,7 +24,11 @@ from dataclasses import dataclass, field
 
 from releasekit.errors import DeadlineExceeded
 
-__all__ = ["Deadline", "active_deadline", "deadline_scope", "time_left"]
+__all__ = ["SLACK", "Deadline", "active_deadline", "deadline_scope", "time_left"]
+
+# A wait shortened to a deadline's rest may wake a hair before it: a failure this
+# close to the deadline is the deadline's doing.
+SLACK = 0.25
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,9 @@ class Deadline:
         """Seconds left (0 once passed)."""
         return max(0.0, self.at - time.monotonic())
 
-    def expired(self) -> bool:
-        return time.monotonic() >= self.at
+    def expired(self, slack: float = 0.0) -> bool:
+        """Whether the deadline has passed (or is within ``slack`` seconds of passing)."""
+        return time.monotonic() + slack >= self.at
 
     def exceeded(self, doing: str, hint: str = "") -> DeadlineExceeded:
         """The error to raise when the deadline ran out while ``doing`` something."""

@@ -37,7 +37,7 @@ from packaging.version import Version
 
 from releasekit._process import spawn, stop
 from releasekit.config import IndexConfig
-from releasekit.deadline import active_deadline, time_left
+from releasekit.deadline import SLACK, active_deadline, time_left
 from releasekit.errors import (
     ConfigError,
     CredentialsError,
@@ -209,7 +209,7 @@ def _unreachable(index: IndexConfig, url: str, exc: BaseException) -> IndexUnrea
 def _out_of_time(index: IndexConfig, url: str) -> DeadlineExceeded | None:
     """The active deadline's error when it has passed (the cause of any failure then)."""
     deadline = active_deadline()
-    if deadline is None or not deadline.expired():
+    if deadline is None or not deadline.expired(SLACK):
         return None
     return deadline.exceeded(f"reading {url!r} from index {index.name!r}")
 
