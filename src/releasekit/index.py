@@ -269,6 +269,11 @@ def files_on_index(
     for attempt in range(1, LIST_ATTEMPTS + 1):
         try:
             page = _read_page(index, endpoint, name, timeout)
+            # A page that ends after the deadline may be one the deadline cut off
+            # (its connection shut down mid-answer): never take it as the listing.
+            late = _out_of_time(index, url)
+            if late is not None:
+                raise late
             break
         except requests.RequestException as exc:  # refused, timed out, cut off mid-answer
             late = _out_of_time(index, url)
