@@ -23,14 +23,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from releasekit import _secrets
+from releasekit._text import output_tail
 from releasekit.deadline import SLACK, active_deadline, time_left
 from releasekit.errors import CommandFailed
 
-__all__ = ["find_uv", "output_tail", "redact_text", "run", "spawn", "stop"]
+__all__ = ["find_uv", "redact_text", "run", "spawn", "stop"]
 
 log = logging.getLogger("releasekit")
-
-_TAIL_LINES = 20
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
@@ -40,10 +39,6 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     ``user:secret`` as an HTTP ``Basic`` header carries it); empty secrets are ignored.
     """
     return _secrets.redact(text, secrets)
-
-
-def _tail(text: str, lines: int = _TAIL_LINES) -> str:
-    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 def run(
@@ -108,7 +103,7 @@ def run(
         ) from exc
     if check and proc.returncode != 0:
         output = redact_text(proc.stdout or "", secrets)
-        tail = _tail(output)
+        tail = output_tail(output)
         message = f"{what or 'command'} failed (exit {proc.returncode}): {shown}"
         if tail:
             message += "\n" + tail
@@ -127,11 +122,6 @@ def run(
     if proc.stdout is not None:
         proc.stdout = redact_text(proc.stdout, secrets)
     return proc
-
-
-def output_tail(text: str) -> str:
-    """The last lines of a command's output, as error messages quote them."""
-    return _tail(text)
 
 
 def spawn(

@@ -44,6 +44,7 @@ from packaging.version import InvalidVersion as _PackagingInvalidVersion
 from packaging.version import Version
 
 from releasekit._process import find_uv, run
+from releasekit._text import last_line, output_tail
 from releasekit.errors import (
     BuildFailed,
     CommandFailed,
@@ -114,15 +115,6 @@ def _backend_runner(
     )
 
 
-def _tail(text: str) -> str:
-    return "\n".join(text.rstrip().splitlines()[-_TAIL_LINES:])
-
-
-def _last_error_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else ""
-
-
 def _build_failed(exc: Exception, what: str, name: str, fix: str) -> BuildFailed:
     """Turn pypa/build's exceptions into a BuildFailed with the backend's own words."""
     import build
@@ -138,10 +130,10 @@ def _build_failed(exc: Exception, what: str, name: str, fix: str) -> BuildFailed
             if stream:
                 output += stream.decode(errors="replace") if isinstance(stream, bytes) else stream
     fallback = cause.message if isinstance(cause, CommandFailed) else str(exc)
-    reason = _last_error_line(output) or fallback or type(exc).__name__
+    reason = last_line(output) or fallback or type(exc).__name__
     message = f"building the {what} of {name!r} failed: {reason}"
-    if output and _tail(output) != reason:
-        message += "\n" + _tail(output)
+    if output and output_tail(output, _TAIL_LINES) != reason:
+        message += "\n" + output_tail(output, _TAIL_LINES)
     if any(marker in reason for marker in _OUT_OF_SPACE):
         fix = (
             "the disk (or a file-size limit) ran out while building, in the temporary folder "
@@ -838,7 +830,7 @@ def _smoke_install_failed(
 ) -> SmokeFailed:
     missing = exc.missing if isinstance(exc, InstallFailed) else None
     if missing is None:
-        reason = _last_error_line(exc.output) or exc.message
+        reason = last_line(exc.output) or exc.message
         siblings = ", ".join(str(r) for r in requirements) or "none"
         return SmokeFailed(
             f"the wheel {wheel.name!r} does not install in a fresh venv: {reason}",

@@ -17,7 +17,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from invoke.collection import Collection
@@ -28,6 +27,7 @@ from invoke.tasks import Task, task
 from packaging.version import Version
 
 from releasekit import git
+from releasekit._text import shown_path
 from releasekit.bump import apply_version_changes, plan_bumps, uv_lock_path
 from releasekit.edits import apply_edits
 from releasekit.errors import NewsError, ReleaseError, TagError, VersionError
@@ -89,13 +89,6 @@ def _workspace() -> Workspace:
 
 def _package(workspace: Workspace, package: str | None) -> Package:
     return workspace.get(package) if package else workspace.default_package()
-
-
-def _rel(workspace: Workspace, path: Path) -> str:
-    try:
-        return path.relative_to(workspace.root).as_posix()
-    except ValueError:
-        return str(path)
 
 
 @task(
@@ -166,7 +159,7 @@ def bump(
         print("dry run, nothing written:")
         print("\n".join(lines))
         if lock is not None:
-            print(f"  would refresh {_rel(workspace, lock)} (uv lock)")
+            print(f"  would refresh {shown_path(lock, workspace.root)} (uv lock)")
         return
     done = apply_version_changes(workspace, changes)
     print("\n".join(lines))
@@ -223,7 +216,7 @@ def notes(
     workspace = _workspace()
     chosen = _package(workspace, package)
     wanted = parse_version(version) if version else read_version(chosen)
-    where = _rel(workspace, notes_location(chosen, wanted))
+    where = shown_path(notes_location(chosen, wanted), workspace.root)
     if from_commits:
         draft, drafted = plan_notes_from_commits(workspace, chosen, wanted)
         since = f"since {draft.since}" if draft.since else "since the first commit"
@@ -336,13 +329,13 @@ def news(
             )
         number = int(issue.strip().lstrip("#"))
     edit = plan_fragment(chosen_one, text or "", type_, issue=number)
-    where = _rel(workspace, edit.path)
+    where = shown_path(edit.path, workspace.root)
     if dry:
         print(f"dry run: would write {where}:")
         print(edit.after, end="")
         return
     apply_edits([edit])
-    folder = _rel(workspace, news_dir(chosen_one))
+    folder = shown_path(news_dir(chosen_one), workspace.root)
     print(f"wrote {where}: `invoke bump` collects {folder}/ into the next release notes")
 
 
@@ -589,10 +582,10 @@ def workflow(c: Context, check: bool = False) -> None:
     workspace = _workspace()
     if check:
         path = check_workflow(workspace)
-        print(f"{_rel(workspace, path)} is up to date")
+        print(f"{shown_path(path, workspace.root)} is up to date")
         return
     path, changed = write_workflow(workspace)
-    where = _rel(workspace, path)
+    where = shown_path(path, workspace.root)
     print(f"wrote {where}" if changed else f"{where} is already up to date")
 
 

@@ -34,6 +34,7 @@ from packaging.version import InvalidVersion as _InvalidVersion
 from packaging.version import Version
 
 from releasekit import git
+from releasekit._text import shown_path
 from releasekit.edits import FileEdit, planned_text, read_text
 from releasekit.errors import NewsError, NotesError
 from releasekit.notes import (
@@ -124,13 +125,6 @@ def news_dir(package: Package) -> Path:
     return package.root / package.template(package.settings.news_dir)
 
 
-def _shown(package: Package, path: Path) -> str:
-    try:
-        return path.relative_to(package.workspace_root).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def _nearest(word: str) -> str:
     matches = difflib.get_close_matches(word.lower(), list(NEWS_TYPES), n=1, cutoff=0.5)
     return f" (did you mean {matches[0]!r}?)" if matches else ""
@@ -179,7 +173,7 @@ def plan_fragment(package: Package, text: str, kind: str, *, issue: int | None =
 
 def _parse_name(package: Package, path: Path) -> tuple[str, str | None]:
     match = _FRAGMENT_NAME.match(path.name)
-    shown = _shown(package, path)
+    shown = shown_path(path, package.workspace_root)
     if match is None:
         raise NewsError(f"{shown!r} is not named like a news fragment", _NAME_HINT)
     kind = match["kind"].lower()
@@ -217,7 +211,7 @@ def read_fragments(package: Package) -> list[Fragment]:
         text = read_text(path) or ""
         if not text.strip():
             raise NewsError(
-                f"the news fragment {_shown(package, path)!r} is empty",
+                f"the news fragment {shown_path(path, package.workspace_root)!r} is empty",
                 "write one line saying what changed for users, or delete the file",
             )
         found.append(Fragment(path, kind, issue, text))
@@ -321,7 +315,11 @@ def plan_entry_groups(
             if at < len(lines) and lines[at].strip():
                 new_blocks.append(nl)  # keep a blank line before what follows
             lines[at:at] = new_blocks
-    return [FileEdit(path, before, "".join(lines), f"{reason} in {_shown(package, path)}")]
+    return [
+        FileEdit(
+            path, before, "".join(lines), f"{reason} in {shown_path(path, package.workspace_root)}"
+        )
+    ]
 
 
 def plan_collect_news(
@@ -347,7 +345,7 @@ def plan_collect_news(
     edits = plan_entry_groups(
         package, version, groups, reason=f"{count} collected", today=today, pending=pending
     )
-    folder = _shown(package, news_dir(package))
+    folder = shown_path(news_dir(package), package.workspace_root)
     for fragment in fragments:
         edits.append(
             FileEdit(
@@ -398,13 +396,6 @@ def _under(path: str, folder: str) -> bool:
     return folder in {"", "."} or path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def _rel_to_workspace(package: Package, path: Path) -> str:
-    try:
-        return path.resolve().relative_to(package.workspace_root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
 def _not_source(workspace: Workspace, package: Package) -> list[str]:
     """Workspace-relative folders and files under a package root that are not its source."""
     rel = "" if package.rel == "." else package.rel
@@ -413,7 +404,7 @@ def _not_source(workspace: Workspace, package: Package) -> list[str]:
         for p in workspace.packages
         if p is not package and p.rel != "." and _under(p.rel, rel) and p.rel != package.rel
     ]
-    excluded.append(_rel_to_workspace(package, news_dir(package)))
+    excluded.append(shown_path(news_dir(package), package.workspace_root))
     excluded += [str(PurePosixPath(rel) / folder) if rel else folder for folder in _NOT_SOURCE]
     excluded.append(_notes_place(package))
     return [folder for folder in excluded if folder not in {"", "."}]
@@ -422,7 +413,7 @@ def _not_source(workspace: Workspace, package: Package) -> list[str]:
 def _notes_place(package: Package) -> str:
     """The notes folder (one file per version) or the changelog, workspace-relative."""
     style, template = notes_style(package)
-    notes_path = PurePosixPath(_rel_to_workspace(package, package.root / template))
+    notes_path = PurePosixPath(shown_path(package.root / template, package.workspace_root))
     return str(notes_path.parent) if style == "notes" else str(notes_path)
 
 
@@ -474,7 +465,7 @@ def check_news(
         if ref not in cache:
             cache[ref] = git.changed_paths(workspace.root, ref)
         paths = cache[ref]
-        folder = _rel_to_workspace(package, news_dir(package))
+        folder = shown_path(news_dir(package), package.workspace_root)
         added = tuple(
             path
             for path in paths
@@ -578,7 +569,7 @@ def plan_notes_from_commits(
             "write the notes by hand (invoke notes), or use subjects like 'fix: ...', 'feat: ...'",
         )
     if notes_state(package, version) == "filled":
-        shown = _shown(package, notes_location(package, version))
+        shown = shown_path(notes_location(package, version), package.workspace_root)
         raise NotesError(
             f"the release notes of {package.name} {version} are already written in {shown!r}",
             "see the draft with `invoke notes --from-commits --dry` and merge it by hand",

@@ -25,6 +25,7 @@ from typing import Literal
 import packaging.version
 from packaging.version import Version
 
+from releasekit._text import shown_path
 from releasekit.edits import FileEdit, planned_text, read_text
 from releasekit.errors import NotesError
 from releasekit.workspace import Package
@@ -121,13 +122,6 @@ def notes_location(package: Package, version: Version | str) -> Path:
     """The file that holds the notes of ``version`` (a notes file, or the changelog)."""
     _style, template = notes_style(package)
     return package.root / package.template(template, str(version))
-
-
-def _shown(package: Package, path: Path) -> str:
-    try:
-        return path.relative_to(package.workspace_root).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _newline(text: str) -> str:
@@ -339,7 +333,7 @@ def plan_notes(
     style, _template = notes_style(package)
     path = notes_location(package, version)
     text = planned_text(path, pending)
-    shown = _shown(package, path)
+    shown = shown_path(path, package.workspace_root)
     if style == "notes":
         if text is not None:
             return []
@@ -406,7 +400,7 @@ def check_notes(package: Package, version: Version) -> None:
     """Raise :class:`~releasekit.errors.NotesError` unless the notes of ``version`` are written."""
     style, _template = notes_style(package)
     path, _text = _section_text(package, version)
-    shown = _shown(package, path)
+    shown = shown_path(path, package.workspace_root)
     state = notes_state(package, version)
     if state == "missing":
         if style == "notes" or not path.exists():
@@ -507,7 +501,7 @@ def plan_errata(
         )
     style, _template = notes_style(package)
     path = notes_location(package, version)
-    shown = _shown(package, path)
+    shown = shown_path(path, package.workspace_root)
     before = planned_text(path, pending)
     status_line = _STATUS_LINES[status] if status else None
     what = f"errata for {package.name} {version}" + (f" (marked {status})" if status else "")

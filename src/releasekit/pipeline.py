@@ -43,8 +43,8 @@ from typing import TYPE_CHECKING, Any
 from packaging.version import Version
 
 from releasekit import checks, git
-from releasekit._process import output_tail
 from releasekit._process import run as run_process
+from releasekit._text import output_tail, shown_path
 from releasekit.config import IndexConfig
 from releasekit.errors import CommandFailed, ConfigError, ReleaseError, ToolNotFound
 from releasekit.report import format_duration, format_table
@@ -479,12 +479,8 @@ def step_build(run: ReleaseRun, target: Target) -> str:
     resumed = _resume_dists(run, target)
     if resumed is not None:
         target.dists = resumed
-        where = target.dist_dir
-        if where.is_relative_to(run.workspace.root):
-            where = where.relative_to(run.workspace.root)
-        raise SkipStep(
-            f"resuming: the files in {where.as_posix()}/ match those on {run.index.name}"
-        )
+        where = shown_path(target.dist_dir, run.workspace.root)
+        raise SkipStep(f"resuming: the files in {where}/ match those on {run.index.name}")
     with source_date_epoch(run.workspace.root):
         dists = build_dists(target.package, str(target.version), out_dir=target.dist_dir)
     target.dists = dists
@@ -1091,9 +1087,7 @@ def _fully_published(run: ReleaseRun, target: Target) -> str | None:
             run.index.name,
         )
         return None
-    where = record_path(target.dist_dir, target.package.name, str(target.version))
-    if where.is_relative_to(root):
-        where = where.relative_to(root)
+    where = shown_path(record_path(target.dist_dir, target.package.name, str(target.version)), root)
     check_served(record.files, files, index=run.index.name, source=f"the record {where}")
     return f"{name} is already published on {run.index.name} (sha256 as recorded) and tagged"
 

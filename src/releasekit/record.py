@@ -18,6 +18,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from releasekit._text import shown_path
 from releasekit.errors import DigestMismatch, VerifyFailed
 from releasekit.index import IndexFile, file_sha256
 
@@ -176,7 +177,7 @@ def verify_basis(root: Path, name: str, version: str, tag: str, record_dir: Path
     from releasekit import git
 
     where = record_path(record_dir, name, version)
-    shown = where.relative_to(root) if where.is_relative_to(root) else where
+    shown = shown_path(where, root)
     record = read_record(record_dir, name, version)
     if record is not None:
         return VerifyBasis(record.files, f"the release record {shown}", record.source_date_epoch)

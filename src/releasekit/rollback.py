@@ -26,6 +26,7 @@ from typing import Literal
 from packaging.version import Version
 
 from releasekit import git
+from releasekit._text import shown_path
 from releasekit.config import BUILTIN_INDEXES, IndexConfig
 from releasekit.edits import FileEdit, apply_edits, merge_edits, planned_text
 from releasekit.errors import (
@@ -219,7 +220,7 @@ class RollbackPlan:
         root = self.package.workspace_root
         for edit in self.edits:
             verb = "create" if edit.creates else "edit"
-            lines.append(f"  {verb} {_shown(root, edit.path)}: {edit.reason}")
+            lines.append(f"  {verb} {shown_path(edit.path, root)}: {edit.reason}")
         if not self.edits and self.decision.decision == "escalate":
             lines.append("  nothing will be changed")
         lines.extend(f"  warning: {w}" for w in self.warnings)
@@ -230,13 +231,6 @@ class RollbackPlan:
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _shown(root: Path, path: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def yank_url(package: Package, version: Version, index: IndexConfig | None = None) -> str | None:
@@ -440,7 +434,7 @@ def _plan_entry(
         if after < len(lines) and lines[after].strip():
             paragraphs.append(nl)  # keep a blank line before what follows
         lines[after:after] = [nl, *paragraphs]
-    shown = _shown(package.workspace_root, path)
+    shown = shown_path(path, package.workspace_root)
     return [FileEdit(path, before, "".join(lines), f"{reason} in {shown}")]
 
 
@@ -724,7 +718,7 @@ def plan_rollback(
         )
     if decision.decision == "errata":
         errata = plan_errata(package, bad, reason)
-        shown = _shown(workspace.root, errata.path)
+        shown = shown_path(errata.path, workspace.root)
         return without_new_version(
             () if f"- {reason}" in (errata.before or "") else (errata,),
             (
@@ -782,7 +776,7 @@ def plan_rollback(
         )
         releasing.append(other)
     warnings.extend(
-        f"hardcoded __version__ = {lit.value!r} in {_shown(workspace.root, lit.path)}:"
+        f"hardcoded __version__ = {lit.value!r} in {shown_path(lit.path, workspace.root)}:"
         f"{lit.line}: {literal_fix_hint(package.name)}"
         for lit in find_version_literals(package)
     )
@@ -877,7 +871,7 @@ def apply_rollback(workspace: Workspace, plan: RollbackPlan) -> list[str]:
     for edit in plan.edits:
         if edit.before != edit.after:
             verb = "created" if edit.creates else "wrote"
-            done.append(f"{verb} {_shown(workspace.root, edit.path)}: {edit.reason}")
+            done.append(f"{verb} {shown_path(edit.path, workspace.root)}: {edit.reason}")
     created = [str(e.path) for e in plan.edits if e.creates]
     if created:
         _git_out(repo, "add", "--intent-to-add", "--", *created, what="git add --intent-to-add")
