@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from releasekit.dists import Dists, build_dists, check_dists, find_dists, smoke_test
+from releasekit.dist_checks import check_dists
+from releasekit.dists import Dists, build_dists, find_dists
 from releasekit.errors import BuildFailed, DistCheckFailed, LeakFound, SmokeFailed
 from releasekit.leaks import Leak, require_no_leaks
+from releasekit.smoke import smoke_test
 from releasekit.workspace import Package, Workspace, load_workspace
 from tests.conftest import EXAMPLE, make_repo
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from releasekit.errors import CommandFailed, SmokeFailed
-from releasekit.venvs import Venv, create_venv, install, isolated_env, prove_installed
+from releasekit.smoke import prove_installed
+from releasekit.venvs import Venv, create_venv, install, isolated_env
 from tests.conftest import make_wheel as shared_make_wheel
 
 HARDCODED_INIT = '__version__ = "0.0.0"\n'

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from releasekit.errors import SmokeFailed
-from releasekit.venvs import create_venv, install, prove_installed
+from releasekit.smoke import prove_installed
+from releasekit.venvs import create_venv, install
 from releasekit.verify import verify_published
 
 if TYPE_CHECKING:

@@ -1,42 +1,32 @@
-"""Build a package's sdist and wheel, check them, and smoke-test the wheel locally.
+"""Build a package's sdist and wheel, and find dists already built.
 
 ``build_dists`` builds the sdist with pypa/build in an isolated environment,
 unpacks it, and builds the wheel *from the unpacked sdist*: a file the sdist
-forgot breaks the build here, not on a user's machine.  ``check_dists`` runs
-the checks an index would (``twine check --strict``, file names, metadata name
-and version) plus one an index would not: the wheel must contain the package's
-code.  ``smoke_test`` installs the wheel into a fresh venv outside the
-repository and proves the version (see :mod:`releasekit.venvs`).  Leak-lint is
-in :mod:`releasekit.leaks`.
+forgot breaks the build here, not on a user's machine.  The checks of the
+built files are in :mod:`releasekit.dist_checks` (``check_dists``), the local
+smoke test in :mod:`releasekit.smoke` (``smoke_test``), leak-lint in
+:mod:`releasekit.leaks`; ``check_dists`` and ``smoke_test`` are importable
+from here too.
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.message
 import email.parser
-import io
 import logging
 import os
-import re
-import shlex
 import shutil
 import subprocess
 import tarfile
 import tempfile
-import zipfile
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from packaging.markers import default_environment
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.tags import sys_tags
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
-    canonicalize_name,
     parse_sdist_filename,
     parse_wheel_filename,
 )
@@ -45,17 +35,17 @@ from packaging.version import Version
 
 from releasekit._process import find_uv, run
 from releasekit._text import last_line, output_tail
+from releasekit.dist_checks import check_dists
 from releasekit.errors import (
     BuildFailed,
     CommandFailed,
     DeadlineExceeded,
     DistCheckFailed,
-    InstallFailed,
     InvalidVersion,
-    SmokeFailed,
 )
-from releasekit.session_names import nox_command
-from releasekit.venvs import Proof, Venv, create_venv, install, prove_installed
+from releasekit.smoke import smoke_test
+from releasekit.venvs import Venv, create_venv
+from releasekit.versioning import parse_version
 from releasekit.workspace import Package
 
 if TYPE_CHECKING:
@@ -89,15 +79,6 @@ class Dists:
     @property
     def files(self) -> tuple[Path, ...]:
         return (self.sdist, *self.wheels)
-
-
-def _version(version: str) -> Version:
-    try:
-        return Version(str(version))
-    except _PackagingInvalidVersion:
-        raise InvalidVersion(
-            f"not a PEP 440 version: {version!r}", "write versions like 1.2.3, 0.1.0a2 or 1.0.0rc1"
-        ) from None
 
 
 # --- build -------------------------------------------------------------------------
@@ -375,7 +356,7 @@ def build_dists(package: Package, version: str, *, out_dir: Path | None = None) 
     """
     import build
 
-    wanted = _version(version)
+    wanted = parse_version(version)
     out_dir = Path(out_dir) if out_dir is not None else package.dist_dir
     installer = "uv" if find_uv() else "pip"
     with (
@@ -480,7 +461,7 @@ def build_wheel_from_sdist(sdist: Path, out_dir: Path) -> Path:
 
 def find_dists(package: Package, version: str, *, out_dir: Path | None = None) -> Dists:
     """The sdist and wheels of ``package`` ``version`` already built in ``out_dir``."""
-    wanted = _version(version)
+    wanted = parse_version(version)
     out_dir = Path(out_dir) if out_dir is not None else package.dist_dir
     sdists: list[Path] = []
     wheels: list[Path] = []
@@ -504,459 +485,3 @@ def find_dists(package: Package, version: str, *, out_dir: Path | None = None) -
         )
     sdists.sort(key=lambda path: not path.name.endswith(".tar.gz"))
     return Dists(sdist=sdists[0], wheels=tuple(wheels))
-
-
-# --- check -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Problem:
-    message: str
-    hint: str
-
-
-def _twine_check(path: Path) -> tuple[bool, list[str]]:
-    """``twine check --strict`` of one file, in-process: (failed, what twine logged).
-
-    twine prints its status line with rich (wrapped to the console width): that
-    is swallowed, and the status is taken from the return value instead.
-    """
-    from twine.commands.check import check
-    from twine.exceptions import TwineException
-
-    buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    twine_log = logging.getLogger("twine")
-    old_propagate = twine_log.propagate
-    twine_log.addHandler(handler)
-    twine_log.propagate = False
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            failed = check([str(path)], strict=True)
-    except TwineException as exc:
-        return True, [f"{type(exc).__name__}: {exc}"]
-    finally:
-        twine_log.removeHandler(handler)
-        twine_log.propagate = old_propagate
-    lines = [line.strip() for line in buffer.getvalue().splitlines() if line.strip()]
-    return bool(failed), [line.replace(str(path), path.name) for line in lines]
-
-
-def _read_wheel(wheel: Path) -> tuple[email.message.Message, list[str], str]:
-    """A wheel's METADATA, its member names, and its entry_points.txt ("" when absent)."""
-    with zipfile.ZipFile(wheel) as archive:
-        names = archive.namelist()
-        metadata = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
-        if len(metadata) != 1:
-            raise DistCheckFailed(
-                f"wheel {wheel.name!r} has {len(metadata)} .dist-info/METADATA files, not one",
-                "rebuild the wheel; the build backend produced a malformed wheel",
-            )
-        text = archive.read(metadata[0]).decode("utf-8", errors="replace")
-        entry_points = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
-        scripts = archive.read(entry_points[0]).decode(errors="replace") if entry_points else ""
-    return email.parser.Parser().parsestr(text), names, scripts
-
-
-def _metadata_from_sdist(sdist: Path) -> email.message.Message | None:
-    with tarfile.open(sdist) as archive:
-        for member in archive.getmembers():
-            if (
-                member.isfile()
-                and member.name.count("/") == 1
-                and member.name.endswith("/PKG-INFO")
-            ):
-                handle = archive.extractfile(member)
-                if handle is not None:
-                    text = handle.read().decode("utf-8", errors="replace")
-                    return email.parser.Parser().parsestr(text)
-    return None
-
-
-def _metadata_problems(
-    package: Package, version: str, wanted: Version, where: str, metadata: email.message.Message
-) -> list[_Problem]:
-    problems = []
-    name = metadata.get("Name", "")
-    found = metadata.get("Version", "")
-    if canonicalize_name(name) != package.canonical_name:
-        problems.append(
-            _Problem(
-                f"{where} metadata says Name {name!r}, not {package.name!r}",
-                "the [project] name and the built metadata must agree: rebuild from a clean tree",
-            )
-        )
-    try:
-        same = Version(found) == wanted
-    except _PackagingInvalidVersion:
-        same = False
-    if not same:
-        problems.append(
-            _Problem(
-                f"{where} metadata says Version {found!r}, not {version!r}",
-                "rebuild: nox -s build -- " + package.name,
-            )
-        )
-    return problems
-
-
-def _import_names(names: Sequence[str]) -> set[str]:
-    """Top-level import packages and modules among a wheel's member names."""
-    found = set()
-    for member in names:
-        parts = PurePosixPath(member).parts
-        if not parts or parts[0].endswith((".dist-info", ".data")):
-            continue
-        if len(parts) > 1:
-            if parts[-1].endswith((".py", ".so", ".pyd", ".pyi")):
-                found.add(parts[0])
-        elif parts[0].endswith((".py", ".so", ".pyd")):
-            found.add(parts[0].split(".")[0])
-    return found
-
-
-def _console_script_modules(entry_points: str) -> dict[str, str]:
-    modules: dict[str, str] = {}
-    section = ""
-    for raw in entry_points.splitlines():
-        line = raw.strip()
-        if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1].strip()
-        elif section in {"console_scripts", "gui_scripts"} and "=" in line:
-            script, target = (part.strip() for part in line.split("=", 1))
-            modules[script] = target.split(":")[0].strip()
-    return modules
-
-
-def _wheel_content_problems(
-    package: Package, wheel: Path, names: Sequence[str], entry_points: str
-) -> list[_Problem]:
-    problems = []
-    members = set(names)
-    imports = _import_names(names)
-    config_hint = (
-        "check which packages the wheel target includes "
-        "([tool.hatch.build.targets.wheel] packages, or [tool.setuptools] packages)"
-    )
-    if not imports:
-        problems.append(
-            _Problem(
-                f"wheel {wheel.name!r} contains no import package or module, only its .dist-info "
-                "(broken build config)",
-                config_hint,
-            )
-        )
-        return problems
-    expected = package.canonical_name.replace("-", "_")
-    for layout in (package.root / "src" / expected, package.root / expected):
-        if (layout / "__init__.py").is_file() and expected not in imports:
-            problems.append(
-                _Problem(
-                    f"wheel {wheel.name!r} lacks the import package {expected!r} "
-                    f"(found at {str(layout)!r}); it has {sorted(imports)!r}",
-                    config_hint,
-                )
-            )
-    for script, module in _console_script_modules(entry_points).items():
-        path = module.replace(".", "/")
-        if (
-            f"{path}.py" not in members
-            and f"{path}/__init__.py" not in members
-            and not any(
-                member.startswith(f"{path}.") and member.endswith((".so", ".pyd"))
-                for member in members
-            )
-        ):
-            problems.append(
-                _Problem(
-                    f"console script {script!r} runs {module!r}, which wheel {wheel.name!r} "
-                    "does not contain",
-                    config_hint,
-                )
-            )
-    return problems
-
-
-def check_dists(package: Package, version: str, dists: Dists) -> list[str]:
-    """Check the dists of ``package`` ``version``; return one line per check that passed.
-
-    Exactly one sdist and at least one wheel; file names that parse to the
-    package's name and version; ``twine check --strict``; the name and version
-    in the wheel's METADATA and the sdist's PKG-INFO; the wheel contains the
-    package's import package and the modules its console scripts run.  All
-    problems are collected into one :class:`~releasekit.errors.DistCheckFailed`.
-    """
-    wanted = _version(version)
-    passed: list[str] = []
-    problems: list[_Problem] = []
-    rebuild = f"rebuild them: nox -s build -- {package.name}"
-
-    if not dists.wheels:
-        problems.append(_Problem(f"no wheel beside {dists.sdist.name!r}", rebuild))
-    missing = [path for path in dists.files if not path.is_file()]
-    if missing:
-        raise DistCheckFailed(f"dist file {str(missing[0])!r} does not exist", rebuild)
-    passed.append(f"files: 1 sdist, {len(dists.wheels)} wheel(s)")
-
-    names_ok = True
-    for path in dists.files:
-        try:
-            if path.name.endswith(".whl"):
-                name, found, _, _ = parse_wheel_filename(path.name)
-            else:
-                name, found = parse_sdist_filename(path.name)
-        except (InvalidSdistFilename, InvalidWheelFilename) as exc:
-            problems.append(_Problem(f"dist file name {path.name!r} is invalid: {exc}", rebuild))
-            names_ok = False
-            continue
-        if name != package.canonical_name or found != wanted:
-            problems.append(
-                _Problem(
-                    f"dist file {path.name!r} is {name} {found}, "
-                    f"not {package.canonical_name} {version}",
-                    f"remove stale files from {str(path.parent)!r} and {rebuild}",
-                )
-            )
-            names_ok = False
-    if names_ok:
-        passed.append(f"file names: {', '.join(path.name for path in dists.files)}")
-
-    twine_failures: list[str] = []
-    for path in dists.files:
-        failed, messages = _twine_check(path)
-        if failed:
-            twine_failures += [f"{path.name}: FAILED", *messages]
-    if twine_failures:
-        details = " | ".join(dict.fromkeys(twine_failures))
-        problems.append(
-            _Problem(
-                f"twine check --strict failed: {details}",
-                "fix the long description (readme) and its content-type so PyPI can render it",
-            )
-        )
-    else:
-        passed.append("twine check --strict: PASSED")
-
-    metadata_problems: list[_Problem] = []
-    for wheel in dists.wheels:
-        try:
-            metadata, names, entry_points = _read_wheel(wheel)
-        except zipfile.BadZipFile as exc:
-            problems.append(_Problem(f"wheel {wheel.name!r} is not a zip file: {exc}", rebuild))
-            continue
-        metadata_problems += _metadata_problems(package, version, wanted, wheel.name, metadata)
-        content = _wheel_content_problems(package, wheel, names, entry_points)
-        problems += content
-        if not content:
-            passed.append(f"{wheel.name} contains {', '.join(sorted(_import_names(names)))}")
-    try:
-        pkg_info = _metadata_from_sdist(dists.sdist)
-    except (tarfile.TarError, OSError) as exc:
-        problems.append(_Problem(f"sdist {dists.sdist.name!r} cannot be read: {exc}", rebuild))
-    else:
-        if pkg_info is None:
-            metadata_problems.append(
-                _Problem(f"sdist {dists.sdist.name!r} has no PKG-INFO", rebuild)
-            )
-        else:
-            metadata_problems += _metadata_problems(
-                package, version, wanted, dists.sdist.name, pkg_info
-            )
-    problems += metadata_problems
-    if not metadata_problems:
-        passed.append(f"metadata: Name {package.name}, Version {version} in every file")
-
-    if problems:
-        if len(problems) == 1:
-            message = problems[0].message
-        else:
-            message = f"{len(problems)} problems with the dists of {package.name} {version}: " + (
-                "; ".join(problem.message for problem in problems)
-            )
-        raise DistCheckFailed(message, "; ".join(dict.fromkeys(p.hint for p in problems)))
-    for line in passed:
-        log.info("check %s: %s", package.name, line)
-    return passed
-
-
-# --- smoke -------------------------------------------------------------------------
-
-
-def _installable_wheel(dists: Dists) -> Path:
-    supported = set(sys_tags())
-    for wheel in dists.wheels:
-        _, _, _, tags = parse_wheel_filename(wheel.name)
-        if tags & supported:
-            return wheel
-    raise SmokeFailed(
-        f"no wheel of {dists.sdist.name!r} installs on this interpreter: "
-        f"{[wheel.name for wheel in dists.wheels]!r}",
-        "run the smoke test on a platform one of the wheels is built for",
-    )
-
-
-def _requirements(package: Package) -> list[Requirement]:
-    environment = {key: str(value) for key, value in default_environment().items()}
-    environment["extra"] = ""
-    found = []
-    for text in package.data.get("project", {}).get("dependencies", []) or []:
-        try:
-            requirement = Requirement(text)
-        except InvalidRequirement:
-            continue  # the workspace loader reports invalid requirements
-        if requirement.marker is None or requirement.marker.evaluate(environment):
-            found.append(requirement)
-    return found
-
-
-def _names_in(folders: Sequence[Path]) -> set[str]:
-    names: set[str] = set()
-    for folder in folders:
-        for path in folder.iterdir() if folder.is_dir() else []:
-            with contextlib.suppress(InvalidSdistFilename, InvalidWheelFilename):
-                if path.name.endswith(".whl"):
-                    names.add(parse_wheel_filename(path.name)[0])
-                elif path.name.endswith((".tar.gz", ".zip")):
-                    names.add(parse_sdist_filename(path.name)[0])
-    return names
-
-
-def _smoke_install_failed(
-    exc: CommandFailed,
-    wheel: Path,
-    requirements: Sequence[Requirement],
-    own_names: Collection[str],
-) -> SmokeFailed:
-    missing = exc.missing if isinstance(exc, InstallFailed) else None
-    if missing is None:
-        reason = last_line(exc.output) or exc.message
-        siblings = ", ".join(str(r) for r in requirements) or "none"
-        return SmokeFailed(
-            f"the wheel {wheel.name!r} does not install in a fresh venv: {reason}",
-            f"its requirements ({siblings}) must be built ({nox_command('build', 'NAME')}) "
-            "or be on the index",
-        )
-    looked_in = exc.looked_in if isinstance(exc, InstallFailed) else "the index"
-    name = canonicalize_name(re.split(r"[\s<>=!~;\[(@]", missing, maxsplit=1)[0])
-    # the requirement as the package states it, when it is a direct one
-    stated = next((str(r) for r in requirements if canonicalize_name(r.name) == name), missing)
-    third_party = (
-        "set dependency-index in [tool.releasekit.indexes.NAME] to an index that has it "
-        '(for PyPI: "https://pypi.org/simple/"), or upload it to the index you release to'
-    )
-    if name in {canonicalize_name(n) for n in own_names}:
-        hint = f"{name} is a package of this workspace: build it too ({nox_command('build', name)})"
-    elif own_names:
-        hint = f"{stated!r} is a third-party requirement: {third_party}"
-    else:
-        hint = (
-            f"{stated!r}: build it too ({nox_command('build', name)}) when it is a package "
-            f"of this workspace; otherwise {third_party}"
-        )
-    return SmokeFailed(
-        f"the wheel {wheel.name!r} does not install in a fresh venv: the requirement "
-        f"{stated!r} was not found (looked in {looked_in})",
-        hint,
-    )
-
-
-def _versions_in(folders: Sequence[Path]) -> dict[str, Version]:
-    """The newest version of each distribution whose wheel is in ``folders``."""
-    found: dict[str, Version] = {}
-    for folder in folders:
-        for path in folder.glob("*.whl") if folder.is_dir() else []:
-            with contextlib.suppress(InvalidWheelFilename):
-                name, version, _build, _tags = parse_wheel_filename(path.name)
-                found[name] = max(version, found.get(name, version))
-    return found
-
-
-def smoke_test(
-    package: Package,
-    version: str,
-    dists: Dists,
-    *,
-    work_dir: Path | None = None,
-    find_links: Sequence[Path] = (),
-    index_url: str | None = None,
-    dependency_index_url: str | None = None,
-    own_names: Collection[str] = (),
-    logins: Mapping[str, tuple[str, str]] | None = None,
-) -> Proof:
-    """Install the wheel into a fresh venv outside the repository and prove the version.
-
-    The venv lives in ``work_dir`` (default: a temporary folder, removed after)
-    and every command runs there, with pip and uv configuration ignored.
-    Requirements are looked up in ``find_links`` and in the ``dist/<name>/``
-    folders of sibling packages; when all of them are found there, the install
-    uses no index at all (an unreleased sibling pin such as
-    ``oxi-core==0.1.0a2`` is satisfied by the sibling's fresh build).  When
-    some requirement is not built locally, ``index_url`` (default: PyPI) is
-    used for it, and ``dependency_index_url`` after it for third-party
-    requirements (``own_names``, the workspace's packages, never come from
-    there).  Then :func:`releasekit.venvs.prove_installed` runs with the
-    package's console scripts and ``smoke`` commands.
-    """
-    wheel = _installable_wheel(dists)
-    requirements = _requirements(package)
-    folders = [wheel.parent.absolute(), *(Path(folder).absolute() for folder in find_links)]
-    for requirement in requirements:
-        sibling = package.workspace_root / "dist" / canonicalize_name(requirement.name)
-        if sibling.is_dir() and sibling.absolute() not in folders:
-            folders.append(sibling.absolute())
-    local = _names_in(folders)
-    external = [str(r) for r in requirements if canonicalize_name(r.name) not in local]
-    # a package of the workspace built here is installed as built, whatever else an
-    # index offers under its name
-    ours = {package.canonical_name, *(canonicalize_name(n) for n in own_names)}
-    built = [
-        f"{name}=={version}" for name, version in _versions_in(folders).items() if name in ours
-    ]
-    with contextlib.ExitStack() as stack:
-        if work_dir is None:
-            work = Path(
-                stack.enter_context(tempfile.TemporaryDirectory(prefix="releasekit-smoke-"))
-            )
-        else:
-            work = Path(work_dir).absolute()
-            if work.resolve().is_relative_to(package.workspace_root.resolve()):
-                raise SmokeFailed(
-                    f"the smoke test folder {str(work)!r} is inside the repository",
-                    "pass a work_dir outside the repository (or none: a temporary folder is used)",
-                )
-            work.mkdir(parents=True, exist_ok=True)
-        venv = create_venv(work / "venv")
-        if external:
-            log.info(
-                "%s needs %s, not built here: installing those from %s",
-                package.name,
-                ", ".join(external),
-                " then ".join(u for u in (index_url, dependency_index_url) if u)
-                or "the default index (PyPI)",
-            )
-        try:
-            install(
-                venv,
-                [str(wheel.absolute())],
-                cwd=work,
-                find_links=folders,
-                no_index=not external,
-                index_url=index_url,
-                dependency_index_url=dependency_index_url,
-                own_names=ours,
-                logins=logins,
-                constraints=built if external else (),
-            )
-        except CommandFailed as exc:
-            raise _smoke_install_failed(exc, wheel, requirements, own_names) from exc
-        proof = prove_installed(
-            venv,
-            package.name,
-            version,
-            cwd=work,
-            console_scripts=package.console_scripts,
-            smoke=[shlex.join(package.command(s, version)) for s in package.settings.smoke],
-        )
-    log.info("smoke test of %s %s passed", package.name, version)
-    return Proof((f"{wheel.name} installed in a fresh venv", *proof.lines))

@@ -1,12 +1,10 @@
-"""Fresh virtual environments, isolated installs, and the proof that a version installed.
+"""Fresh virtual environments and installs that ignore the user's installer configuration.
 
-The local smoke test (:func:`releasekit.dists.smoke_test`) and the verify step
+The local smoke test (:func:`releasekit.smoke.smoke_test`) and the verify step
 use the same three moves: make a fresh venv outside the repository
 (:func:`create_venv`), install into it while ignoring the user's pip and uv
 configuration (:func:`install`), then ask the venv itself what got installed
-(:func:`prove_installed`).  The proof checks what a user would notice: the
-installed metadata version, ``__version__`` of the import packages, and the
-console scripts (or the configured ``smoke`` commands) printing the version.
+(:func:`releasekit.smoke.prove_installed`).
 """
 
 from __future__ import annotations
@@ -15,8 +13,6 @@ import json
 import logging
 import os
 import re
-import shlex
-import shutil
 import sys
 import tempfile
 from collections.abc import Collection, Mapping, Sequence
@@ -25,27 +21,20 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion as _PackagingInvalidVersion
-from packaging.version import Version
 
 from releasekit._process import find_uv, run
 from releasekit.errors import (
     CommandFailed,
-    ConfigError,
     DependencyConfusion,
     InstallFailed,
-    InvalidVersion,
-    SmokeFailed,
 )
 
 __all__ = [
-    "Proof",
     "Venv",
     "create_venv",
     "install",
     "isolated_env",
     "missing_requirement",
-    "prove_installed",
 ]
 
 log = logging.getLogger("releasekit")
@@ -54,63 +43,7 @@ _WINDOWS = os.name == "nt"
 _DROPPED_PREFIXES = ("PIP_", "UV_", "PYTHON")
 _DROPPED_NAMES = frozenset({"VIRTUAL_ENV", "CONDA_PREFIX", "__PYVENV_LAUNCHER__"})
 _INSTALL_TIMEOUT = 600.0
-_SMOKE_TIMEOUT = 120.0
-_PROBE_MARKER = "releasekit-probe:"
 _OUTPUT_TAIL = 12
-
-# Runs inside the fresh venv (``python -I``): which version of NAME is installed,
-# which top-level import names it ships, and what each says its __version__ is.
-_PROBE = r"""
-import importlib, importlib.metadata as md, json, sys
-name, wanted = sys.argv[1], json.loads(sys.argv[2])
-out = {"installed": None, "modules": {}, "prefix": sys.prefix}
-try:
-    dist = md.distribution(name)
-except md.PackageNotFoundError:
-    print("releasekit-probe:" + json.dumps(out))
-    raise SystemExit(0)
-out["installed"] = dist.version
-if wanted is None:
-    wanted = []
-    paths = [
-        "/".join(f.parts) for f in dist.files or []
-        if f.parts and f.parts[0] not in ("..", "__pycache__")
-        and not f.parts[0].endswith((".dist-info", ".data", ".egg-info"))
-        and "__pycache__" not in f.parts
-    ]
-    packages = {p.rsplit("/", 1)[0] for p in paths if p.endswith("/__init__.py")}
-    for path in sorted(paths):
-        parts = path.split("/")
-        stem, _, suffix = parts[-1].partition(".")
-        if suffix != "py" and not suffix.endswith(("so", "pyd")):
-            continue
-        # the outermost regular package holding the file; a namespace package
-        # (a folder without __init__.py, such as opentelemetry/) is looked through
-        names = next(
-            (parts[:i] for i in range(1, len(parts)) if "/".join(parts[:i]) in packages),
-            parts[:-1] + [stem],
-        )
-        if all(n.isidentifier() for n in names) and names[-1] != "__init__":
-            wanted.append(".".join(names))
-    wanted = sorted(
-        {m for m in wanted if not any(m.startswith(o + ".") for o in wanted)},
-        key=lambda m: (m.count("."), m),
-    )
-    if not wanted:
-        wanted = (dist.read_text("top_level.txt") or "").split()
-for module in wanted:
-    try:
-        imported = importlib.import_module(module)
-    except BaseException as exc:
-        out["modules"][module] = {"error": f"{type(exc).__name__}: {exc}"}
-        continue
-    version = getattr(imported, "__version__", None)
-    out["modules"][module] = {
-        "version": None if version is None else str(version),
-        "file": getattr(imported, "__file__", None),
-    }
-print("releasekit-probe:" + json.dumps(out))
-"""
 
 
 @dataclass(frozen=True)
@@ -124,16 +57,6 @@ class Venv:
     def script(self, name: str) -> Path:
         """Where the console script ``name`` lives once installed in this venv."""
         return self.bin_dir / (f"{name}.exe" if _WINDOWS else name)
-
-
-@dataclass(frozen=True)
-class Proof:
-    """The evidence that a version installed and proves itself, one line per check."""
-
-    lines: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return "\n".join(self.lines)
 
 
 def _venv_at(path: Path) -> Venv:
@@ -503,193 +426,3 @@ def _installed_by(output: str) -> list[str]:
         if line.startswith("Successfully installed "):
             found += ["==".join(item.rsplit("-", 1)) for item in line.split()[2:] if "-" in item]
     return found
-
-
-def _parse_version(version: str) -> Version:
-    try:
-        return Version(version)
-    except _PackagingInvalidVersion:
-        raise InvalidVersion(
-            f"not a PEP 440 version: {version!r}", "write versions like 1.2.3, 0.1.0a2 or 1.0.0rc1"
-        ) from None
-
-
-def _same_version(text: str | None, wanted: Version) -> bool:
-    if text is None:
-        return False
-    try:
-        return Version(text) == wanted
-    except _PackagingInvalidVersion:
-        return False
-
-
-def _prints_version(output: str, version: str, wanted: Version) -> bool:
-    for spelling in {version, str(wanted)}:
-        pattern = rf"(?<![\w.+-])v?{re.escape(spelling)}(?![\w+]|\.\w)"
-        if re.search(pattern, output):
-            return True
-    return False
-
-
-def _summary(output: str) -> str:
-    """The output as one line: up to its first three non-empty lines."""
-    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
-    return " | ".join(lines[:3])
-
-
-def _probe(
-    venv: Venv, name: str, import_names: Sequence[str] | None, cwd: Path
-) -> dict[str, object]:
-    wanted = json.dumps(None if import_names is None else list(import_names))
-    script = venv.path / "releasekit-probe.py"  # in the venv's root, never on sys.path (-I)
-    script.write_text(_PROBE, encoding="utf-8")
-    proc = run(
-        [str(venv.python), "-I", str(script), name, wanted],
-        cwd=cwd,
-        env=isolated_env(),
-        what=f"inspecting the installed {name}",
-        hint="the venv's interpreter could not run; recreate the venv",
-        timeout=_SMOKE_TIMEOUT,
-    )
-    for line in reversed((proc.stdout or "").splitlines()):
-        if line.startswith(_PROBE_MARKER):
-            result: dict[str, object] = json.loads(line[len(_PROBE_MARKER) :])
-            return result
-    raise SmokeFailed(
-        f"inspecting the installed {name!r} printed no result: {_summary(proc.stdout or '')!r}",
-        "run the venv's python by hand and import the package to see what happens",
-    )
-
-
-def _smoke_commands(
-    name: str, version: str, console_scripts: Sequence[str], smoke: Sequence[str]
-) -> list[tuple[str, str | None]]:
-    """(command line, console script it runs or None) for every check to run."""
-    templates = list(smoke) or ["{script} --version"]
-    commands: list[tuple[str, str | None]] = []
-    for template in templates:
-        filled = template.replace("{name}", name).replace("{version}", version)
-        if "{script}" in filled:
-            if not console_scripts and smoke:
-                raise ConfigError(
-                    f"smoke command {template!r} uses {{script}}, "
-                    f"but {name!r} has no console scripts",
-                    "drop {script} from the smoke commands, or add [project.scripts]",
-                )
-            commands += [(filled.replace("{script}", script), script) for script in console_scripts]
-        else:
-            commands.append((filled, None))
-    return commands
-
-
-def prove_installed(
-    venv: Venv,
-    name: str,
-    version: str,
-    *,
-    cwd: Path,
-    console_scripts: Sequence[str] = (),
-    smoke: Sequence[str] = (),
-    import_names: Sequence[str] | None = None,
-) -> Proof:
-    """Prove that ``name`` ``version`` is what ``venv`` has installed, and that it says so.
-
-    Checks, all run with ``cwd`` (outside any repository) and an isolated
-    environment: the installed metadata version; ``__version__`` of each
-    top-level import package (``import_names``, or those the distribution's
-    RECORD lists) where it is defined; then every ``smoke`` command (templates
-    with ``{script}``, ``{name}``, ``{version}``; the venv's scripts folder first
-    on ``PATH``), or ``SCRIPT --version`` for each console script when ``smoke``
-    is empty.  Each command must exit 0 and print the version.  Every failure
-    is collected into one :class:`~releasekit.errors.SmokeFailed`.
-    """
-    wanted = _parse_version(version)
-    lines: list[str] = []
-    problems: list[str] = []
-    hints: list[str] = []
-
-    result = _probe(venv, name, import_names, cwd)
-    installed = result.get("installed")
-    if not isinstance(installed, str):
-        raise SmokeFailed(
-            f"{name!r} is not installed in the venv at {str(venv.path)!r}",
-            "check the distribution name; the install step must have put it there",
-        )
-    if _same_version(installed, wanted):
-        lines.append(f"installed {name} {installed}")
-    else:
-        problems.append(f"the installed {name} is {installed!r}, not {version!r}")
-        hints.append("the install picked another version: check the index and the pins")
-
-    modules = result.get("modules")
-    prefix = Path(str(result.get("prefix", venv.path))).resolve()
-    for module, info in (modules if isinstance(modules, dict) else {}).items():
-        if not isinstance(info, dict):
-            continue
-        if "error" in info:
-            problems.append(f"import {module} failed: {info['error']}")
-            hints.append(f"install the wheel by hand and run python -c 'import {module}'")
-            continue
-        where = info.get("file")
-        if isinstance(where, str) and not Path(where).resolve().is_relative_to(prefix):
-            problems.append(f"{module} was imported from {where!r}, outside the venv")
-            hints.append("run from a directory outside the repository")
-            continue
-        module_version = info.get("version")
-        if module_version is None:
-            lines.append(f"import {module} (no __version__; its metadata says {installed})")
-        elif _same_version(module_version, wanted):
-            lines.append(f"{module}.__version__ == {module_version}")
-        else:
-            problems.append(f"{module}.__version__ is {module_version!r}, not {version!r}")
-            hints.append(
-                f"a hardcoded __version__ in {module}: use "
-                f"importlib.metadata.version({name!r}) instead of a literal"
-            )
-
-    path = os.pathsep.join([str(venv.bin_dir), os.environ.get("PATH", "")])
-    env = isolated_env(PATH=path, VIRTUAL_ENV=str(venv.path))
-    for command_line, script in _smoke_commands(name, version, console_scripts, smoke):
-        if script is not None and not venv.script(script).exists():
-            problems.append(f"console script {script!r} was not installed")
-            hints.append("check [project.scripts] and that the wheel contains its module")
-            continue
-        argv = shlex.split(command_line)
-        executable = shutil.which(argv[0], path=path) if argv else None
-        if executable is None:
-            problems.append(
-                f"smoke command {command_line!r}: {argv[0] if argv else ''!r} not found"
-            )
-            hints.append("smoke commands run in the fresh venv: name a console script or python")
-            continue
-        proc = run(
-            [executable, *argv[1:]],
-            cwd=cwd,
-            env=env,
-            check=False,
-            what=f"smoke command {command_line!r}",
-            timeout=_SMOKE_TIMEOUT,
-        )
-        output = proc.stdout or ""
-        shown = _summary(output)
-        if proc.returncode != 0:
-            problems.append(f"{command_line!r} exited {proc.returncode}: {shown!r}")
-            hints.append(f"run {command_line!r} in a fresh venv to see the error")
-        elif not _prints_version(output, version, wanted):
-            problems.append(f"{command_line!r} printed {shown!r}, not the version {version!r}")
-            if script is not None:
-                hints.append(
-                    f"the version shown by {script!r} must come from "
-                    f"importlib.metadata.version({name!r}), not a literal"
-                )
-            else:
-                hints.append("make the smoke command print the installed version")
-        else:
-            lines.append(f"{command_line} -> {shown}")
-
-    if problems:
-        raise SmokeFailed(
-            f"{name} {version} does not prove its version: " + "; ".join(problems),
-            "; ".join(dict.fromkeys(hints)),
-        )
-    return Proof(tuple(lines))

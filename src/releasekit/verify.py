@@ -6,7 +6,7 @@ separately (side by side, once every download is checked): makes a fresh venv
 in a temporary directory outside the repository, installs ``name==version``
 from that index only (the user's pip and uv configuration, find-links and
 caches are ignored), and runs the proof
-of :func:`releasekit.venvs.prove_installed` from a working directory outside
+of :func:`releasekit.smoke.prove_installed` from a working directory outside
 the repository: installed metadata version, ``__version__``, console scripts
 or the configured smoke commands printing the version.
 """
@@ -51,7 +51,8 @@ from releasekit.index import (
     files_on_index,
     read_login,
 )
-from releasekit.venvs import create_venv, install, prove_installed
+from releasekit.smoke import prove_installed
+from releasekit.venvs import create_venv, install
 
 __all__ = [
     "DistKind",
