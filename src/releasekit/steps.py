@@ -1,0 +1,380 @@
+"""The stock steps of the release pipeline, and :data:`DEFAULT_STEPS` in their order::
+
+    preflight -> lint -> test -> build -> check -> smoke -> sign -> gate
+      -> publish -> verify -> tag -> github-release (in GitHub Actions, or with --github-release)
+
+Each step is a function of ``(run, target)`` (see :mod:`releasekit.model`):
+it returns its line for the summary, raises :class:`~releasekit.model.SkipStep`
+when it has nothing to do, or a :class:`~releasekit.errors.ReleaseError`.
+Every local step passes for every package before the first remote one runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shlex
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from releasekit import git
+from releasekit._text import shown_path
+from releasekit.commands import run_commands
+from releasekit.config import IndexConfig
+from releasekit.errors import CredentialsError, ReleaseError
+from releasekit.gate import gate_all, github_release_wanted, once_for_all, preflight_all
+from releasekit.model import ReleaseRun, SkipStep, Step, Target, target_dists
+from releasekit.resume import resume_dists
+from releasekit.session_names import nox_command
+
+__all__ = [
+    "DEFAULT_STEPS",
+    "GATE",
+    "build_epoch",
+    "source_date_epoch",
+    "step_build",
+    "step_check",
+    "step_gate",
+    "step_github_release",
+    "step_lint",
+    "step_preflight",
+    "step_publish",
+    "step_sign",
+    "step_smoke",
+    "step_tag",
+    "step_test",
+    "step_testpypi",
+    "step_verify",
+]
+
+log = logging.getLogger("releasekit")
+
+# dists, leaks, index, publish, record, signing, verify and github are imported in the steps
+# that use them: they load build, twine, requests and sigstore, which every `nox -l` (the
+# noxfile imports releasekit.nox, hence this module) would otherwise pay for
+
+
+def step_preflight(run: ReleaseRun, target: Target) -> str:
+    """Clean tree, branch, version, literals, notes, tag, sibling pins: every package at once."""
+    return once_for_all(run, "preflight", target, preflight_all)
+
+
+def step_lint(run: ReleaseRun, target: Target) -> str:
+    """The package's ``lint`` commands, in its root; the first failure stops."""
+    return run_commands(run, target, "lint")
+
+
+def step_test(run: ReleaseRun, target: Target) -> str:
+    """The package's ``test`` commands, in its root; the first failure stops."""
+    return run_commands(run, target, "test")
+
+
+@contextlib.contextmanager
+def source_date_epoch(repo: Path) -> Iterator[None]:
+    """Set SOURCE_DATE_EPOCH to HEAD's commit time while building (reproducible dists)."""
+    if "SOURCE_DATE_EPOCH" in os.environ:
+        yield
+        return
+    os.environ["SOURCE_DATE_EPOCH"] = str(git.commit_time(repo, "HEAD"))
+    try:
+        yield
+    finally:
+        os.environ.pop("SOURCE_DATE_EPOCH", None)
+
+
+def step_build(run: ReleaseRun, target: Target) -> str:
+    """sdist, then the wheel from the sdist; an interrupted release reuses its files."""
+    from releasekit.dists import build_dists
+
+    resumed = resume_dists(run, target)
+    if resumed is not None:
+        target.dists = resumed
+        where = shown_path(target.dist_dir, run.workspace.root)
+        raise SkipStep(f"resuming: the files in {where}/ match those on {run.index.name}")
+    with source_date_epoch(run.workspace.root):
+        dists = build_dists(target.package, str(target.version), out_dir=target.dist_dir)
+    target.dists = dists
+    return ", ".join(p.name for p in dists.files)
+
+
+def step_check(run: ReleaseRun, target: Target) -> str:
+    """File names, twine check --strict, metadata, leak-lint."""
+    from releasekit.dists import check_dists
+    from releasekit.leaks import require_no_leaks
+
+    dists = target_dists(target)
+    lines = check_dists(target.package, str(target.version), dists)
+    require_no_leaks(dists.files, allow=target.package.settings.leak_allow)
+    return f"{len(lines)} checks passed, no leaks"
+
+
+def step_smoke(run: ReleaseRun, target: Target) -> str:
+    """Install the wheel in a fresh venv outside the repo; prove its version."""
+    from releasekit.dists import smoke_test
+
+    siblings = [
+        t.dist_dir
+        for t in run.targets
+        if t is not target and not t.skip_reason and t.dist_dir.is_dir()
+    ]
+    # a requirement not built in this run comes from the index the release goes to
+    # (third-party ones from its dependency index, when it has one); a rehearsal or a
+    # build takes them from the dependency index, else PyPI
+    if run.publishing and not run.options.rehearse:
+        index_url, dependency_url = run.index.simple_url, run.index.dependency_url
+    else:
+        index_url, dependency_url = run.index.dependency_url, None
+    proof = smoke_test(
+        target.package,
+        str(target.version),
+        target_dists(target),
+        find_links=siblings,
+        index_url=index_url,
+        dependency_index_url=dependency_url,
+        own_names=[p.canonical_name for p in run.workspace.packages],
+        logins=_logins(run.index),
+    )
+    return "; ".join(proof.lines[-2:])
+
+
+def _logins(index: IndexConfig) -> dict[str, tuple[str, str]]:
+    """The read logins of an index and of its dependency index, by URL (never shown)."""
+    from releasekit.index import read_login
+
+    logins: dict[str, tuple[str, str]] = {}
+    for source in (index, index.dependency_index):
+        login = read_login(source) if source is not None else None
+        if login is not None and source is not None and source.simple_url:
+            logins[source.simple_url] = (login.username, login.password)
+    return logins
+
+
+def step_sign(run: ReleaseRun, target: Target) -> str:
+    """A sigstore bundle per file, verified at once (skipped when signing is off)."""
+    from releasekit import signing
+
+    if not run.signing_on:
+        raise SkipStep("unsigned: no [tool.releasekit.signing] and no --sign")
+    staging = run.staging
+    if run.identity_token is not None:
+        token = run.identity_token
+    elif run.options.rehearse:
+        try:
+            token = signing.identity_token(staging=staging, interactive=False)
+        except ReleaseError as exc:
+            raise SkipStep(
+                f"rehearsal without an identity token: not signed ({exc.message})"
+            ) from None
+    else:
+        token = signing.identity_token(staging=staging)
+    run.identity_token = token
+    bundles = signing.sign_files(target_dists(target).files, token=token, staging=staging)
+    target.signed = True
+    return f"{len(bundles)} bundle(s) signed and verified"
+
+
+def step_gate(run: ReleaseRun, target: Target) -> str:
+    """Before anything leaves: index, credentials, remote, tag names, signing; all packages."""
+    return once_for_all(run, "gate", target, gate_all)
+
+
+def build_epoch(run: ReleaseRun) -> int:
+    """The SOURCE_DATE_EPOCH the build step uses: the environment's, else HEAD's commit time."""
+    given = os.environ.get("SOURCE_DATE_EPOCH", "")
+    return int(given) if given.isdigit() else git.commit_time(run.workspace.root, "HEAD")
+
+
+def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
+    from releasekit.publish import needs_confirmation, plan_publish, publish
+    from releasekit.record import record_of, write_record
+
+    dists = target_dists(target)
+    files = list(dists.files)
+    plan = plan_publish(index, target.package.canonical_name, str(target.version), files)
+    # the release record: what is published, for `nox -s verify` and later runs to prove
+    write_record(
+        target.dist_dir,
+        record_of(
+            target.package.name,
+            str(target.version),
+            files,
+            commit=git.head(run.workspace.root),
+            tag=target.tag,
+            source_date_epoch=build_epoch(run),
+        ),
+    )
+    target.already[index.name] = [p.name for p in plan.already]
+    if not plan.to_upload:
+        target.published_to.append(index.name)
+        raise SkipStep(f"already published on {index.name}: {len(plan.already)} file(s) match")
+    interactive = sys.stdin is not None and sys.stdin.isatty()
+    if needs_confirmation(index, yes=run.options.yes, interactive=interactive):
+        question = (
+            f"upload {len(plan.to_upload)} file(s) of {target.package.name} {target.version} "
+            f"to {index.name}? This cannot be undone."
+        )
+        if run.confirm is None or not run.confirm(question):
+            raise CredentialsError(
+                f"upload to {index.name} not confirmed",
+                "answer 'y', or pass --yes (CI=true implies it)",
+            )
+    attestations = False
+    from releasekit import signing
+
+    # signed in this run, or by an earlier job that handed its files and bundles along
+    signed = target.signed or (
+        run.signing_on and all(signing.bundle_path(f).is_file() for f in files)
+    )
+    if index.is_pypi and signed:
+        from releasekit.publish import upload_credentials
+
+        if upload_credentials(index).password is None:  # trusted publishing
+            if run.identity_token is None:
+                run.identity_token = signing.identity_token(staging=run.staging, interactive=False)
+            signing.make_attestations(files, token=run.identity_token, staging=run.staging)
+            attestations = True
+        else:
+            log.info(
+                "no PEP 740 attestations: %s takes them only with trusted publishing, "
+                "and this upload uses a token",
+                index.name,
+            )
+    result = publish(
+        index,
+        files,
+        name=target.package.canonical_name,
+        version=str(target.version),
+        attestations=attestations,
+        retries=run.options.upload_retries,
+        backoff=run.options.upload_backoff,
+        on_upload=target.uploaded.setdefault(index.name, []).append,
+    )
+    target.published_to.append(index.name)
+    done = f"uploaded {len(result.uploaded)}"
+    return done + (f", {len(result.skipped)} already there" if result.skipped else "")
+
+
+def _verify_on(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
+    from releasekit.index import file_sha256
+    from releasekit.signing import bundle_check
+    from releasekit.verify import verify_published
+
+    package = target.package
+
+    # Signing configured and bundles beside the dists: every file the index serves
+    # is checked against its bundle before it is installed.
+    before_install = bundle_check(
+        run.workspace.config.signing,
+        bundle_dir=target.dist_dir,
+        name=package.name,
+        version=str(target.version),
+        tag=target.tag,
+        offline=run.options.rehearse,
+    )
+    dependency_index = index.dependency_index
+    if dependency_index is None and index.embedded:
+        # the throwaway embedded index holds our packages, not their third-party
+        # dependencies: those may come from PyPI (ours still only from this index)
+        dependency_index = run.workspace.config.index("pypi")
+    report = verify_published(
+        index,
+        package.canonical_name,
+        str(target.version),
+        console_scripts=package.console_scripts,
+        smoke=[shlex.join(package.command(s, str(target.version))) for s in package.settings.smoke],
+        timeout=run.options.verify_timeout or package.settings.verify_timeout,
+        dependency_index=dependency_index,
+        own_names=[p.canonical_name for p in run.workspace.packages],
+        before_install=before_install,
+        expected={path.name: file_sha256(path) for path in target_dists(target).files},
+        expected_source="the files this run built",
+        source_date_epoch=build_epoch(run),
+        require_reproducible=package.settings.reproducible,
+    )
+    target.reproducible = report.reproducible
+    proofs = [line.strip() for line in report.lines if line.startswith(" ")]
+    where = f"{' + '.join(report.checked)} from {index.name}"
+    return f"{where}: {proofs[-1]}" if proofs else where
+
+
+def step_testpypi(run: ReleaseRun, target: Target) -> str:
+    """With --testpypi-first: publish to TestPyPI and verify from there."""
+    if run.testpypi is None:
+        raise SkipStep("no --testpypi-first")
+    published = _publish_to(run, target, run.testpypi)
+    verified = _verify_on(run, target, run.testpypi)
+    return f"{published}; {verified}"
+
+
+def step_publish(run: ReleaseRun, target: Target) -> str:
+    """Upload the files the index lacks; files already there (same sha256) are skipped."""
+    return _publish_to(run, target, run.index)
+
+
+def step_verify(run: ReleaseRun, target: Target) -> str:
+    """Fresh venvs, install the wheel and the sdist from the index only, prove the version."""
+    return _verify_on(run, target, run.index)
+
+
+def step_tag(run: ReleaseRun, target: Target) -> str:
+    """The annotated tag, pushed (each skipped when done; not made in a rehearsal)."""
+    root = run.workspace.root
+    if run.options.rehearse:
+        raise SkipStep(f"rehearsal: would tag {target.tag} and push it to {run.options.remote}")
+    made = git.create_tag(root, target.tag, f"Release {target.package.name} {target.version}")
+    target.tag_made = True
+    line = "tagged" if made else "tag already there"
+    if run.options.push:
+        pushed = git.push_tag(root, target.tag, run.options.remote)
+        target.tag_pushed = True
+        line += f", {'pushed to' if pushed else 'already on'} {run.options.remote}"
+    return f"{target.tag}: {line}"
+
+
+def step_github_release(run: ReleaseRun, target: Target) -> str:
+    """The GitHub release of the tag: notes, files and bundles (in GitHub Actions or asked)."""
+    wanted = github_release_wanted(run)
+    if run.options.rehearse:
+        raise SkipStep(f"rehearsal: would make the GitHub release of {target.tag}")
+    if not wanted:
+        raise SkipStep(
+            "not in GitHub Actions: --github-release makes it, "
+            "or later: " + nox_command("github-release", f"{target.package.name} {target.version}")
+        )
+    from releasekit.github import release_package
+
+    result = release_package(
+        run.workspace.root, target.package, target.version, target_dists(target).files
+    )
+    if not result.changed:
+        raise SkipStep(result.describe())
+    return result.describe()
+
+
+DEFAULT_STEPS: tuple[Step, ...] = (
+    Step("preflight", step_preflight, description="clean tree, branch, version, notes, tag, pins"),
+    Step("lint", step_lint, description="the configured lint commands"),
+    Step("test", step_test, description="the configured test commands"),
+    Step("build", step_build, description="sdist, then the wheel from the sdist"),
+    Step("check", step_check, description="twine check --strict, metadata, leak-lint"),
+    Step("smoke", step_smoke, description="install the wheel in a fresh venv and prove it"),
+    Step("sign", step_sign, description="sigstore bundle per file (when signing is on)"),
+    Step(
+        "gate", step_gate, description="index, credentials, remote, tag names, signing: all at once"
+    ),
+    Step("testpypi", step_testpypi, remote=True, description="publish + verify on TestPyPI"),
+    Step("publish", step_publish, remote=True, description="upload what the index lacks"),
+    Step("verify", step_verify, remote=True, description="install from the index, prove it"),
+    Step("tag", step_tag, remote=True, description="annotated tag, pushed"),
+    Step(
+        "github-release",
+        step_github_release,
+        remote=True,
+        description="GitHub release: notes, files, bundles (in GitHub Actions)",
+    ),
+)
+
+
+GATE: Step = next(step for step in DEFAULT_STEPS if step.name == "gate")
