@@ -43,7 +43,7 @@ from nox.command import CommandFailed as NoxCommandFailed
 from packaging.version import InvalidVersion as PackagingInvalidVersion
 from packaging.version import Version
 
-from releasekit import checks, output, pipeline
+from releasekit import checks, model, output, pipeline
 from releasekit._process import find_uv
 from releasekit._secrets import scrubbed_env
 from releasekit.errors import CommandFailed, ReleaseError, SessionClash
@@ -205,7 +205,7 @@ def _child_env(session: nox.Session) -> dict[str, str | None]:
     return {**scrubbed_env(), **session.env}  # the session venv's own variables win
 
 
-def _runner(session: nox.Session) -> pipeline.CommandRunner:
+def _runner(session: nox.Session) -> model.CommandRunner:
     """Run lint/test commands in the session's venv when it has one."""
     if not isinstance(session.virtualenv, nox.virtualenv.PassthroughEnv):
 

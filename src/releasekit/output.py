@@ -27,7 +27,7 @@ from releasekit.errors import ReleaseError
 from releasekit.report import format_duration
 
 if TYPE_CHECKING:
-    from releasekit.pipeline import ReleaseOptions, ReleaseReport, ReleaseRun, Step, Target
+    from releasekit.model import ReleaseOptions, ReleaseReport, ReleaseRun, Step, Target
     from releasekit.status import PackageStatus
     from releasekit.verify import VerifyReport
 
