@@ -101,7 +101,7 @@ def step_build(run: ReleaseRun, target: Target) -> str:
 
 def step_check(run: ReleaseRun, target: Target) -> str:
     """File names, twine check --strict, metadata, leak-lint."""
-    from releasekit.dists import check_dists
+    from releasekit.dist_checks import check_dists
     from releasekit.leaks import require_no_leaks
 
     dists = target_dists(target)
@@ -112,7 +112,7 @@ def step_check(run: ReleaseRun, target: Target) -> str:
 
 def step_smoke(run: ReleaseRun, target: Target) -> str:
     """Install the wheel in a fresh venv outside the repo; prove its version."""
-    from releasekit.dists import smoke_test
+    from releasekit.smoke import smoke_test
 
     siblings = [
         t.dist_dir
