@@ -9,7 +9,8 @@ from packaging.version import Version
 
 from releasekit.bump import dependent_request, plan_bumps, plan_version_change
 from releasekit.edits import apply_edits, merge_edits
-from releasekit.versioning import BumpRequest, read_version
+from releasekit.version_source import read_version
+from releasekit.versions import BumpRequest
 from releasekit.workspace import load_workspace
 from tests.conftest import repo_state
 

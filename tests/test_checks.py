@@ -132,7 +132,7 @@ def test_a_stale_version_file_is_an_error_and_bump_keeps_it_in_step(oxi_repo: Pa
     """The issue's story: a generated _version.py beside a static [project] version."""
     from releasekit.bump import plan_version_change
     from releasekit.edits import apply_edits
-    from releasekit.versioning import BumpRequest
+    from releasekit.versions import BumpRequest
 
     version_file = oxi_repo / "src/oxi_core/_version.py"
     version_file.write_text('__version__ = version = "0.1.0a1"\n')

@@ -20,13 +20,9 @@ from releasekit.notes import (
     plan_notes,
     release_marks,
 )
-from releasekit.versioning import (
-    BumpRequest,
-    plan_bump,
-    plan_pin_edits,
-    plan_version_edit,
-    read_version,
-)
+from releasekit.pins import plan_pin_edits
+from releasekit.version_source import plan_version_edit, read_version
+from releasekit.versions import BumpRequest, plan_bump
 from releasekit.workspace import Package, load_workspace
 from tests.conftest import git
 

@@ -22,7 +22,7 @@ from releasekit.rollback import (
     plan_rollback,
     yank_url,
 )
-from releasekit.versioning import read_version
+from releasekit.version_source import read_version
 from releasekit.workspace import Workspace, load_workspace
 from tests.conftest import git, repo_state
 from tests.pypiserver_fixtures import free_port, make_wheel

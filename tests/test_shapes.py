@@ -262,7 +262,7 @@ def test_a_monorepo_with_an_extras_loop_is_bumped_in_lockstep_and_released(
 
 def test_a_tag_driven_bump_with_nothing_to_write_makes_the_tag_itself(tmp_path: Path) -> None:
     from releasekit.checks import preflight
-    from releasekit.versioning import read_version
+    from releasekit.version_source import read_version
     from releasekit.workspace import load_workspace
 
     repo = shape_repo(tmp_path, "hatch-vcs", tags=("1.6.0",))

@@ -11,8 +11,8 @@ from packaging.version import Version
 
 from releasekit.edits import apply_edits
 from releasekit.errors import ConfigError
-from releasekit.versioning import (
-    find_version_literals,
+from releasekit.literals import find_version_literals
+from releasekit.version_source import (
     find_version_source,
     plan_version_edit,
     plan_version_files_edits,

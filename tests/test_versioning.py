@@ -11,17 +11,10 @@ from packaging.version import Version
 
 from releasekit.edits import apply_edits, planned_text
 from releasekit.errors import ConfigError, InvalidVersion, ReleaseError, TagError, VersionError
-from releasekit.versioning import (
-    LITERAL_FIX_HINT,
-    BumpRequest,
-    find_version_literals,
-    find_version_source,
-    parse_version,
-    plan_bump,
-    plan_pin_edits,
-    plan_version_edit,
-    read_version,
-)
+from releasekit.literals import LITERAL_FIX_HINT, find_version_literals
+from releasekit.pins import plan_pin_edits
+from releasekit.version_source import find_version_source, plan_version_edit, read_version
+from releasekit.versions import BumpRequest, parse_version, plan_bump
 from releasekit.workspace import Package, Workspace, load_workspace
 from tests.conftest import git
 

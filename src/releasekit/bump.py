@@ -18,21 +18,18 @@ from packaging.version import Version
 from releasekit._process import find_uv, run
 from releasekit.edits import FileEdit, apply_edits, merge_edits
 from releasekit.errors import CommandFailed, EditFailed
+from releasekit.literals import VersionLiteral, find_version_literals, literal_fix_hint
 from releasekit.news import plan_collect_news
 from releasekit.notes import plan_notes
-from releasekit.versioning import (
-    BumpRequest,
-    VersionLiteral,
+from releasekit.pins import plan_pin_edits
+from releasekit.version_source import (
     VersionSource,
-    find_version_literals,
     find_version_source,
-    literal_fix_hint,
-    plan_bump,
-    plan_pin_edits,
     plan_version_edit,
     plan_version_files_edits,
     read_version,
 )
+from releasekit.versions import BumpRequest, plan_bump
 from releasekit.workspace import Package, Workspace
 
 __all__ = [

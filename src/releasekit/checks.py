@@ -18,16 +18,11 @@ from packaging.version import Version
 from releasekit import git
 from releasekit.config import IndexConfig
 from releasekit.errors import GateRefused, PreflightFailed, ReleaseError
+from releasekit.literals import find_version_literals, literal_fix_hint
 from releasekit.notes import notes_location, notes_state
 from releasekit.report import format_table
 from releasekit.session_names import nox_command
-from releasekit.versioning import (
-    find_version_literals,
-    find_version_source,
-    literal_fix_hint,
-    read_version,
-    read_version_files,
-)
+from releasekit.version_source import find_version_source, read_version, read_version_files
 from releasekit.workspace import Package, Workspace
 
 __all__ = [

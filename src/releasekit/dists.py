@@ -307,7 +307,7 @@ def backend_version(package: Package, detail: str = "") -> Version:
     """
     import build
 
-    from releasekit.versioning import package_version_files
+    from releasekit.version_source import package_version_files
 
     watched = [package.pyproject, package.root / "setup.py", package.root / "setup.cfg"]
     watched += [entry.path for entry in package_version_files(package)]

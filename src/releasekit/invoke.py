@@ -43,13 +43,8 @@ from releasekit.notes import check_notes, notes_location, notes_state, notes_sty
 from releasekit.report import format_pairs, show_progress
 from releasekit.session_names import nox_command, use_noxfile
 from releasekit.status import package_status
-from releasekit.versioning import (
-    BumpRequest,
-    find_version_source,
-    parse_version,
-    read_version,
-    tagged_versions,
-)
+from releasekit.version_source import find_version_source, read_version, tagged_versions
+from releasekit.versions import BumpRequest, parse_version
 from releasekit.workspace import Package, Workspace, load_workspace
 
 __all__ = ["bump", "news", "notes", "ns", "rollback", "status", "tag", "untag", "workflow"]

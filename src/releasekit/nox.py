@@ -134,7 +134,7 @@ def _split_targets(workspace: Workspace, tokens: Sequence[str]) -> Args:
 
 
 def _version(text: str) -> Version:
-    from releasekit.versioning import parse_version
+    from releasekit.versions import parse_version
 
     return parse_version(text)
 
@@ -441,7 +441,7 @@ def verify(session: nox.Session) -> None:
     for package in packages:
         wanted = args.versions.get(package.canonical_name)
         if wanted is None:
-            from releasekit.versioning import read_version
+            from releasekit.version_source import read_version
 
             wanted = read_version(package)
         if ns.plan:
@@ -549,7 +549,7 @@ def github_release(session: nox.Session) -> None:
     packages = _select(workspace, args, ns.all)
     from releasekit.dists import find_dists
     from releasekit.github import release_assets, release_package
-    from releasekit.versioning import read_version
+    from releasekit.version_source import read_version
 
     for package in packages:
         version = args.versions.get(package.canonical_name) or read_version(package)

@@ -82,7 +82,7 @@ from releasekit.steps import (
     step_testpypi,
     step_verify,
 )
-from releasekit.versioning import read_version
+from releasekit.version_source import read_version
 from releasekit.workspace import Package, Workspace
 
 __all__ = [

@@ -36,19 +36,17 @@ from releasekit.errors import (
     RollbackRefused,
 )
 from releasekit.index import versions_on_index
+from releasekit.literals import find_version_literals, literal_fix_hint
 from releasekit.notes import STUB_MARKER, notes_location, notes_style, plan_errata, plan_notes
+from releasekit.pins import plan_pin_edits
 from releasekit.session_names import nox_command
-from releasekit.versioning import (
-    BumpRequest,
-    find_version_literals,
+from releasekit.version_source import (
     find_version_source,
-    literal_fix_hint,
-    plan_bump,
-    plan_pin_edits,
     plan_version_edit,
     read_version,
     tagged_versions,
 )
+from releasekit.versions import BumpRequest, plan_bump
 from releasekit.workspace import Package, Workspace
 
 __all__ = [

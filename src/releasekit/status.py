@@ -12,14 +12,10 @@ from packaging.version import Version
 from releasekit import git
 from releasekit.config import IndexConfig
 from releasekit.errors import ReleaseError
+from releasekit.literals import find_version_literals
 from releasekit.notes import notes_state, release_marks
 from releasekit.session_names import nox_command
-from releasekit.versioning import (
-    find_version_literals,
-    find_version_source,
-    read_version,
-    tagged_versions,
-)
+from releasekit.version_source import find_version_source, read_version, tagged_versions
 from releasekit.workspace import Package, Workspace
 
 __all__ = ["PackageStatus", "package_status", "pin_problems"]
