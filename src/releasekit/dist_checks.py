@@ -33,7 +33,7 @@ from packaging.version import InvalidVersion as _PackagingInvalidVersion
 from packaging.version import Version
 
 from releasekit.errors import DistCheckFailed
-from releasekit.versioning import parse_version
+from releasekit.versions import parse_version
 from releasekit.workspace import Package
 
 if TYPE_CHECKING:

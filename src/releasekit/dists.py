@@ -45,7 +45,7 @@ from releasekit.errors import (
 )
 from releasekit.smoke import smoke_test
 from releasekit.venvs import Venv, create_venv
-from releasekit.versioning import parse_version
+from releasekit.versions import parse_version
 from releasekit.workspace import Package
 
 if TYPE_CHECKING:

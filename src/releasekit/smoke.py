@@ -41,7 +41,7 @@ from releasekit._text import last_line
 from releasekit.errors import CommandFailed, ConfigError, InstallFailed, SmokeFailed
 from releasekit.session_names import nox_command
 from releasekit.venvs import Venv, create_venv, install, isolated_env
-from releasekit.versioning import parse_version
+from releasekit.versions import parse_version
 from releasekit.workspace import Package
 
 if TYPE_CHECKING:
