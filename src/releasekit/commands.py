@@ -22,7 +22,7 @@ from releasekit._process import run as run_process
 from releasekit._text import output_tail
 from releasekit.config import DEFAULT_LINT, read_pyproject
 from releasekit.errors import CommandFailed, ReleaseError, ToolNotFound
-from releasekit.model import ReleaseRun, SkipStep, Target
+from releasekit.model import CommandRunner, SkipStep, Target
 from releasekit.workspace import Package
 
 __all__ = [
@@ -112,8 +112,8 @@ def _commands(target: Target, kind: str) -> list[tuple[str, list[str]]]:
     ]
 
 
-def run_commands(run: ReleaseRun, target: Target, kind: str) -> str:
-    """Run the ``kind`` commands of ``target`` in its root; the first failure stops."""
+def run_commands(runner: CommandRunner, target: Target, kind: str) -> str:
+    """Run the ``kind`` commands of ``target`` in its root with ``runner``; first failure stops."""
     commands = _commands(target, kind)
     if not commands:
         if kind == "test" and target.package.settings.test is None:
@@ -125,7 +125,7 @@ def run_commands(run: ReleaseRun, target: Target, kind: str) -> str:
     for command, args in commands:
         log.info("%s: %s", kind, shlex.join(args))
         try:
-            run.command_runner(args, target.package.root)
+            runner(args, target.package.root)
         except CommandFailed as exc:
             if exc.returncode == 127 and "not found" in exc.message:
                 tool = args[0]

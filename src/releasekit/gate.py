@@ -28,7 +28,10 @@ log = logging.getLogger("releasekit")
 
 
 def once_for_all(
-    run: ReleaseRun, name: str, target: Target, check_all: Callable[[ReleaseRun], dict[str, str]]
+    release: ReleaseRun,
+    name: str,
+    target: Target,
+    check_all: Callable[[ReleaseRun], dict[str, str]],
 ) -> str:
     """Run ``check_all`` once, for every package of the run; return ``target``'s detail.
 
@@ -36,9 +39,9 @@ def once_for_all(
     the gate) do all their work when called for the first package and raise
     one error naming every package; the other packages get their line.
     """
-    if name not in run.whole_run:
-        run.whole_run[name] = check_all(run)
-    return run.whole_run[name].get(target.package.name, "")
+    if name not in release.whole_run:
+        release.whole_run[name] = check_all(release)
+    return release.whole_run[name].get(target.package.name, "")
 
 
 def _merged(findings: Sequence[checks.Finding]) -> list[checks.Finding]:
@@ -61,25 +64,25 @@ def _detail(findings: Sequence[checks.Finding], package: str) -> str:
     return f"{passed} checks passed" + (f", {warned} warning(s)" if warned else "")
 
 
-def preflight_all(run: ReleaseRun) -> dict[str, str]:
+def preflight_all(release: ReleaseRun) -> dict[str, str]:
     """Preflight every package; one PreflightFailed naming them all; the summary lines."""
-    releasing = {t.package.canonical_name: t.version for t in run.targets}
+    releasing = {t.package.canonical_name: t.version for t in release.targets}
 
     def on_index(sibling: Package, version: Version) -> bool:
         from releasekit.index import files_on_index  # deferred: requests loads slowly
 
-        return bool(files_on_index(run.index, sibling.canonical_name, str(version)))
+        return bool(files_on_index(release.index, sibling.canonical_name, str(version)))
 
     findings: list[checks.Finding] = []
-    active = [t for t in run.targets if not t.skip_reason]
+    active = [t for t in release.targets if not t.skip_reason]
     for target in active:
         findings += checks.preflight(
-            run.workspace,
+            release.workspace,
             target.package,
             target.version,
-            rehearse=run.options.rehearse,
+            rehearse=release.options.rehearse,
             releasing=releasing,
-            index=run.index,
+            index=release.index,
             on_index=on_index,
         )
     findings = _merged(findings)
@@ -89,23 +92,23 @@ def preflight_all(run: ReleaseRun) -> dict[str, str]:
     return {t.package.name: _detail(findings, t.package.name) for t in active}
 
 
-def _gate_indexes(run: ReleaseRun) -> list[IndexConfig]:
+def _gate_indexes(release: ReleaseRun) -> list[IndexConfig]:
     """The indexes the remote steps of this run upload to."""
-    names = {step.name for step in run.steps}
+    names = {step.name for step in release.steps}
     indexes = []
-    if "testpypi" in names and run.testpypi is not None:
-        indexes.append(run.testpypi)
+    if "testpypi" in names and release.testpypi is not None:
+        indexes.append(release.testpypi)
     if "publish" in names:
-        indexes.append(run.index)
+        indexes.append(release.index)
     return indexes
 
 
-def _signing_findings(run: ReleaseRun, active: Sequence[Target]) -> list[checks.Finding]:
+def _signing_findings(release: ReleaseRun, active: Sequence[Target]) -> list[checks.Finding]:
     """Signing on: every package signed, and the identity token still usable for uploads."""
-    if not run.signing_on or run.options.rehearse:
+    if not release.signing_on or release.options.rehearse:
         return []
     findings = []
-    if any(step.name == "sign" for step in run.steps):
+    if any(step.name == "sign" for step in release.steps):
         for target in active:
             if not target.signed:
                 findings.append(
@@ -118,7 +121,7 @@ def _signing_findings(run: ReleaseRun, active: Sequence[Target]) -> list[checks.
                         target.package.name,
                     )
                 )
-    token = run.identity_token
+    token = release.identity_token
     in_validity = getattr(token, "in_validity_period", None)
     if token is not None and callable(in_validity) and not in_validity():
         findings.append(
@@ -133,10 +136,10 @@ def _signing_findings(run: ReleaseRun, active: Sequence[Target]) -> list[checks.
     return findings
 
 
-def gate_all(run: ReleaseRun) -> dict[str, str]:
+def gate_all(release: ReleaseRun) -> dict[str, str]:
     """Every check that needs the index, the remote or a credential; every package at once."""
-    active = [t for t in run.targets if not t.skip_reason]
-    names = {step.name for step in run.steps}
+    active = [t for t in release.targets if not t.skip_reason]
+    names = {step.name for step in release.steps}
     findings: list[checks.Finding] = []
 
     def add(package: str, found: Sequence[checks.Finding]) -> None:
@@ -145,7 +148,7 @@ def gate_all(run: ReleaseRun) -> dict[str, str]:
             for f in found
         )
 
-    indexes = _gate_indexes(run)
+    indexes = _gate_indexes(release)
     for index in indexes:
         uploads = False
         for target in active:
@@ -163,18 +166,22 @@ def gate_all(run: ReleaseRun) -> dict[str, str]:
             add("", checks.check_credentials(index))
     if "tag" in names:
         for target in active:
-            add(target.package.name, checks.check_tag_name(run.workspace, target.tag))
-            if run.options.rehearse:
+            add(target.package.name, checks.check_tag_name(release.workspace, target.tag))
+            if release.options.rehearse:
                 continue
-            add(target.package.name, checks.check_git_identity(run.workspace, target.tag))
-            if run.options.push:
+            add(target.package.name, checks.check_git_identity(release.workspace, target.tag))
+            if release.options.push:
                 add(
                     target.package.name,
-                    checks.check_remote_tag(run.workspace, target.tag, run.options.remote),
+                    checks.check_remote_tag(release.workspace, target.tag, release.options.remote),
                 )
-    if "github-release" in names and not run.options.rehearse and github_release_wanted(run):
-        add("", checks.check_github_credentials(run.workspace))
-    findings += _signing_findings(run, active)
+    if (
+        "github-release" in names
+        and not release.options.rehearse
+        and github_release_wanted(release)
+    ):
+        add("", checks.check_github_credentials(release.workspace))
+    findings += _signing_findings(release, active)
     checks.require_gate(findings)
     details = {}
     for target in active:
@@ -184,9 +191,9 @@ def gate_all(run: ReleaseRun) -> dict[str, str]:
     return details
 
 
-def github_release_wanted(run: ReleaseRun) -> bool:
+def github_release_wanted(release: ReleaseRun) -> bool:
     """--github-release, or inside GitHub Actions unless --no-github-release."""
-    wanted = run.options.github_release
+    wanted = release.options.github_release
     if wanted is None:
         wanted = os.environ.get("GITHUB_ACTIONS") == "true"
     return wanted

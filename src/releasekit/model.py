@@ -1,6 +1,6 @@
 """What a release run is: the steps' interface and the state every step is handed.
 
-A :class:`Step` is a name, a function of ``(run, target)`` and whether it
+A :class:`Step` is a name, a function of ``(release, target)`` and whether it
 leaves the machine.  The function gets the :class:`ReleaseRun` (workspace,
 options, index, every target) and one :class:`Target` (a package at its
 version, its tag, its dist folder, what earlier steps learned about it); it

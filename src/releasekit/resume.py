@@ -28,22 +28,25 @@ log = logging.getLogger("releasekit")
 # and twine, which every `nox -l` would otherwise pay for
 
 
-def fully_published(run: ReleaseRun, target: Target) -> str | None:
+def fully_published(release: ReleaseRun, target: Target) -> str | None:
     """Why ``target`` needs nothing, or None: on the index (sdist + wheel) and tagged."""
     from releasekit.index import files_on_index
 
-    if run.options.rehearse or not run.publishing:
+    if release.options.rehearse or not release.publishing:
         return None
-    files = files_on_index(run.index, target.package.canonical_name, str(target.version))
+    files = files_on_index(release.index, target.package.canonical_name, str(target.version))
     has_sdist = any(f.filename.endswith(".tar.gz") for f in files)
     has_wheel = any(f.filename.endswith(".whl") for f in files)
     if not (has_sdist and has_wheel):
         return None
-    root = run.workspace.root
+    root = release.workspace.root
     local = git.tag_target(root, target.tag)
     if local is None:
         return None
-    if run.options.push and git.remote_tag_target(root, target.tag, run.options.remote) != local:
+    if (
+        release.options.push
+        and git.remote_tag_target(root, target.tag, release.options.remote) != local
+    ):
         return None
     from releasekit.record import check_served, read_record, record_path
 
@@ -54,24 +57,24 @@ def fully_published(run: ReleaseRun, target: Target) -> str | None:
             "%s is on %s and tagged, but there is no release record here to compare with: "
             "the steps run and compare what they build with the index",
             name,
-            run.index.name,
+            release.index.name,
         )
         return None
     where = shown_path(record_path(target.dist_dir, target.package.name, str(target.version)), root)
-    check_served(record.files, files, index=run.index.name, source=f"the record {where}")
-    return f"{name} is already published on {run.index.name} (sha256 as recorded) and tagged"
+    check_served(record.files, files, index=release.index.name, source=f"the record {where}")
+    return f"{name} is already published on {release.index.name} (sha256 as recorded) and tagged"
 
 
-def resume_dists(run: ReleaseRun, target: Target) -> Dists | None:
+def resume_dists(release: ReleaseRun, target: Target) -> Dists | None:
     """Dists of an interrupted run that match what the index already holds, if any."""
     from releasekit.dists import find_dists
     from releasekit.index import file_sha256, files_on_index
 
-    if run.options.rehearse or not run.publishing:
+    if release.options.rehearse or not release.publishing:
         return None
     remote = {
         f.filename: f.sha256
-        for f in files_on_index(run.index, target.package.canonical_name, str(target.version))
+        for f in files_on_index(release.index, target.package.canonical_name, str(target.version))
     }
     if not remote:
         return None

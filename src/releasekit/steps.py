@@ -3,7 +3,7 @@
     preflight -> lint -> test -> build -> check -> smoke -> sign -> gate
       -> publish -> verify -> tag -> github-release (in GitHub Actions, or with --github-release)
 
-Each step is a function of ``(run, target)`` (see :mod:`releasekit.model`):
+Each step is a function of ``(release, target)`` (see :mod:`releasekit.model`):
 it returns its line for the summary, raises :class:`~releasekit.model.SkipStep`
 when it has nothing to do, or a :class:`~releasekit.errors.ReleaseError`.
 Every local step passes for every package before the first remote one runs.
@@ -56,19 +56,19 @@ log = logging.getLogger("releasekit")
 # noxfile imports releasekit.nox, hence this module) would otherwise pay for
 
 
-def step_preflight(run: ReleaseRun, target: Target) -> str:
+def step_preflight(release: ReleaseRun, target: Target) -> str:
     """Clean tree, branch, version, literals, notes, tag, sibling pins: every package at once."""
-    return once_for_all(run, "preflight", target, preflight_all)
+    return once_for_all(release, "preflight", target, preflight_all)
 
 
-def step_lint(run: ReleaseRun, target: Target) -> str:
+def step_lint(release: ReleaseRun, target: Target) -> str:
     """The package's ``lint`` commands, in its root; the first failure stops."""
-    return run_commands(run, target, "lint")
+    return run_commands(release.command_runner, target, "lint")
 
 
-def step_test(run: ReleaseRun, target: Target) -> str:
+def step_test(release: ReleaseRun, target: Target) -> str:
     """The package's ``test`` commands, in its root; the first failure stops."""
-    return run_commands(run, target, "test")
+    return run_commands(release.command_runner, target, "test")
 
 
 @contextlib.contextmanager
@@ -84,22 +84,22 @@ def source_date_epoch(repo: Path) -> Iterator[None]:
         os.environ.pop("SOURCE_DATE_EPOCH", None)
 
 
-def step_build(run: ReleaseRun, target: Target) -> str:
+def step_build(release: ReleaseRun, target: Target) -> str:
     """sdist, then the wheel from the sdist; an interrupted release reuses its files."""
     from releasekit.dists import build_dists
 
-    resumed = resume_dists(run, target)
+    resumed = resume_dists(release, target)
     if resumed is not None:
         target.dists = resumed
-        where = shown_path(target.dist_dir, run.workspace.root)
-        raise SkipStep(f"resuming: the files in {where}/ match those on {run.index.name}")
-    with source_date_epoch(run.workspace.root):
+        where = shown_path(target.dist_dir, release.workspace.root)
+        raise SkipStep(f"resuming: the files in {where}/ match those on {release.index.name}")
+    with source_date_epoch(release.workspace.root):
         dists = build_dists(target.package, str(target.version), out_dir=target.dist_dir)
     target.dists = dists
     return ", ".join(p.name for p in dists.files)
 
 
-def step_check(run: ReleaseRun, target: Target) -> str:
+def step_check(release: ReleaseRun, target: Target) -> str:
     """File names, twine check --strict, metadata, leak-lint."""
     from releasekit.dist_checks import check_dists
     from releasekit.leaks import require_no_leaks
@@ -110,22 +110,22 @@ def step_check(run: ReleaseRun, target: Target) -> str:
     return f"{len(lines)} checks passed, no leaks"
 
 
-def step_smoke(run: ReleaseRun, target: Target) -> str:
+def step_smoke(release: ReleaseRun, target: Target) -> str:
     """Install the wheel in a fresh venv outside the repo; prove its version."""
     from releasekit.smoke import smoke_test
 
     siblings = [
         t.dist_dir
-        for t in run.targets
+        for t in release.targets
         if t is not target and not t.skip_reason and t.dist_dir.is_dir()
     ]
     # a requirement not built in this run comes from the index the release goes to
     # (third-party ones from its dependency index, when it has one); a rehearsal or a
     # build takes them from the dependency index, else PyPI
-    if run.publishing and not run.options.rehearse:
-        index_url, dependency_url = run.index.simple_url, run.index.dependency_url
+    if release.publishing and not release.options.rehearse:
+        index_url, dependency_url = release.index.simple_url, release.index.dependency_url
     else:
-        index_url, dependency_url = run.index.dependency_url, None
+        index_url, dependency_url = release.index.dependency_url, None
     proof = smoke_test(
         target.package,
         str(target.version),
@@ -133,8 +133,8 @@ def step_smoke(run: ReleaseRun, target: Target) -> str:
         find_links=siblings,
         index_url=index_url,
         dependency_index_url=dependency_url,
-        own_names=[p.canonical_name for p in run.workspace.packages],
-        logins=_logins(run.index),
+        own_names=[p.canonical_name for p in release.workspace.packages],
+        logins=_logins(release.index),
     )
     return "; ".join(proof.lines[-2:])
 
@@ -151,16 +151,16 @@ def _logins(index: IndexConfig) -> dict[str, tuple[str, str]]:
     return logins
 
 
-def step_sign(run: ReleaseRun, target: Target) -> str:
+def step_sign(release: ReleaseRun, target: Target) -> str:
     """A sigstore bundle per file, verified at once (skipped when signing is off)."""
     from releasekit import signing
 
-    if not run.signing_on:
+    if not release.signing_on:
         raise SkipStep("unsigned: no [tool.releasekit.signing] and no --sign")
-    staging = run.staging
-    if run.identity_token is not None:
-        token = run.identity_token
-    elif run.options.rehearse:
+    staging = release.staging
+    if release.identity_token is not None:
+        token = release.identity_token
+    elif release.options.rehearse:
         try:
             token = signing.identity_token(staging=staging, interactive=False)
         except ReleaseError as exc:
@@ -169,24 +169,24 @@ def step_sign(run: ReleaseRun, target: Target) -> str:
             ) from None
     else:
         token = signing.identity_token(staging=staging)
-    run.identity_token = token
+    release.identity_token = token
     bundles = signing.sign_files(target_dists(target).files, token=token, staging=staging)
     target.signed = True
     return f"{len(bundles)} bundle(s) signed and verified"
 
 
-def step_gate(run: ReleaseRun, target: Target) -> str:
+def step_gate(release: ReleaseRun, target: Target) -> str:
     """Before anything leaves: index, credentials, remote, tag names, signing; all packages."""
-    return once_for_all(run, "gate", target, gate_all)
+    return once_for_all(release, "gate", target, gate_all)
 
 
-def build_epoch(run: ReleaseRun) -> int:
+def build_epoch(release: ReleaseRun) -> int:
     """The SOURCE_DATE_EPOCH the build step uses: the environment's, else HEAD's commit time."""
     given = os.environ.get("SOURCE_DATE_EPOCH", "")
-    return int(given) if given.isdigit() else git.commit_time(run.workspace.root, "HEAD")
+    return int(given) if given.isdigit() else git.commit_time(release.workspace.root, "HEAD")
 
 
-def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
+def _publish_to(release: ReleaseRun, target: Target, index: IndexConfig) -> str:
     from releasekit.publish import needs_confirmation, plan_publish, publish
     from releasekit.record import record_of, write_record
 
@@ -200,9 +200,9 @@ def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
             target.package.name,
             str(target.version),
             files,
-            commit=git.head(run.workspace.root),
+            commit=git.head(release.workspace.root),
             tag=target.tag,
-            source_date_epoch=build_epoch(run),
+            source_date_epoch=build_epoch(release),
         ),
     )
     target.already[index.name] = [p.name for p in plan.already]
@@ -210,12 +210,12 @@ def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
         target.published_to.append(index.name)
         raise SkipStep(f"already published on {index.name}: {len(plan.already)} file(s) match")
     interactive = sys.stdin is not None and sys.stdin.isatty()
-    if needs_confirmation(index, yes=run.options.yes, interactive=interactive):
+    if needs_confirmation(index, yes=release.options.yes, interactive=interactive):
         question = (
             f"upload {len(plan.to_upload)} file(s) of {target.package.name} {target.version} "
             f"to {index.name}? This cannot be undone."
         )
-        if run.confirm is None or not run.confirm(question):
+        if release.confirm is None or not release.confirm(question):
             raise CredentialsError(
                 f"upload to {index.name} not confirmed",
                 "answer 'y', or pass --yes (CI=true implies it)",
@@ -225,15 +225,17 @@ def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
 
     # signed in this run, or by an earlier job that handed its files and bundles along
     signed = target.signed or (
-        run.signing_on and all(signing.bundle_path(f).is_file() for f in files)
+        release.signing_on and all(signing.bundle_path(f).is_file() for f in files)
     )
     if index.is_pypi and signed:
         from releasekit.publish import upload_credentials
 
         if upload_credentials(index).password is None:  # trusted publishing
-            if run.identity_token is None:
-                run.identity_token = signing.identity_token(staging=run.staging, interactive=False)
-            signing.make_attestations(files, token=run.identity_token, staging=run.staging)
+            if release.identity_token is None:
+                release.identity_token = signing.identity_token(
+                    staging=release.staging, interactive=False
+                )
+            signing.make_attestations(files, token=release.identity_token, staging=release.staging)
             attestations = True
         else:
             log.info(
@@ -247,8 +249,8 @@ def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
         name=target.package.canonical_name,
         version=str(target.version),
         attestations=attestations,
-        retries=run.options.upload_retries,
-        backoff=run.options.upload_backoff,
+        retries=release.options.upload_retries,
+        backoff=release.options.upload_backoff,
         on_upload=target.uploaded.setdefault(index.name, []).append,
     )
     target.published_to.append(index.name)
@@ -256,7 +258,7 @@ def _publish_to(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
     return done + (f", {len(result.skipped)} already there" if result.skipped else "")
 
 
-def _verify_on(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
+def _verify_on(release: ReleaseRun, target: Target, index: IndexConfig) -> str:
     from releasekit.index import file_sha256
     from releasekit.signing import bundle_check
     from releasekit.verify import verify_published
@@ -266,31 +268,31 @@ def _verify_on(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
     # Signing configured and bundles beside the dists: every file the index serves
     # is checked against its bundle before it is installed.
     before_install = bundle_check(
-        run.workspace.config.signing,
+        release.workspace.config.signing,
         bundle_dir=target.dist_dir,
         name=package.name,
         version=str(target.version),
         tag=target.tag,
-        offline=run.options.rehearse,
+        offline=release.options.rehearse,
     )
     dependency_index = index.dependency_index
     if dependency_index is None and index.embedded:
         # the throwaway embedded index holds our packages, not their third-party
         # dependencies: those may come from PyPI (ours still only from this index)
-        dependency_index = run.workspace.config.index("pypi")
+        dependency_index = release.workspace.config.index("pypi")
     report = verify_published(
         index,
         package.canonical_name,
         str(target.version),
         console_scripts=package.console_scripts,
         smoke=[shlex.join(package.command(s, str(target.version))) for s in package.settings.smoke],
-        timeout=run.options.verify_timeout or package.settings.verify_timeout,
+        timeout=release.options.verify_timeout or package.settings.verify_timeout,
         dependency_index=dependency_index,
-        own_names=[p.canonical_name for p in run.workspace.packages],
+        own_names=[p.canonical_name for p in release.workspace.packages],
         before_install=before_install,
         expected={path.name: file_sha256(path) for path in target_dists(target).files},
         expected_source="the files this run built",
-        source_date_epoch=build_epoch(run),
+        source_date_epoch=build_epoch(release),
         require_reproducible=package.settings.reproducible,
     )
     target.reproducible = report.reproducible
@@ -299,44 +301,44 @@ def _verify_on(run: ReleaseRun, target: Target, index: IndexConfig) -> str:
     return f"{where}: {proofs[-1]}" if proofs else where
 
 
-def step_testpypi(run: ReleaseRun, target: Target) -> str:
+def step_testpypi(release: ReleaseRun, target: Target) -> str:
     """With --testpypi-first: publish to TestPyPI and verify from there."""
-    if run.testpypi is None:
+    if release.testpypi is None:
         raise SkipStep("no --testpypi-first")
-    published = _publish_to(run, target, run.testpypi)
-    verified = _verify_on(run, target, run.testpypi)
+    published = _publish_to(release, target, release.testpypi)
+    verified = _verify_on(release, target, release.testpypi)
     return f"{published}; {verified}"
 
 
-def step_publish(run: ReleaseRun, target: Target) -> str:
+def step_publish(release: ReleaseRun, target: Target) -> str:
     """Upload the files the index lacks; files already there (same sha256) are skipped."""
-    return _publish_to(run, target, run.index)
+    return _publish_to(release, target, release.index)
 
 
-def step_verify(run: ReleaseRun, target: Target) -> str:
+def step_verify(release: ReleaseRun, target: Target) -> str:
     """Fresh venvs, install the wheel and the sdist from the index only, prove the version."""
-    return _verify_on(run, target, run.index)
+    return _verify_on(release, target, release.index)
 
 
-def step_tag(run: ReleaseRun, target: Target) -> str:
+def step_tag(release: ReleaseRun, target: Target) -> str:
     """The annotated tag, pushed (each skipped when done; not made in a rehearsal)."""
-    root = run.workspace.root
-    if run.options.rehearse:
-        raise SkipStep(f"rehearsal: would tag {target.tag} and push it to {run.options.remote}")
+    root = release.workspace.root
+    if release.options.rehearse:
+        raise SkipStep(f"rehearsal: would tag {target.tag} and push it to {release.options.remote}")
     made = git.create_tag(root, target.tag, f"Release {target.package.name} {target.version}")
     target.tag_made = True
     line = "tagged" if made else "tag already there"
-    if run.options.push:
-        pushed = git.push_tag(root, target.tag, run.options.remote)
+    if release.options.push:
+        pushed = git.push_tag(root, target.tag, release.options.remote)
         target.tag_pushed = True
-        line += f", {'pushed to' if pushed else 'already on'} {run.options.remote}"
+        line += f", {'pushed to' if pushed else 'already on'} {release.options.remote}"
     return f"{target.tag}: {line}"
 
 
-def step_github_release(run: ReleaseRun, target: Target) -> str:
+def step_github_release(release: ReleaseRun, target: Target) -> str:
     """The GitHub release of the tag: notes, files and bundles (in GitHub Actions or asked)."""
-    wanted = github_release_wanted(run)
-    if run.options.rehearse:
+    wanted = github_release_wanted(release)
+    if release.options.rehearse:
         raise SkipStep(f"rehearsal: would make the GitHub release of {target.tag}")
     if not wanted:
         raise SkipStep(
@@ -346,7 +348,7 @@ def step_github_release(run: ReleaseRun, target: Target) -> str:
     from releasekit.github import release_package
 
     result = release_package(
-        run.workspace.root, target.package, target.version, target_dists(target).files
+        release.workspace.root, target.package, target.version, target_dists(target).files
     )
     if not result.changed:
         raise SkipStep(result.describe())
