@@ -54,6 +54,16 @@ def test_install_refuses_to_replace_the_projects_own_sessions(oxi_repo: Path) ->
     assert "FutureWarning" not in out
 
 
+def test_an_unknown_session_name_is_one_error_with_the_nearest_name(oxi_repo: Path) -> None:
+    _noxfile(oxi_repo, 'releasekit.nox.install(sessions=["biuld", "verify"])')
+    listed = nox(oxi_repo, "-l")
+    out = listed.stdout
+    assert listed.returncode != 0, out
+    assert "releasekit.nox.install() has no session(s) 'biuld' (did you mean 'build'?)" in out, out
+    assert "hint: releasekit's sessions are lint, build, sign, testpypi, publish, verify" in out
+    assert "Traceback" not in out and "ValueError" not in out
+
+
 def test_sessions_leaves_the_projects_own_alone(oxi_repo: Path) -> None:
     _noxfile(oxi_repo, 'releasekit.nox.install(sessions=["build", "verify"])')
     mine = nox(oxi_repo, "-s", "lint")

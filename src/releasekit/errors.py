@@ -27,6 +27,7 @@ __all__ = [
     "GateRefused",
     "GitError",
     "IndexError_",
+    "IndexFailure",
     "IndexTimeout",
     "IndexUnreachable",
     "InstallFailed",
@@ -34,6 +35,7 @@ __all__ = [
     "InvalidVersion",
     "LeakFound",
     "NewsError",
+    "NotConfirmed",
     "NotReproducible",
     "NotesError",
     "PackageNotFound",
@@ -46,6 +48,7 @@ __all__ = [
     "SmokeFailed",
     "TagError",
     "ToolNotFound",
+    "UnknownSession",
     "UploadRejected",
     "VerifyFailed",
     "VersionBurnt",
@@ -85,6 +88,10 @@ class ConfigError(ReleaseError):
 
 class SessionClash(ConfigError):
     """``releasekit.nox.install()`` would replace a session the noxfile defines."""
+
+
+class UnknownSession(ConfigError):
+    """``releasekit.nox.install(sessions=...)`` names a session releasekit does not have."""
 
 
 class WorkspaceError(ReleaseError):
@@ -229,11 +236,14 @@ class SmokeFailed(ReleaseError):
 # --- indexes, publish, verify ------------------------------------------------------
 
 
-class IndexError_(ReleaseError):  # trailing underscore: not the builtin IndexError
-    """A package index answered something releasekit cannot work with."""
+class IndexFailure(ReleaseError):
+    """A package index failed: it answered something releasekit cannot work with."""
 
 
-class IndexUnreachable(IndexError_):
+IndexError_ = IndexFailure  # its earlier name, kept: it is public (in __all__)
+
+
+class IndexUnreachable(IndexFailure):
     """The package index could not be reached."""
 
 
@@ -249,7 +259,11 @@ class CredentialsError(ReleaseError):
     """No credentials, or credentials the index refused."""
 
 
-class UploadRejected(IndexError_):
+class NotConfirmed(ReleaseError):
+    """An upload that needs a yes (to PyPI, without --yes or CI) did not get one."""
+
+
+class UploadRejected(IndexFailure):
     """The index refused an upload."""
 
 
@@ -257,11 +271,11 @@ class VersionExists(UploadRejected):
     """The index already has this version's file."""
 
 
-class VersionBurnt(IndexError_):
+class VersionBurnt(IndexFailure):
     """The index holds a file of this version with different content."""
 
 
-class VersionNotOnIndex(IndexError_):
+class VersionNotOnIndex(IndexFailure):
     """The version did not appear on the index in time."""
 
 

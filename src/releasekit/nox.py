@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextvars
+import difflib
 import functools
 import logging
 import os
@@ -46,7 +47,7 @@ from packaging.version import Version
 from releasekit import checks, model, output, pipeline
 from releasekit._process import find_uv
 from releasekit._secrets import scrubbed_env
-from releasekit.errors import CommandFailed, ReleaseError, SessionClash
+from releasekit.errors import CommandFailed, ReleaseError, SessionClash, UnknownSession
 from releasekit.interrupt import unwind_on_signals
 from releasekit.report import format_duration, show_progress
 from releasekit.session_names import set_session_names
@@ -562,6 +563,16 @@ def github_release(session: nox.Session) -> None:
         session.log(result.describe() + (f": {result.url}" if result.url else ""))
 
 
+def _unknown_sessions(unknown: Sequence[str]) -> UnknownSession:
+    nearest = [m for name in unknown for m in difflib.get_close_matches(name, SESSIONS, 1)]
+    return UnknownSession(
+        f"releasekit.nox.install() has no session(s) {', '.join(repr(u) for u in unknown)}"
+        + (f" (did you mean {', '.join(repr(n) for n in nearest)}?)" if nearest else ""),
+        f"releasekit's sessions are {', '.join(SESSIONS)}: "
+        "pass some of them to install(sessions=[...])",
+    )
+
+
 SESSIONS: dict[str, Callable[[nox.Session], None]] = {
     "lint": lint,
     "build": build,
@@ -590,7 +601,8 @@ def install(
     chosen = list(sessions) if sessions is not None else list(SESSIONS)
     unknown = [s for s in chosen if s not in SESSIONS]
     if unknown:
-        raise ValueError(f"unknown releasekit session(s) {unknown!r}; known: {sorted(SESSIONS)}")
+        # the noxfile is still loading: end nox with the two lines, as for a clash below
+        raise SystemExit(_unknown_sessions(unknown).render())
     if python is None and backend is None:
         venv_backend: str | None = "none"
     else:
