@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from releasekit import pipeline
-from releasekit.errors import ConfigError, ReleaseError
+from releasekit.errors import NotConfirmed, ReleaseError
 from releasekit.index import files_on_index, local_index
 from releasekit.workspace import load_workspace
 
@@ -84,27 +85,6 @@ def test_a_failed_local_step_sends_nothing(oxi_repo: Path, pypiserver: PypiServe
     assert "nothing left this machine" in failure
 
 
-@pytest.mark.parametrize(
-    "names",
-    [("publish", "build"), ("verify", "check"), ("tag", "preflight")],
-    ids=" before ".join,
-)
-def test_a_local_step_after_a_remote_one_is_refused(names: tuple[str, str]) -> None:
-    with pytest.raises(ConfigError, match="before"):
-        pipeline.check_step_order(steps(*names))
-
-
-def test_plan_names_steps_packages_versions_tags(oxi_repo: Path) -> None:
-    workspace = load_workspace(oxi_repo)
-    options = pipeline.ReleaseOptions(index="testpypi")
-    targets = pipeline.plan_release(workspace, workspace.select(all_packages=True), options=options)
-    text = pipeline.describe_plan(targets, options)
-    for needle in ("testpypi", "oxi-core", "oxi-adapter-reference", "0.1.0a1",
-                   "oxi-core-v0.1.0a1", "preflight", "publish", "verify", "tag"):  # fmt: skip
-        assert needle in text
-    assert text.index("oxi-core ") < text.index("oxi-adapter-reference")
-
-
 def test_plan_refuses_a_version_the_source_does_not_have(oxi_repo: Path) -> None:
     from packaging.version import Version
 
@@ -116,3 +96,43 @@ def test_plan_refuses_a_version_the_source_does_not_have(oxi_repo: Path) -> None
             versions={core.canonical_name: Version("0.2.0")},
         )  # fmt: skip
     assert "invoke bump" in info.value.hint
+
+
+def test_an_upload_to_pypi_that_nobody_confirmed_is_refused_and_sends_nothing(
+    oxi_repo: Path, upload_env: PypiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    workspace = load_workspace(oxi_repo)
+    # the real PyPI's rules (it asks before an upload), on a pypiserver on 127.0.0.1
+    like_pypi = replace(upload_env.index, name="pypi")
+    options = pipeline.ReleaseOptions(index="pypi", push=False)  # no --yes, no terminal
+    chosen = steps("build", "publish")
+    targets = pipeline.plan_release(workspace, [workspace.get("oxi-core")], options=options)
+    asked: list[str] = []
+
+    def answer(reply: bool) -> pipeline.ReleaseRun:
+        def confirm(question: str) -> bool:
+            asked.append(question)
+            return reply
+
+        return pipeline.ReleaseRun(
+            workspace, targets, options, like_pypi, pipeline.run_in_environment, confirm=confirm
+        )
+
+    report = pipeline.run_release(answer(True), chosen)
+    assert not report.ok and isinstance(report.error, NotConfirmed), report.summary()
+    assert asked == []  # a run that cannot ask never takes a yes from anyone
+    assert report.failed_step == "publish"
+    failure = report.failure()
+    assert "why: upload to pypi not confirmed: this run cannot ask (not at a terminal)" in failure
+    assert "hint: pass --yes to upload without a question (CI=true implies it)" in failure
+    assert "oxi-core 0.1.0a1: nothing uploaded" in failure
+    assert upload_env.listing() == {}
+
+    # at a terminal, a "no" refuses the same way
+    options = replace(options, interactive=True)
+    report = pipeline.run_release(answer(False), steps("publish"))
+    assert isinstance(report.error, NotConfirmed), report.summary()
+    assert asked == ["upload 2 file(s) of oxi-core 0.1.0a1 to pypi? This cannot be undone."]
+    assert "hint: answer 'y', or pass --yes (CI=true implies it)" in report.failure()
+    assert upload_env.listing() == {}

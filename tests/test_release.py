@@ -378,6 +378,10 @@ def test_a_local_step_after_a_remote_one_is_refused(oxi_repo: Path) -> None:
     def announce(run: pipeline.ReleaseRun, target: pipeline.Target) -> str:
         return "announced"
 
+    by_name = {step.name: step for step in pipeline.DEFAULT_STEPS}
+    for remote, local in (("publish", "build"), ("verify", "check"), ("tag", "preflight")):
+        with pytest.raises(ConfigError, match=f"local step '{local}' comes after '{remote}'"):
+            pipeline.check_step_order([by_name[remote], by_name[local]])
     late = pipeline.Step("announce", announce)
     with pytest.raises(ConfigError) as excinfo:
         pipeline.check_step_order([*pipeline.DEFAULT_STEPS, late])

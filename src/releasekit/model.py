@@ -90,6 +90,7 @@ class ReleaseOptions:
     upload_retries: int = 3  # per file, on transient failures (5xx, resets)
     upload_backoff: float = 1.0  # seconds before the first retry, doubled each time
     github_release: bool | None = None  # None: on inside GitHub Actions (GITHUB_ACTIONS=true)
+    interactive: bool = False  # someone can answer questions (the adapter decides: a terminal)
 
 
 @dataclass

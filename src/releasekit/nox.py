@@ -268,6 +268,11 @@ def _confirm(question: str) -> bool:
         return False
 
 
+def _interactive() -> bool:
+    """Whether someone can answer a question or sign in at a browser: a terminal, not CI."""
+    return sys.stdin is not None and sys.stdin.isatty() and not os.environ.get("CI")
+
+
 def _release_options(ns: argparse.Namespace, **overrides: Any) -> pipeline.ReleaseOptions:
     values: dict[str, Any] = {
         "index": getattr(ns, "index", "pypi"),
@@ -279,6 +284,7 @@ def _release_options(ns: argparse.Namespace, **overrides: Any) -> pipeline.Relea
         "push": not getattr(ns, "no_push", False),
         "verify_timeout": getattr(ns, "timeout", None),
         "github_release": getattr(ns, "github_release", None),
+        "interactive": _interactive(),
     }
     if getattr(ns, "retries", None) is not None:
         values["upload_retries"] = ns.retries

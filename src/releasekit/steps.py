@@ -15,7 +15,6 @@ import contextlib
 import logging
 import os
 import shlex
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from releasekit import git
 from releasekit._text import shown_path
 from releasekit.commands import run_commands
 from releasekit.config import IndexConfig
-from releasekit.errors import CredentialsError, ReleaseError
+from releasekit.errors import NotConfirmed, ReleaseError
 from releasekit.gate import gate_all, github_release_wanted, once_for_all, preflight_all
 from releasekit.model import ReleaseRun, SkipStep, Step, Target, target_dists
 from releasekit.resume import resume_dists
@@ -167,8 +166,8 @@ def step_sign(release: ReleaseRun, target: Target) -> str:
             raise SkipStep(
                 f"rehearsal without an identity token: not signed ({exc.message})"
             ) from None
-    else:
-        token = signing.identity_token(staging=staging)
+    else:  # a browser sign-in only when the adapter says someone is there
+        token = signing.identity_token(staging=staging, interactive=release.options.interactive)
     release.identity_token = token
     bundles = signing.sign_files(target_dists(target).files, token=token, staging=staging)
     target.signed = True
@@ -186,13 +185,63 @@ def build_epoch(release: ReleaseRun) -> int:
     return int(given) if given.isdigit() else git.commit_time(release.workspace.root, "HEAD")
 
 
+def _confirm_upload(release: ReleaseRun, target: Target, index: IndexConfig, count: int) -> None:
+    """PyPI takes an upload after --yes (CI implies it) or a 'y' at a terminal; else refused."""
+    from releasekit.publish import needs_confirmation
+
+    # would PyPI ask someone at a terminal? not for another index, nor with --yes or in CI
+    if not needs_confirmation(index, yes=release.options.yes, interactive=True):
+        return
+    if release.options.interactive and release.confirm is not None:
+        question = (
+            f"upload {count} file(s) of {target.package.name} {target.version} "
+            f"to {index.name}? This cannot be undone."
+        )
+        if release.confirm(question):
+            return
+        raise NotConfirmed(
+            f"upload to {index.name} not confirmed",
+            "answer 'y', or pass --yes (CI=true implies it)",
+        )
+    raise NotConfirmed(
+        f"upload to {index.name} not confirmed: this run cannot ask (not at a terminal)",
+        "pass --yes to upload without a question (CI=true implies it), "
+        "or run it at a terminal and answer 'y'",
+    )
+
+
+def _attest(release: ReleaseRun, target: Target, index: IndexConfig, files: list[Path]) -> bool:
+    """PEP 740 attestations for a signed upload to PyPI with trusted publishing: made or not."""
+    from releasekit import signing
+    from releasekit.publish import upload_credentials
+
+    # signed in this run, or by an earlier job that handed its files and bundles along
+    signed = target.signed or (
+        release.signing_on and all(signing.bundle_path(f).is_file() for f in files)
+    )
+    if not (index.is_pypi and signed):
+        return False
+    if upload_credentials(index).password is not None:
+        log.info(
+            "no PEP 740 attestations: %s takes them only with trusted publishing, "
+            "and this upload uses a token",
+            index.name,
+        )
+        return False
+    if release.identity_token is None:
+        release.identity_token = signing.identity_token(staging=release.staging, interactive=False)
+    signing.make_attestations(files, token=release.identity_token, staging=release.staging)
+    return True
+
+
 def _publish_to(release: ReleaseRun, target: Target, index: IndexConfig) -> str:
-    from releasekit.publish import needs_confirmation, plan_publish, publish
+    from releasekit.publish import plan_publish, publish
     from releasekit.record import record_of, write_record
 
-    dists = target_dists(target)
-    files = list(dists.files)
+    files = list(target_dists(target).files)
     plan = plan_publish(index, target.package.canonical_name, str(target.version), files)
+    if plan.to_upload:
+        _confirm_upload(release, target, index, len(plan.to_upload))
     # the release record: what is published, for `nox -s verify` and later runs to prove
     write_record(
         target.dist_dir,
@@ -209,46 +258,12 @@ def _publish_to(release: ReleaseRun, target: Target, index: IndexConfig) -> str:
     if not plan.to_upload:
         target.published_to.append(index.name)
         raise SkipStep(f"already published on {index.name}: {len(plan.already)} file(s) match")
-    interactive = sys.stdin is not None and sys.stdin.isatty()
-    if needs_confirmation(index, yes=release.options.yes, interactive=interactive):
-        question = (
-            f"upload {len(plan.to_upload)} file(s) of {target.package.name} {target.version} "
-            f"to {index.name}? This cannot be undone."
-        )
-        if release.confirm is None or not release.confirm(question):
-            raise CredentialsError(
-                f"upload to {index.name} not confirmed",
-                "answer 'y', or pass --yes (CI=true implies it)",
-            )
-    attestations = False
-    from releasekit import signing
-
-    # signed in this run, or by an earlier job that handed its files and bundles along
-    signed = target.signed or (
-        release.signing_on and all(signing.bundle_path(f).is_file() for f in files)
-    )
-    if index.is_pypi and signed:
-        from releasekit.publish import upload_credentials
-
-        if upload_credentials(index).password is None:  # trusted publishing
-            if release.identity_token is None:
-                release.identity_token = signing.identity_token(
-                    staging=release.staging, interactive=False
-                )
-            signing.make_attestations(files, token=release.identity_token, staging=release.staging)
-            attestations = True
-        else:
-            log.info(
-                "no PEP 740 attestations: %s takes them only with trusted publishing, "
-                "and this upload uses a token",
-                index.name,
-            )
     result = publish(
         index,
         files,
         name=target.package.canonical_name,
         version=str(target.version),
-        attestations=attestations,
+        attestations=_attest(release, target, index, files),
         retries=release.options.upload_retries,
         backoff=release.options.upload_backoff,
         on_upload=target.uploaded.setdefault(index.name, []).append,
