@@ -44,16 +44,22 @@ from nox.command import CommandFailed as NoxCommandFailed
 from packaging.version import InvalidVersion as PackagingInvalidVersion
 from packaging.version import Version
 
-from releasekit import checks, model, output, pipeline
+from releasekit import checks, commands, model, output, pipeline, steps
 from releasekit._process import find_uv
 from releasekit._secrets import scrubbed_env
 from releasekit.errors import CommandFailed, ReleaseError, SessionClash, UnknownSession
 from releasekit.interrupt import unwind_on_signals
 from releasekit.report import format_duration, show_progress
 from releasekit.session_names import set_session_names
+from releasekit.version_source import read_version
+from releasekit.versions import parse_version
+from releasekit.workflow import package_for_tag
 from releasekit.workspace import Package, Workspace, load_workspace
 
 __all__ = ["SESSIONS", "install", "run_pipeline"]
+
+# record, dists and github are imported in the sessions that use them: they load requests,
+# build and twine, which every `nox -l` (the noxfile imports this module) would pay for
 
 
 class _UsageError(ReleaseError):
@@ -118,8 +124,6 @@ def _split_targets(workspace: Workspace, tokens: Sequence[str]) -> Args:
         try:
             workspace.get(token)
         except ReleaseError as not_a_package:
-            from releasekit.workflow import package_for_tag
-
             tagged = package_for_tag(workspace, token)
             if tagged is not None:  # a release tag: its package at its version
                 args.packages.append(tagged[0].name)
@@ -135,8 +139,6 @@ def _split_targets(workspace: Workspace, tokens: Sequence[str]) -> Args:
 
 
 def _version(text: str) -> Version:
-    from releasekit.versions import parse_version
-
     return parse_version(text)
 
 
@@ -230,35 +232,16 @@ def _runner(session: nox.Session) -> model.CommandRunner:
                     ) from None
 
         return in_session
-    return pipeline.run_in_environment
+    return commands.run_in_environment
 
 
-def _install_tools(
-    session: nox.Session, workspace: Workspace, packages: Sequence[Package], kinds: Sequence[str]
-) -> None:
+def _install_tools(session: nox.Session, packages: Sequence[Package], kinds: Sequence[str]) -> None:
     """In a session venv, install the tools the lint/test commands name."""
     if isinstance(session.virtualenv, nox.virtualenv.PassthroughEnv):
         return
-    from releasekit.config import DEFAULT_LINT
-
-    tools: set[str] = set()
-    for package in packages:
-        for kind in kinds:
-            configured = getattr(package.settings, kind)
-            if configured is not None:
-                commands = configured
-            elif kind == "lint":
-                commands = DEFAULT_LINT
-            else:
-                commands = pipeline.default_test_commands(package.root)
-            for command in commands:
-                words = shlex.split(command)
-                if words[:2] == ["python", "-m"] and len(words) > 2:
-                    tools.add(words[2])
-                elif words and words[0] != "python":
-                    tools.add(words[0])
+    tools = commands.tools_named(packages, kinds)
     if tools:
-        session.install(*sorted(tools), env=_child_env(session), include_outer_env=False)
+        session.install(*tools, env=_child_env(session), include_outer_env=False)
 
 
 def _confirm(question: str) -> bool:
@@ -317,9 +300,7 @@ def _run_steps(
             _emit_json(output.plan_document(name, targets, options, steps))
         checks.require_gate(findings, planned=True)
         return
-    _install_tools(
-        session, workspace, packages, [s.name for s in steps if s.name in {"lint", "test"}]
-    )
+    _install_tools(session, packages, [s.name for s in steps if s.name in {"lint", "test"}])
     rerun = f"nox -s {session.name}" + (
         f" -- {shlex.join(session.posargs)}" if session.posargs else ""
     )
@@ -430,13 +411,9 @@ def verify(session: nox.Session) -> None:
     args = _split_targets(workspace, ns.targets)
     packages = _select(workspace, args, ns.all)
     from releasekit.record import verify_basis
-    from releasekit.signing import bundle_check
-    from releasekit.verify import verify_published
 
-    kinds: list[Any] = [k for k, on in (("wheel", ns.wheel), ("sdist", ns.sdist)) if on] or [
-        "wheel",
-        "sdist",
-    ]
+    kinds: list[Any] = [k for k, on in (("wheel", ns.wheel), ("sdist", ns.sdist)) if on]
+    kinds = kinds or ["wheel", "sdist"]
     index = workspace.config.index(ns.index)
     if index.embedded:
         raise _UsageError(
@@ -446,42 +423,18 @@ def verify(session: nox.Session) -> None:
         )
     reports = []
     for package in packages:
-        wanted = args.versions.get(package.canonical_name)
-        if wanted is None:
-            from releasekit.version_source import read_version
-
-            wanted = read_version(package)
+        wanted = str(args.versions.get(package.canonical_name) or read_version(package))
         if ns.plan:
             print(f"would verify {package.name} {wanted} from {index.name} ({', '.join(kinds)})")
             continue
         record_dir = Path(ns.bundles).resolve() if ns.bundles else package.dist_dir
-        basis = verify_basis(
-            workspace.root, package.name, str(wanted), package.tag(str(wanted)), record_dir
-        )
+        basis = verify_basis(workspace.root, package.name, wanted, package.tag(wanted), record_dir)
         if basis.note:
             session.log(basis.note)
-        report = verify_published(
-            index,
-            package.canonical_name,
-            str(wanted),
-            console_scripts=package.console_scripts,
-            smoke=[shlex.join(package.command(s, str(wanted))) for s in package.settings.smoke],
-            kinds=kinds,
-            timeout=ns.timeout or package.settings.verify_timeout,
-            dependency_index=index.dependency_index,
-            own_names=[p.canonical_name for p in workspace.packages],
-            before_install=bundle_check(
-                workspace.config.signing,
-                bundle_dir=record_dir,
-                name=package.name,
-                version=str(wanted),
-                tag=package.tag(str(wanted)),
-            ),
-            expected=basis.expected,
-            expected_source=basis.source,
-            source_date_epoch=basis.source_date_epoch,
-            require_reproducible=package.settings.reproducible,
-        )
+        report = steps.verify_package(
+            workspace, package, wanted, index, basis,
+            bundle_dir=record_dir, kinds=kinds, timeout=ns.timeout,
+        )  # fmt: skip
         for line in report.lines:
             session.log(line)
         session.log(f"verified {package.name} {wanted} on {index.name}")
@@ -556,7 +509,6 @@ def github_release(session: nox.Session) -> None:
     packages = _select(workspace, args, ns.all)
     from releasekit.dists import find_dists
     from releasekit.github import release_assets, release_package
-    from releasekit.version_source import read_version
 
     for package in packages:
         version = args.versions.get(package.canonical_name) or read_version(package)

@@ -15,8 +15,9 @@ import contextlib
 import logging
 import os
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from releasekit import git
 from releasekit._text import shown_path
@@ -27,6 +28,11 @@ from releasekit.gate import gate_all, github_release_wanted, once_for_all, prefl
 from releasekit.model import ReleaseRun, SkipStep, Step, Target, target_dists
 from releasekit.resume import resume_dists
 from releasekit.session_names import nox_command
+from releasekit.workspace import Package, Workspace
+
+if TYPE_CHECKING:
+    from releasekit.record import VerifyBasis
+    from releasekit.verify import DistKind, VerifyReport
 
 __all__ = [
     "DEFAULT_STEPS",
@@ -46,6 +52,7 @@ __all__ = [
     "step_test",
     "step_testpypi",
     "step_verify",
+    "verify_package",
 ]
 
 log = logging.getLogger("releasekit")
@@ -273,42 +280,72 @@ def _publish_to(release: ReleaseRun, target: Target, index: IndexConfig) -> str:
     return done + (f", {len(result.skipped)} already there" if result.skipped else "")
 
 
-def _verify_on(release: ReleaseRun, target: Target, index: IndexConfig) -> str:
-    from releasekit.index import file_sha256
+def verify_package(
+    workspace: Workspace,
+    package: Package,
+    version: str,
+    index: IndexConfig,
+    basis: VerifyBasis,
+    *,
+    bundle_dir: Path,
+    kinds: Sequence[DistKind] = ("wheel", "sdist"),
+    timeout: float | None = None,
+    offline: bool = False,
+) -> VerifyReport:
+    """Install ``package`` ``version`` from ``index`` in fresh venvs and prove it.
+
+    The verify step and ``nox -s verify`` both come here: ``basis`` is what the
+    index must serve (the files the run built, or the release record), and
+    signing bundles in ``bundle_dir`` are checked against every file before it
+    is installed.  Third-party dependencies come from the index's dependency
+    index; for the throwaway embedded index, which holds only our packages,
+    from PyPI (ours still only from ``index``).
+    """
     from releasekit.signing import bundle_check
     from releasekit.verify import verify_published
 
-    package = target.package
-
-    # Signing configured and bundles beside the dists: every file the index serves
-    # is checked against its bundle before it is installed.
-    before_install = bundle_check(
-        release.workspace.config.signing,
-        bundle_dir=target.dist_dir,
-        name=package.name,
-        version=str(target.version),
-        tag=target.tag,
-        offline=release.options.rehearse,
-    )
     dependency_index = index.dependency_index
     if dependency_index is None and index.embedded:
-        # the throwaway embedded index holds our packages, not their third-party
-        # dependencies: those may come from PyPI (ours still only from this index)
-        dependency_index = release.workspace.config.index("pypi")
-    report = verify_published(
+        dependency_index = workspace.config.index("pypi")
+    return verify_published(
         index,
         package.canonical_name,
-        str(target.version),
+        version,
         console_scripts=package.console_scripts,
-        smoke=[shlex.join(package.command(s, str(target.version))) for s in package.settings.smoke],
-        timeout=release.options.verify_timeout or package.settings.verify_timeout,
+        smoke=[shlex.join(package.command(s, version)) for s in package.settings.smoke],
+        kinds=kinds,
+        timeout=timeout or package.settings.verify_timeout,
         dependency_index=dependency_index,
-        own_names=[p.canonical_name for p in release.workspace.packages],
-        before_install=before_install,
-        expected={path.name: file_sha256(path) for path in target_dists(target).files},
-        expected_source="the files this run built",
-        source_date_epoch=build_epoch(release),
+        own_names=[p.canonical_name for p in workspace.packages],
+        before_install=bundle_check(
+            workspace.config.signing,
+            bundle_dir=bundle_dir,
+            name=package.name,
+            version=version,
+            tag=package.tag(version),
+            offline=offline,
+        ),
+        expected=basis.expected,
+        expected_source=basis.source,
+        source_date_epoch=basis.source_date_epoch,
         require_reproducible=package.settings.reproducible,
+    )
+
+
+def _verify_on(release: ReleaseRun, target: Target, index: IndexConfig) -> str:
+    from releasekit.index import file_sha256
+    from releasekit.record import VerifyBasis
+
+    built = {path.name: file_sha256(path) for path in target_dists(target).files}
+    report = verify_package(
+        release.workspace,
+        target.package,
+        str(target.version),
+        index,
+        VerifyBasis(built, "the files this run built", build_epoch(release)),
+        bundle_dir=target.dist_dir,
+        timeout=release.options.verify_timeout,
+        offline=release.options.rehearse,
     )
     target.reproducible = report.reproducible
     proofs = [line.strip() for line in report.lines if line.startswith(" ")]
