@@ -14,7 +14,7 @@ What it changes, compared with ``releasekit.nox.install()``:
 - the other sessions (build, verify, ...) are releasekit's own.
 
 A step is ``pipeline.Step(name, action, remote=..., description=...)``;
-``action(run, target)`` returns a line for the summary table, raises
+``action(release, target)`` returns a line for the summary table, raises
 ``pipeline.SkipStep("why")`` when it has nothing to do, or raises a
 ``releasekit.errors.ReleaseError`` (message + hint) to stop the release.
 Local steps must all come before the first remote one: releasekit refuses
@@ -32,7 +32,7 @@ from releasekit.errors import DistCheckFailed
 MAX_WHEEL_KB = 512
 
 
-def check_wheel_size(run: pipeline.ReleaseRun, target: pipeline.Target) -> str:
+def check_wheel_size(release: pipeline.ReleaseRun, target: pipeline.Target) -> str:
     """Refuse wheels larger than MAX_WHEEL_KB (a stray data file, a vendored blob)."""
     sizes = {wheel.name: wheel.stat().st_size for wheel in pipeline.target_dists(target).wheels}
     too_big = {name: size for name, size in sizes.items() if size > MAX_WHEEL_KB * 1024}
