@@ -14,7 +14,7 @@ from releasekit.errors import ConfigError, InvalidVersion, ReleaseError, TagErro
 from releasekit.literals import LITERAL_FIX_HINT, find_version_literals
 from releasekit.pins import plan_pin_edits
 from releasekit.version_source import find_version_source, plan_version_edit, read_version
-from releasekit.versions import BumpRequest, parse_version, plan_bump
+from releasekit.versions import BumpRequest, is_final, parse_version, plan_bump, same_version
 from releasekit.workspace import Package, Workspace, load_workspace
 from tests.conftest import git
 
@@ -192,6 +192,38 @@ def test_parse_version_quotes_the_input() -> None:
         parse_version("1.0.0-final-final")
     assert "'1.0.0-final-final'" in info.value.message
     assert "1.2.0rc1" in info.value.hint
+
+
+def test_parse_version_names_where_the_text_came_from() -> None:
+    with pytest.raises(InvalidVersion) as info:
+        parse_version("one", where="pyproject.toml [project] version")
+    assert info.value.message == "pyproject.toml [project] version: 'one' is not a PEP 440 version"
+
+
+@pytest.mark.parametrize(
+    ("version", "final"),
+    [
+        ("1.0.0", True),
+        ("1.0.0rc1", False),
+        ("1.0.0.dev1", False),
+        ("1.0.0.post1", True),
+        ("1.0.0.post1.dev1", False),
+        ("not a version", True),  # unknown shape: the safe side of "may its tag go?"
+    ],
+)
+def test_is_final(version: str, final: bool) -> None:
+    assert is_final(version) is final
+    if version != "not a version":
+        assert is_final(Version(version)) is final
+
+
+@pytest.mark.parametrize(
+    ("text", "same"),
+    [("1.0.0", True), ("v1.0", True), ("1.0.0-rc1", False), ("1.0.0 ", True), ("x", False)],
+)
+def test_same_version(text: str, same: bool) -> None:
+    assert same_version(text, Version("1.0.0")) is same
+    assert same_version(None, Version("1.0.0")) is False
 
 
 # --- version sources ---------------------------------------------------------------------------

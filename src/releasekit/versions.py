@@ -1,4 +1,4 @@
-"""PEP 440 version arithmetic: parsing, the bump rules, final or not.
+"""PEP 440 version arithmetic: parsing, comparing, the bump rules, final or not.
 
 :func:`plan_bump` is pure version arithmetic (the rules of DESIGN §5, every
 rule listed in ``docs/reference/bump-rules.md``).  Nothing here reads or
@@ -18,8 +18,10 @@ from releasekit.errors import InvalidVersion, VersionError
 __all__ = [
     "PHASES",
     "BumpRequest",
+    "is_final",
     "parse_version",
     "plan_bump",
+    "same_version",
 ]
 
 PHASES = ("a", "b", "rc")
@@ -58,6 +60,30 @@ def parse_version(text: object, *, where: str | None = None) -> Version:
             else f"{where}: {text!r} is not a PEP 440 version"
         )
         raise InvalidVersion(message, _VERSION_EXAMPLES) from None
+
+
+def same_version(text: str | None, version: Version) -> bool:
+    """True when ``text`` spells ``version`` (``v1.0``, ``1.0.0-rc1``...); False for no version."""
+    if text is None:
+        return False
+    try:
+        return Version(text.strip()) == version
+    except packaging.version.InvalidVersion:
+        return False
+
+
+def is_final(version: Version | str) -> bool:
+    """True for a final release (no a/b/rc/dev part), whose tag is never deleted or moved.
+
+    A post-release of a final release is final.  Text that is no version
+    counts as final: the safe side for a question that guards deletions.
+    """
+    if isinstance(version, str):
+        try:
+            version = Version(version)
+        except packaging.version.InvalidVersion:
+            return True
+    return not (version.is_prerelease or version.is_devrelease)
 
 
 @dataclass(frozen=True)
