@@ -11,7 +11,7 @@ from packaging.version import Version
 
 from releasekit.edits import apply_edits
 from releasekit.errors import NotesError
-from releasekit.notes import STUB_MARKER, check_notes, notes_state, plan_errata, plan_notes
+from releasekit.notes import STUB_MARKER, notes_state, plan_errata, plan_notes, require_notes
 from releasekit.workspace import Package, load_workspace
 
 TODAY = date(2026, 4, 30)
@@ -202,7 +202,7 @@ def test_the_new_section_goes_at_the_top_in_the_files_own_style(tmp_path: Path, 
     assert notes_state(package, OLD) == "filled"  # the old section is found in each style
     assert notes_state(package, NEW) == "missing"
     with pytest.raises(NotesError, match=r"has no \[1\.3\.0\] section"):
-        check_notes(package, NEW)
+        require_notes(package, NEW)
 
     apply_edits(plan_notes(package, NEW, today=TODAY))
     after = (tmp_path / filename).read_text()
@@ -212,7 +212,7 @@ def test_the_new_section_goes_at_the_top_in_the_files_own_style(tmp_path: Path, 
     assert plan_notes(package, NEW, today=TODAY) == [], "a second run changes nothing"
     if "frobnicator" in before:  # what was under Unreleased is the new version's notes
         assert notes_state(package, NEW) == "filled"
-        check_notes(package, NEW)
+        require_notes(package, NEW)
     else:
         assert notes_state(package, NEW) == "stub"
 
@@ -224,7 +224,7 @@ def test_a_filled_section_passes_the_notes_check_in_each_style(tmp_path: Path, s
     apply_edits(plan_notes(package, NEW, today=TODAY))
     path = tmp_path / filename
     path.write_text(path.read_text().replace(STUB_MARKER, "- Made it faster."))
-    check_notes(package, NEW)
+    require_notes(package, NEW)
     assert notes_state(package, NEW) == "filled"
 
 

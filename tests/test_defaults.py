@@ -15,7 +15,7 @@ from releasekit import pipeline
 from releasekit._process import run as run_process
 from releasekit.edits import apply_edits
 from releasekit.errors import NotesError, ToolNotFound
-from releasekit.notes import check_notes, notes_location, notes_style, plan_notes
+from releasekit.notes import notes_location, notes_style, plan_notes, require_notes
 from releasekit.workspace import load_workspace
 from tests.conftest import git
 from tests.test_nox_sessions import nox
@@ -193,10 +193,10 @@ def test_the_found_changelog_is_where_notes_are_asked_for_and_written(tmp_path: 
     )
     package = load_workspace(root).packages[0]
     with pytest.raises(NotesError, match=r"'CHANGELOG\.md' has no \[1\.0\.0\] section"):
-        check_notes(package, Version("1.0.0"))
+        require_notes(package, Version("1.0.0"))
     apply_edits(plan_notes(package, Version("1.0.0"), today=date(2026, 4, 30)))
     assert (root / "CHANGELOG.md").read_text() == (
         "# Changelog\n\n## [Unreleased]\n\n## [1.0.0] - 2026-04-30\n\n- Fixed the frobnicator.\n"
     )
-    check_notes(package, Version("1.0.0"))
+    require_notes(package, Version("1.0.0"))
     assert not (root / "docs").exists()

@@ -13,12 +13,12 @@ from releasekit.edits import apply_edits
 from releasekit.errors import NotesError
 from releasekit.notes import (
     STUB_MARKER,
-    check_notes,
     notes_location,
     notes_state,
     plan_errata,
     plan_notes,
     release_marks,
+    require_notes,
 )
 from releasekit.pins import plan_pin_edits
 from releasekit.version_source import plan_version_edit, read_version
@@ -59,7 +59,7 @@ def test_notes_stub_is_created_then_checked_until_written(tmp_path: Path) -> Non
     assert notes_location(package, V1) == path
     assert notes_state(package, V1) == "missing"
     with pytest.raises(NotesError) as missing:
-        check_notes(package, V1)
+        require_notes(package, V1)
     assert "'docs/release-notes/v1.0.0.md' does not exist" in missing.value.message
     assert missing.value.hint.startswith(
         "create them with `invoke notes --package demo --version 1.0.0`"
@@ -71,7 +71,7 @@ def test_notes_stub_is_created_then_checked_until_written(tmp_path: Path) -> Non
     assert path.read_text(encoding="utf-8") == f"# demo 1.0.0\n\n{STUB_MARKER}\n"
     assert notes_state(package, V1) == "stub"
     with pytest.raises(NotesError) as stub:
-        check_notes(package, V1)
+        require_notes(package, V1)
     assert "untouched stub" in stub.value.message
     assert f"write what changed in {path}" in stub.value.hint
     assert plan_notes(package, V1) == []  # never overwrites
@@ -82,7 +82,7 @@ def test_notes_stub_is_created_then_checked_until_written(tmp_path: Path) -> Non
     assert notes_state(package, V1) == "stub"  # headings alone say nothing
     path.write_text("# demo 1.0.0\n\n## Added\n\n- `demo --json`\n", encoding="utf-8")
     assert notes_state(package, V1) == "filled"
-    check_notes(package, V1)
+    require_notes(package, V1)
 
 
 def test_without_configuration_notes_go_to_the_default_directory(tmp_path: Path) -> None:
@@ -162,7 +162,7 @@ def test_unreleased_becomes_the_version_section(tmp_path: Path, crlf: bool) -> N
     assert notes_location(package, V1) == tmp_path / "CHANGELOG.md"
     assert notes_state(package, V1) == "missing"
     with pytest.raises(NotesError, match=r"has no \[1.0.0\] section"):
-        check_notes(package, V1)
+        require_notes(package, V1)
     [edit] = plan_notes(package, V1, today=TODAY)
     expected = textwrap.dedent(CHANGELOG).replace(
         "## [Unreleased]\n", "## [Unreleased]\n\n## [1.0.0] - 2026-04-30\n"
@@ -172,7 +172,7 @@ def test_unreleased_becomes_the_version_section(tmp_path: Path, crlf: bool) -> N
     assert edit.after == expected
     apply_edits([edit])
     assert notes_state(package, V1) == "filled"
-    check_notes(package, V1)
+    require_notes(package, V1)
     assert notes_state(package, Version("0.9.0")) == "filled"
     assert plan_notes(package, V1, today=TODAY) == []
 
@@ -184,7 +184,7 @@ def test_an_empty_unreleased_section_gives_an_empty_version_section(tmp_path: Pa
     assert text == "# Changelog\n\n## [Unreleased]\n\n## [1.0.0] - 2026-04-30\n"
     assert notes_state(package, V1) == "stub"
     with pytest.raises(NotesError) as info:
-        check_notes(package, V1)
+        require_notes(package, V1)
     assert "CHANGELOG.md" in info.value.hint
 
 

@@ -37,7 +37,6 @@ __all__ = [
     "STUB_MARKER",
     "NotesState",
     "ReleaseMark",
-    "check_notes",
     "found_changelog",
     "notes_location",
     "notes_state",
@@ -45,7 +44,9 @@ __all__ = [
     "notes_text",
     "plan_errata",
     "plan_notes",
+    "plan_notes_entry",
     "release_marks",
+    "require_notes",
 ]
 
 NotesState = Literal["filled", "stub", "missing"]
@@ -142,13 +143,6 @@ def _is_text_line(line: str) -> bool:
     """Not blank and not a link reference: what a new block goes after."""
     stripped = line.strip()
     return bool(stripped) and not _LINK_REFERENCE.match(stripped)
-
-
-def _is_version_label(label: str, version: Version) -> bool:
-    try:
-        return Version(label.removeprefix("v")) == version
-    except packaging.version.InvalidVersion:
-        return False
 
 
 @dataclass(frozen=True)
@@ -396,8 +390,11 @@ def notes_state(package: Package, version: Version) -> NotesState:
     return "filled"
 
 
-def check_notes(package: Package, version: Version) -> None:
-    """Raise :class:`~releasekit.errors.NotesError` unless the notes of ``version`` are written."""
+def require_notes(package: Package, version: Version) -> None:
+    """Raise :class:`~releasekit.errors.NotesError` unless the notes of ``version`` are written.
+
+    (:func:`releasekit.checks.check_notes` is the preflight's form: it returns findings.)
+    """
     style, _template = notes_style(package)
     path, _text = _section_text(package, version)
     shown = shown_path(path, package.workspace_root)
@@ -422,9 +419,67 @@ def check_notes(package: Package, version: Version) -> None:
 
 def notes_text(package: Package, version: Version) -> str:
     """The written release notes of ``version`` (checked first): a GitHub release's body."""
-    check_notes(package, version)
+    require_notes(package, version)
     _path, text = _section_text(package, version)
     return (text or "").strip() + "\n"
+
+
+check_notes = require_notes
+"""The old name of :func:`require_notes` (documented before), kept for code that imports it."""
+
+
+# --- an entry with given paragraphs (rollback) ----------------------------------------------
+
+
+def _paragraph_lines(paragraphs: Sequence[str], nl: str) -> list[str]:
+    lines: list[str] = []
+    for n, paragraph in enumerate(paragraphs):
+        lines += [*([nl] if n else []), paragraph + nl]
+    return lines
+
+
+def plan_notes_entry(
+    package: Package,
+    version: Version,
+    paragraphs: Sequence[str],
+    *,
+    reason: str,
+    pending: Sequence[FileEdit] = (),
+) -> list[FileEdit]:
+    """The notes of ``version`` holding ``paragraphs``, started (:func:`plan_notes`) when missing.
+
+    The paragraphs replace the stub's placeholder line, or follow what the
+    entry (the notes file, or the version's changelog section) already says;
+    the entry then passes ``invoke notes --check``.  [] when the first
+    paragraph is there already (an earlier run wrote it).  ``reason``: what
+    the edit is for, shown to the user.
+    """
+    style, _template = notes_style(package)
+    path = notes_location(package, version)
+    before = planned_text(path, pending)
+    stub = plan_notes(package, version, pending=pending)
+    text = stub[0].after if stub else before
+    if text is None or paragraphs[0] in text:
+        return []
+    nl = _newline(text)
+    lines = text.splitlines(keepends=True)
+    start, end = 0, len(lines)
+    section = _version_section(lines, version) if style == "changelog" else None
+    if section is not None:
+        start, end = section.body, section.end
+    block = _paragraph_lines(paragraphs, nl)
+    marker = next((i for i in range(start, end) if lines[i].strip() == STUB_MARKER), None)
+    if marker is not None:
+        lines[marker : marker + 1] = block
+    else:
+        last = max((i for i in range(start, end) if _is_text_line(lines[i])), default=start - 1)
+        if last >= 0 and not lines[last].endswith(("\n", "\r")):
+            lines[last] += nl
+        if last + 1 < len(lines) and lines[last + 1].strip():
+            block.append(nl)  # keep a blank line before what follows
+        lines[last + 1 : last + 1] = [nl, *block]
+    shown = shown_path(path, package.workspace_root)
+    return [FileEdit(path, before, "".join(lines), f"{reason} in {shown}")]
 
 
 # --- errata and status marks -------------------------------------------------------------------
