@@ -2,7 +2,8 @@
 
 :func:`plan_version_change` computes every file edit a bump makes without
 writing anything; :func:`releasekit.edits.apply_edits` then writes them all or
-none.  The invoke ``bump`` task and the rollback republish share this.
+none.  :func:`plan_version_move` (the version source, ``version-files`` and
+sibling pins) is shared with the rollback's republish.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "dependent_request",
     "plan_bumps",
     "plan_version_change",
+    "plan_version_move",
     "uv_lock_path",
 ]
 
@@ -104,10 +106,7 @@ def plan_version_change(
     old = read_version(package)
     new = plan_bump(old, request)
     source = find_version_source(package)
-    edits = list(plan_version_edit(package, new, pending=pending))
-    edits.extend(plan_version_files_edits(package, new, pending=[*pending, *edits]))
-    pin_edits, warnings = plan_pin_edits(workspace, package, old, new, pending=[*pending, *edits])
-    edits.extend(pin_edits)
+    edits, warnings = plan_version_move(workspace, package, new, pinned=[old], pending=pending)
     edits.extend(plan_notes(package, new, today=today, pending=[*pending, *edits]))
     edits.extend(plan_collect_news(package, new, today=today, pending=[*pending, *edits]))
     return VersionChange(
@@ -119,6 +118,31 @@ def plan_version_change(
         warnings=tuple(warnings),
         literals=tuple(find_version_literals(package)),
     )
+
+
+def plan_version_move(
+    workspace: Workspace,
+    package: Package,
+    new: Version,
+    *,
+    pinned: Sequence[Version],
+    pending: Sequence[FileEdit] = (),
+) -> tuple[list[FileEdit], list[str]]:
+    """The edits that move ``package`` to ``new``, and the warnings about sibling specifiers.
+
+    The version source and every ``version-files`` entry get ``new``; every
+    sibling pin ``==V`` for each ``V`` in ``pinned`` becomes ``==new``.  A
+    bump passes the old version; a rollback also the bad one.  Built on top
+    of ``pending``.
+    """
+    edits = list(plan_version_edit(package, new, pending=pending))
+    edits.extend(plan_version_files_edits(package, new, pending=[*pending, *edits]))
+    warnings: list[str] = []
+    for old in dict.fromkeys(pinned):
+        pins, found = plan_pin_edits(workspace, package, old, new, pending=[*pending, *edits])
+        edits.extend(pins)
+        warnings.extend(found)
+    return edits, list(dict.fromkeys(warnings))
 
 
 def _pins_exactly(workspace: Workspace, dependent: Package, bumped: Package) -> bool:
