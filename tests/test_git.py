@@ -68,14 +68,6 @@ def test_not_a_repository(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("version", "final"),
-    [("1.0.0", True), ("1.0.0rc1", False), ("1.0.0.dev1", False), ("1.0.0.post1", True)],
-)
-def test_is_final_version(version: str, final: bool) -> None:
-    assert rkgit.is_final_version(version) is final
-
-
-@pytest.mark.parametrize(
     "tag",
     [
         "v1.0.0", "oxi-core-v0.1.0a1", "pkg/v1.0", "oxi core v1.0", "v1..0", "v1.0.", "a~b",

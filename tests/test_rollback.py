@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ from releasekit.rollback import (
     Assessment,
     RollbackPlan,
     apply_rollback,
+    assess,
     decide,
     plan_rollback,
     yank_url,
@@ -241,6 +245,85 @@ def test_nothing_answered_escalates_and_changes_nothing(released: Path) -> None:
     assert any("nothing will be changed" in line for line in result.describe())
     assert "nothing was changed" in apply_rollback(workspace, result)[0]
     assert repo_state(released) == before
+
+
+# --- the questions, asked when the adapter allows it -----------------------------------------
+
+
+class Answers:
+    """Replies to the rollback questions, in order; records every prompt it was shown."""
+
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
+        self.prompts: list[str] = []
+
+    def __call__(self, prompt: str) -> str:
+        self.prompts.append(prompt)
+        return self.replies.pop(0)
+
+
+def test_the_questions_stop_at_the_first_yes_then_ask_the_reason(released: Path) -> None:
+    answers = Answers("n", "", "Yes", REASON)
+    assessment = assess(ask=answers)
+    assert answers.replies == []
+    assert answers.prompts == [
+        f"{QUESTIONS[0][1]} [y/N] ",
+        f"{QUESTIONS[1][1]} [y/N] ",
+        f"{QUESTIONS[2][1]} [y/N] ",
+        "In one line, what is wrong? ",
+    ]
+    assert assessment == Assessment(user_visible=True, reason=REASON)
+
+    workspace = load_workspace(released)
+    result = plan(workspace, A1, assessment=assessment)
+    apply_rollback(workspace, result)
+    assert read_version(load_workspace(released).get("oxi-core")) == A2
+    assert REASON in notes_location(workspace.get("oxi-core"), A2).read_text()
+
+
+def test_no_yes_to_any_question_escalates(released: Path) -> None:
+    answers = Answers("n", "no", "N", "nope", "")
+    assessment = assess(ask=answers)
+    assert len(answers.prompts) == 5 and answers.replies == []
+    workspace = load_workspace(released)
+    assert plan(workspace, A1, assessment=assessment).decision.decision == "escalate"
+
+
+def test_nothing_is_asked_when_a_flag_answers_or_the_adapter_forbids_prompts() -> None:
+    answers = Answers()
+    assert assess(security=True, reason="a leaked token", ask=answers).security
+    assert assess(cosmetic=True, ask=answers) == Assessment(cosmetic=True)
+    assert answers.prompts == []
+    assert assess(ask=None) == Assessment()  # not interactive: no answer, escalate
+    given = Answers("n", "n", "n", "y")
+    assert assess(reason="given", ask=given) == Assessment(cosmetic=True, reason="given")
+    assert len(given.prompts) == 4  # the reason was given: not asked
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal (POSIX)")
+def test_invoke_rollback_asks_in_a_terminal(released: Path) -> None:
+    """`invoke rollback PACKAGE VERSION` with no flag, its stdin a terminal, asks the tree."""
+    import pty
+
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "invoke", "rollback", "oxi-core", "0.1.0a1"],
+            cwd=released, stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=env,
+        )  # fmt: skip
+        os.write(leader, f"n\nn\ny\n{REASON}\n".encode())
+        out, err = proc.communicate(timeout=600)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 0, err
+    assert QUESTIONS[2][1] in out and QUESTIONS[3][1] not in out
+    assert "oxi-core 0.1.0a1: republish" in out
+    assert f"reason: {REASON}" in out
+    assert 'version = "0.1.0a2"' in (released / "pyproject.toml").read_text()
+    assert REASON in (released / "docs/release-notes/v0.1.0a2.md").read_text()
 
 
 def test_a_released_sibling_with_a_moved_pin_gets_its_own_new_version(released: Path) -> None:

@@ -1,16 +1,14 @@
-"""git, as the release steps need it: clean tree, branch, tags, push.
+"""Every git command releasekit runs: clean tree, branch, tags, push, history, restores.
 
 Everything runs ``git`` through :func:`releasekit._process.run`; git's own
 refusals become :class:`~releasekit.errors.GitError` (or a subclass) with a
-hint.
+hint.  No other module builds a git command line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-
-from packaging.version import InvalidVersion as _PackagingInvalidVersion
-from packaging.version import Version
 
 from releasekit._process import run
 from releasekit.errors import CommandFailed, DirtyWorkingTree, GitError, TagError
@@ -18,18 +16,20 @@ from releasekit.errors import CommandFailed, DirtyWorkingTree, GitError, TagErro
 __all__ = [
     "changed_paths",
     "check_tag_name",
-    "commit_files",
     "commit_messages",
     "commit_time",
     "create_tag",
     "current_branch",
     "delete_tag",
+    "diff_status",
     "dirty_paths",
+    "file_at",
     "has_remote",
     "head",
     "identity_problem",
-    "is_final_version",
+    "intend_to_add",
     "last_tag",
+    "paths_at",
     "push_tag",
     "push_tag_dry_run",
     "remote_tag_target",
@@ -37,8 +37,7 @@ __all__ = [
     "repo_root",
     "require_clean",
     "reset_hard",
-    "run_git",
-    "tag_message",
+    "restore_from",
     "tag_name_problem",
     "tag_target",
     "tags",
@@ -48,19 +47,16 @@ _REMOTE_TIMEOUT = 120.0  # seconds for the remote to answer a dry-run push
 _REF_FORBIDDEN = set(" ~^:?*[\\\x7f")
 
 
-def _git(repo: Path, *args: str, what: str = "git", hint: str = "") -> str:
+def _git(repo: Path, *args: str, what: str = "git", hint: str = "", strip: bool = True) -> str:
+    """Run ``git ARGS`` in ``repo``; its output (stripped unless ``strip`` is False).
+
+    A failure is a :class:`GitError` carrying git's message and ``hint``.
+    """
     try:
-        return run(["git", *args], cwd=repo, what=what, hint=hint).stdout.strip()
+        out = run(["git", *args], cwd=repo, what=what, hint=hint).stdout
     except CommandFailed as exc:
         raise GitError(exc.message, exc.hint) from None
-
-
-def run_git(repo: Path, *args: str, what: str = "git", hint: str = "") -> str:
-    """Run ``git ARGS`` in ``repo``; its output (unstripped), or a GitError with the hint."""
-    try:
-        return run(["git", *args], cwd=repo, what=what, hint=hint).stdout
-    except CommandFailed as exc:
-        raise GitError(exc.message, exc.hint) from None
+    return out.strip() if strip else out
 
 
 def reset_hard(repo: Path) -> None:
@@ -113,9 +109,11 @@ def head(repo: Path) -> str:
     return _git(repo, "rev-parse", "HEAD", what="git rev-parse")
 
 
-def tags(repo: Path, pattern: str = "*") -> list[str]:
-    """Local tag names matching the glob ``pattern``."""
-    return _git(repo, "tag", "--list", pattern, what="git tag").splitlines()
+def tags(
+    repo: Path, pattern: str = "*", *, hint: str = "run releasekit inside the git repository"
+) -> list[str]:
+    """Local tag names matching the glob ``pattern``; outside a repository, a GitError."""
+    return _git(repo, "tag", "--list", pattern, what="git tag --list", hint=hint).split()
 
 
 def tag_target(repo: Path, tag: str) -> str | None:
@@ -126,11 +124,6 @@ def tag_target(repo: Path, tag: str) -> str | None:
         check=False,
     )
     return proc.stdout.strip() or None if proc.returncode == 0 else None
-
-
-def tag_message(repo: Path, tag: str) -> str:
-    """The annotation of ``tag`` (empty for a lightweight tag)."""
-    return _git(repo, "tag", "--list", "--format=%(contents)", tag, what="git tag")
 
 
 def remote_tag_target(repo: Path, tag: str, remote: str = "origin") -> str | None:
@@ -215,30 +208,6 @@ def delete_tag(repo: Path, tag: str, remote: str | None = "origin") -> list[str]
         _git(repo, "push", remote, f":refs/tags/{tag}", what="git push --delete")
         done.append(remote)
     return done
-
-
-def commit_files(repo: Path, paths: list[Path], message: str) -> str:
-    """Stage ``paths`` and commit them; returns the new commit id."""
-    _git(repo, "add", "--", *[str(p) for p in paths], what="git add")
-    _git(
-        repo,
-        "commit",
-        "--quiet",
-        "--message",
-        message,
-        what="git commit",
-        hint="set user.name and user.email in git config",
-    )
-    return head(repo)
-
-
-def is_final_version(version: str) -> bool:
-    """True for a final release (no a/b/rc/dev): its tag must never be deleted."""
-    try:
-        parsed = Version(version)
-    except _PackagingInvalidVersion:
-        return True  # unknown shape: treat as final, the safe side
-    return not (parsed.is_prerelease or parsed.is_devrelease)
 
 
 def tag_name_problem(tag: str) -> str | None:
@@ -390,3 +359,65 @@ def commit_messages(
         subject, _sep, body = record.strip("\n").partition("\x1f")
         messages.append((subject.strip(), body.strip()))
     return messages
+
+
+# --- restoring a good release's files (rollback --from-good) ----------------------------------
+
+
+def diff_status(repo: Path, rev: str, pathspec: Sequence[str]) -> list[tuple[str, str]]:
+    """(status, path) of every file under ``pathspec`` that differs between ``rev`` and HEAD.
+
+    Renames count as a removal and an addition.  ``A``: added since ``rev``;
+    ``M``/``T``: changed; ``D``: deleted since ``rev``.  Paths are relative to
+    the repository root.
+    """
+    out = _git(
+        repo, "diff", "--name-status", "--no-renames", "-z", rev, "HEAD", "--", *pathspec,
+        what="git diff", strip=False,
+    )  # fmt: skip
+    parts = [p for p in out.split("\0") if p]
+    return [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+
+
+def file_at(repo: Path, rev: str, path: str) -> str:
+    """The text of ``path`` (relative to the repository root) as ``rev`` has it."""
+    return _git(repo, "show", f"{rev}:{path}", what="git show", strip=False)
+
+
+def paths_at(repo: Path, rev: str, paths: Sequence[str]) -> set[str]:
+    """Which of ``paths`` exist in ``rev``."""
+    out = _git(
+        repo, "ls-tree", "-r", "-z", "--name-only", rev, "--", *paths,
+        what="git ls-tree", strip=False,
+    )  # fmt: skip
+    return {p for p in out.split("\0") if p}
+
+
+def restore_from(repo: Path, rev: str, paths: Sequence[str], message: str) -> str:
+    """Commit ``paths`` as ``rev`` has them (those absent there are removed); the new commit.
+
+    The tree must be clean before.  On any failure (a hook, no identity, an
+    interrupt) every file is put back as HEAD has it and the error is raised.
+    """
+    present = paths_at(repo, rev, paths)
+    checkout = [p for p in paths if p in present]
+    remove = [p for p in paths if p not in present]
+    try:
+        if checkout:
+            _git(repo, "checkout", rev, "--", *checkout, what="git checkout")
+        if remove:
+            _git(repo, "rm", "-q", "--", *remove, what="git rm")
+        _git(
+            repo, "commit", "-q", "-m", message, what="git commit",
+            hint="set user.name and user.email in git config, or fix what the hook reports",
+        )  # fmt: skip
+    except BaseException:
+        reset_hard(repo)  # the tree was clean before: put every file back
+        raise
+    return head(repo)
+
+
+def intend_to_add(repo: Path, paths: Sequence[str]) -> None:
+    """``git add --intent-to-add``: new files that ``git commit -a`` will take."""
+    if paths:
+        _git(repo, "add", "--intent-to-add", "--", *paths, what="git add --intent-to-add")

@@ -24,7 +24,7 @@ import tomlkit
 import tomlkit.items
 from packaging.version import Version
 
-from releasekit import sources
+from releasekit import git, sources
 from releasekit._text import shown_path
 from releasekit.config import parse_toml
 from releasekit.edits import FileEdit, planned_text
@@ -66,16 +66,10 @@ def _tag_pattern(package: Package) -> re.Pattern[str]:
 
 
 def _all_tags(package: Package) -> list[str]:
-    from releasekit import git
-
-    out = git.run_git(
+    return git.tags(
         package.root,
-        "tag",
-        "--list",
-        what="git tag --list",
         hint="a version taken from git tags needs the git repository; run releasekit inside it",
     )
-    return out.split()
 
 
 def tagged_versions(package: Package) -> list[Version]:

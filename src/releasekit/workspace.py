@@ -402,7 +402,7 @@ def _repo_tags(root: Path) -> list[str]:
     from releasekit import git
 
     try:
-        return git.run_git(root, "tag", "--list", what="git tag --list").split()
+        return git.tags(root)
     except GitError:
         return []
 
