@@ -39,12 +39,12 @@ from releasekit.news import (
     plan_notes_from_commits,
     render_groups,
 )
-from releasekit.notes import check_notes, notes_location, notes_state, notes_style, plan_notes
+from releasekit.notes import notes_location, notes_state, notes_style, plan_notes, require_notes
 from releasekit.report import format_pairs, show_progress
 from releasekit.session_names import nox_command, use_noxfile
 from releasekit.status import package_status
 from releasekit.version_source import find_version_source, read_version, tagged_versions
-from releasekit.versions import BumpRequest, parse_version
+from releasekit.versions import BumpRequest, is_final, parse_version
 from releasekit.workspace import Package, Workspace, load_workspace
 
 __all__ = ["bump", "news", "notes", "ns", "rollback", "status", "tag", "untag", "workflow"]
@@ -228,7 +228,7 @@ def notes(
         print(f"wrote {where}: {summary}; review and edit it, then commit")
         return
     if check:
-        check_notes(chosen, wanted)
+        require_notes(chosen, wanted)
         print(f"{chosen.name} {wanted}: release notes filled in {where}")
         return
     edits = plan_notes(chosen, wanted)
@@ -420,7 +420,7 @@ def untag(
     chosen = _package(workspace, package)
     wanted = parse_version(version) if version else read_version(chosen)
     name = chosen.tag(str(wanted))
-    if not (wanted.is_prerelease or wanted.is_devrelease):
+    if is_final(wanted):
         raise TagError(
             f"{name!r} tags the final release {wanted}: final tags are never deleted or moved",
             f"roll forward instead: invoke rollback {chosen.name} {wanted}",
@@ -526,25 +526,19 @@ def rollback(
     dry: bool = False,
 ) -> None:
     """Decide yank or republish for a bad release, then prepare the roll-forward (never deletes)."""
-    from releasekit.rollback import QUESTIONS, Assessment, apply_rollback, plan_rollback
+    from releasekit.rollback import apply_rollback, assess, plan_rollback
 
     workspace = _workspace()
     chosen = workspace.get(package)
-    answers = {
-        "security": security,
-        "data_loss": data_loss,
-        "user_visible": user_visible,
-        "cosmetic": cosmetic,
-    }
-    if not any(answers.values()) and sys.stdin.isatty() and not os.environ.get("CI"):
-        for field_name, question in QUESTIONS:
-            reply = input(f"{question} [y/N] ").strip().lower()
-            answers[field_name] = reply in {"y", "yes"}
-            if answers[field_name]:
-                break
-        if reason is None:
-            reason = input("In one line, what is wrong? ").strip()
-    assessment = Assessment(**answers, reason=reason or "")
+    interactive = sys.stdin.isatty() and not os.environ.get("CI")
+    assessment = assess(
+        security=security,
+        data_loss=data_loss,
+        user_visible=user_visible,
+        cosmetic=cosmetic,
+        reason=reason,
+        ask=input if interactive else None,
+    )
     plan = plan_rollback(
         workspace,
         chosen,
