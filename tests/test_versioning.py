@@ -13,7 +13,12 @@ from releasekit.edits import apply_edits, planned_text
 from releasekit.errors import ConfigError, InvalidVersion, ReleaseError, TagError, VersionError
 from releasekit.literals import LITERAL_FIX_HINT, find_version_literals
 from releasekit.pins import plan_pin_edits
-from releasekit.version_source import find_version_source, plan_version_edit, read_version
+from releasekit.version_source import (
+    find_version_source,
+    plan_version_edit,
+    read_version,
+    version_to_release,
+)
 from releasekit.versions import BumpRequest, is_final, parse_version, plan_bump, same_version
 from releasekit.workspace import Package, Workspace, load_workspace
 from tests.conftest import git
@@ -339,6 +344,16 @@ def test_tag_driven_versions_come_from_the_highest_matching_tag(
         git(tmp_path, "tag", tag)
     assert read_version(package) == Version("0.10.0")
     assert plan_version_edit(package, Version("0.11.0")) == []
+
+
+def test_the_version_to_release_is_the_one_at_source(oxi_repo: Path) -> None:
+    package = load_workspace(oxi_repo).get("oxi-core")
+    assert version_to_release(package) == Version("0.1.0a1")
+    assert version_to_release(package, Version("0.1.0a1")) == Version("0.1.0a1")
+    with pytest.raises(VersionError) as info:
+        version_to_release(package, Version("0.1.0a2"))
+    assert info.value.message == "oxi-core is at 0.1.0a1 in its source, not 0.1.0a2"
+    assert "invoke bump --package oxi-core --to 0.1.0a2" in info.value.hint
 
 
 def test_tag_format_with_the_name_is_honoured(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from releasekit import git, sources
 from releasekit._text import shown_path
 from releasekit.config import parse_toml
 from releasekit.edits import FileEdit, planned_text
-from releasekit.errors import ConfigError, TagError
+from releasekit.errors import ConfigError, TagError, VersionError
 from releasekit.sources import VersionFile, VersionSource
 from releasekit.versions import parse_version
 from releasekit.workspace import Package, name_spellings, tag_pattern
@@ -44,6 +44,7 @@ __all__ = [
     "read_version_files",
     "same_kind_string",
     "tagged_versions",
+    "version_to_release",
 ]
 
 
@@ -193,6 +194,23 @@ def read_version(package: Package) -> Version:
     if not versions:
         raise _no_tags_error(package)
     return versions[-1]
+
+
+def version_to_release(package: Package, wanted: Version | None = None) -> Version:
+    """The version at source, to release, tag or check; it must be ``wanted`` when that is given.
+
+    A ``wanted`` version that is not the one at source is a
+    :class:`~releasekit.errors.VersionError` (``nox -s release -- PKG V`` and
+    ``invoke tag --version V`` share this rule).
+    """
+    version = read_version(package)
+    if wanted is not None and wanted != version:
+        raise VersionError(
+            f"{package.name} is at {version} in its source, not {wanted}",
+            f"bump first (invoke bump --package {package.name} --to {wanted}) "
+            "or leave the version out",
+        )
+    return version
 
 
 def same_kind_string(old: Any, value: str) -> tomlkit.items.String:
