@@ -48,7 +48,7 @@ from packaging.version import Version
 from releasekit import checks, git
 from releasekit.commands import default_test_commands, run_in_environment
 from releasekit.config import IndexConfig
-from releasekit.errors import ConfigError, DigestMismatch, ReleaseError, VersionError
+from releasekit.errors import ConfigError, DigestMismatch, ReleaseError
 from releasekit.interrupt import unwind_on_signals
 from releasekit.model import (
     CommandRunner,
@@ -82,7 +82,7 @@ from releasekit.steps import (
     step_testpypi,
     step_verify,
 )
-from releasekit.version_source import read_version
+from releasekit.version_source import version_to_release
 from releasekit.workspace import Package, Workspace
 
 __all__ = [
@@ -185,14 +185,7 @@ def plan_release(
     check_step_order(steps)
     targets = []
     for package in workspace.in_dependency_order(packages):
-        version = read_version(package)
-        wanted = (versions or {}).get(package.canonical_name)
-        if wanted is not None and wanted != version:
-            raise VersionError(
-                f"{package.name} is at {version} in its source, not {wanted}",
-                f"bump first (invoke bump --package {package.name} --to {wanted}) "
-                "or leave the version out",
-            )
+        version = version_to_release(package, (versions or {}).get(package.canonical_name))
         dist_dir = (dist_root / package.canonical_name) if dist_root else package.dist_dir
         targets.append(Target(package, version, package.tag(str(version)), dist_dir))
     return targets
