@@ -43,7 +43,12 @@ from releasekit.notes import notes_location, notes_state, notes_style, plan_note
 from releasekit.report import format_pairs, show_progress
 from releasekit.session_names import nox_command, use_noxfile
 from releasekit.status import package_status
-from releasekit.version_source import find_version_source, read_version, tagged_versions
+from releasekit.version_source import (
+    find_version_source,
+    read_version,
+    tagged_versions,
+    version_to_release,
+)
 from releasekit.versions import BumpRequest, is_final, parse_version
 from releasekit.workspace import Package, Workspace, load_workspace
 
@@ -372,12 +377,7 @@ def tag(
                 f"name a version above {tagged[-1]}, e.g. invoke bump --patch",
             )
     else:
-        current = read_version(chosen)
-        if version is not None and parse_version(version) != current:
-            raise VersionError(
-                f"{chosen.name} is at {current} in its source, not {version!r}",
-                "tag the version at source, or bump first (invoke bump --to ...)",
-            )
+        current = version_to_release(chosen, parse_version(version) if version else None)
     name = chosen.tag(str(current))
     if dry:
         print(f"dry run: would tag {name!r} at {git.head(workspace.root)[:12]}")
