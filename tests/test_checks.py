@@ -165,6 +165,23 @@ def test_a_stale_version_file_is_an_error_and_bump_keeps_it_in_step(oxi_repo: Pa
     assert "src/oxi_core/_version.py holds 0.0.9, releasing 0.1.0a2" in stale[0].message
 
 
+def test_a_check_that_cannot_run_is_reported_under_its_own_name(oxi_repo: Path) -> None:
+    """A version-files entry naming a missing file: the check raises, the finding says which."""
+    pyproject = oxi_repo / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.releasekit]\n", '[tool.releasekit]\nversion-files = ["src/oxi_core/_gone.py"]\n'
+        )
+    )
+    git(oxi_repo, "commit", "-qam", "a version file that is not there")
+    found = failed(run_preflight(oxi_repo))
+    assert list(found) == ["version files"]
+    assert "src/oxi_core/_gone.py" in found["version files"]
+    with pytest.raises(PreflightFailed) as info:
+        require_preflight(run_preflight(oxi_repo))
+    assert "<lambda>" not in str(info.value)
+
+
 def test_a_detached_head_passes_the_branch_check_only_at_the_release_tag(oxi_repo: Path) -> None:
     from releasekit.checks import check_branch
 

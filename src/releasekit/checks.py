@@ -23,6 +23,7 @@ from releasekit.notes import notes_location, notes_state
 from releasekit.report import format_table
 from releasekit.session_names import nox_command
 from releasekit.version_source import find_version_source, read_version, read_version_files
+from releasekit.versions import same_version
 from releasekit.workspace import Package, Workspace
 
 __all__ = [
@@ -117,11 +118,7 @@ def check_literals(workspace: Workspace, package: Package, version: Version) -> 
     findings = []
     for literal in find_version_literals(package):
         where = f"{literal.path.relative_to(workspace.root).as_posix()}:{literal.line}"
-        try:
-            same = Version(literal.value) == version
-        except ValueError:
-            same = False
-        if same:
+        if same_version(literal.value, version):
             findings.append(
                 Finding(
                     "version literal",
@@ -290,29 +287,39 @@ def preflight(
     index: IndexConfig | None = None,
     on_index: Callable[[Package, Version], bool] | None = None,
 ) -> list[Finding]:
-    """Run every preflight check for ``package`` at ``version``; raise nothing."""
-    checks: list[Callable[[], list[Finding]]] = [
-        lambda: check_clean_tree(workspace),
-        lambda: check_branch(workspace, package, rehearse=rehearse, version=version),
-        lambda: check_version(package, version),
-        lambda: check_literals(workspace, package, version),
-        lambda: check_version_files(package, version),
-        lambda: check_notes(workspace, package, version),
-        lambda: check_tag(workspace, package, version),
-        lambda: check_pins(
-            workspace,
-            package,
-            releasing=releasing or {package.canonical_name: version},
-            on_index=on_index,
-            index_name=index.name if index else "the index",
+    """Run every preflight check for ``package`` at ``version``; raise nothing.
+
+    A check that cannot run (its :class:`~releasekit.errors.ReleaseError`)
+    is itself an error finding, under the check's name.
+    """
+    checks: list[tuple[str, Callable[[], list[Finding]]]] = [
+        ("clean tree", lambda: check_clean_tree(workspace)),
+        (
+            "release branch",
+            lambda: check_branch(workspace, package, rehearse=rehearse, version=version),
+        ),
+        ("version", lambda: check_version(package, version)),
+        ("version literal", lambda: check_literals(workspace, package, version)),
+        ("version files", lambda: check_version_files(package, version)),
+        ("release notes", lambda: check_notes(workspace, package, version)),
+        ("tag", lambda: check_tag(workspace, package, version)),
+        (
+            "sibling pins",
+            lambda: check_pins(
+                workspace,
+                package,
+                releasing=releasing or {package.canonical_name: version},
+                on_index=on_index,
+                index_name=index.name if index else "the index",
+            ),
         ),
     ]
     findings: list[Finding] = []
-    for check in checks:
+    for name, check in checks:
         try:
             found = check()
         except ReleaseError as exc:  # a check that cannot run is itself a finding
-            found = [Finding(getattr(check, "__name__", "check"), "error", exc.message, exc.hint)]
+            found = [Finding(name, "error", exc.message, exc.hint)]
         findings.extend(
             Finding(f.check, f.severity, f.message, f.hint, package.name) for f in found
         )
