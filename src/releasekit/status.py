@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from packaging.utils import canonicalize_name
-from packaging.version import Version
 
 from releasekit import git
 from releasekit.config import IndexConfig
@@ -16,6 +15,7 @@ from releasekit.literals import find_version_literals
 from releasekit.notes import notes_state, release_marks
 from releasekit.session_names import nox_command
 from releasekit.version_source import find_version_source, read_version, tagged_versions
+from releasekit.versions import same_version
 from releasekit.workspace import Package, Workspace
 
 __all__ = ["PackageStatus", "package_status", "pin_problems"]
@@ -46,7 +46,7 @@ def pin_problems(workspace: Workspace, package: Package) -> list[str]:
     for site, sibling in workspace.internal_requirements(package):
         pinned = [s.version for s in site.requirement.specifier if s.operator in {"==", "==="}]
         current = read_version(sibling)
-        if pinned and all(Version(p) != current for p in pinned if "*" not in p):
+        if pinned and not any(same_version(p, current) for p in pinned if "*" not in p):
             problems.append(f"{site.text!r} but {sibling.name} is at {current}")
         elif not site.requirement.specifier.contains(current, prereleases=True):
             problems.append(f"{site.text!r} excludes {sibling.name} {current}")
