@@ -29,11 +29,10 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import InvalidVersion as _PackagingInvalidVersion
 from packaging.version import Version
 
 from releasekit.errors import DistCheckFailed
-from releasekit.versions import parse_version
+from releasekit.versions import parse_version, same_version
 from releasekit.workspace import Package
 
 if TYPE_CHECKING:
@@ -122,11 +121,7 @@ def _metadata_problems(
                 "the [project] name and the built metadata must agree: rebuild from a clean tree",
             )
         )
-    try:
-        same = Version(found) == wanted
-    except _PackagingInvalidVersion:
-        same = False
-    if not same:
+    if not same_version(found, wanted):
         problems.append(
             _Problem(
                 f"{where} metadata says Version {found!r}, not {version!r}",

@@ -33,7 +33,6 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import InvalidVersion as _PackagingInvalidVersion
 from packaging.version import Version
 
 from releasekit._process import run
@@ -41,7 +40,7 @@ from releasekit._text import last_line
 from releasekit.errors import CommandFailed, ConfigError, InstallFailed, SmokeFailed
 from releasekit.session_names import nox_command
 from releasekit.venvs import Venv, create_venv, install, isolated_env
-from releasekit.versions import parse_version
+from releasekit.versions import parse_version, same_version
 from releasekit.workspace import Package
 
 if TYPE_CHECKING:
@@ -117,15 +116,6 @@ class Proof:
 
     def __str__(self) -> str:
         return "\n".join(self.lines)
-
-
-def _same_version(text: str | None, wanted: Version) -> bool:
-    if text is None:
-        return False
-    try:
-        return Version(text) == wanted
-    except _PackagingInvalidVersion:
-        return False
 
 
 def _prints_version(output: str, version: str, wanted: Version) -> bool:
@@ -220,7 +210,7 @@ def prove_installed(
             f"{name!r} is not installed in the venv at {str(venv.path)!r}",
             "check the distribution name; the install step must have put it there",
         )
-    if _same_version(installed, wanted):
+    if same_version(installed, wanted):
         lines.append(f"installed {name} {installed}")
     else:
         problems.append(f"the installed {name} is {installed!r}, not {version!r}")
@@ -243,7 +233,7 @@ def prove_installed(
         module_version = info.get("version")
         if module_version is None:
             lines.append(f"import {module} (no __version__; its metadata says {installed})")
-        elif _same_version(module_version, wanted):
+        elif same_version(module_version, wanted):
             lines.append(f"{module}.__version__ == {module_version}")
         else:
             problems.append(f"{module}.__version__ is {module_version!r}, not {version!r}")
