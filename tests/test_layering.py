@@ -43,11 +43,6 @@ KNOWN_VIOLATIONS: frozenset[tuple[str, str, str]] = frozenset(
         # owner: sign
         ("module-lines", "config.py", ""),
         # owner: versions
-        ("git-command", "rollback.py", "_git_out"),
-        ("git-command", "version_source.py", "_all_tags"),
-        ("git-command", "workspace.py", "_repo_tags"),
-        ("module-lines", "rollback.py", ""),
-        ("function-lines", "rollback.py", "plan_rollback"),
         ("function-lines", "sources.py", "find_version_source"),
         # owner: dists
         ("function-lines", "venvs.py", "_install"),
