@@ -42,8 +42,6 @@ KNOWN_VIOLATIONS: frozenset[tuple[str, str, str]] = frozenset(
     {
         # owner: sign
         ("module-lines", "config.py", ""),
-        # owner: versions
-        ("function-lines", "sources.py", "find_version_source"),
         # owner: dists
         ("function-lines", "venvs.py", "_install"),
         ("function-lines", "smoke.py", "prove_installed"),

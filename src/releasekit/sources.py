@@ -304,6 +304,210 @@ def _scm_generated(root: Path, data: dict[str, Any]) -> tuple[Path, ...]:
     return tuple(found)
 
 
+@dataclass(frozen=True)
+class _Project:
+    """What the finders of :func:`find_version_source` read, parsed once."""
+
+    root: Path
+    name: str
+    top: Path  # paths are shown relative to this
+    data: dict[str, Any]
+    cfg: configparser.ConfigParser | None
+
+    @property
+    def pyproject(self) -> Path:
+        return self.root / "pyproject.toml"
+
+    @property
+    def shown(self) -> str:
+        return _shown(self.top, self.pyproject)
+
+    @property
+    def project(self) -> dict[str, Any]:
+        return _table(self.data, "project")
+
+    @property
+    def dynamic(self) -> list[Any]:
+        dynamic = self.project.get("dynamic", [])
+        return dynamic if isinstance(dynamic, list) else []
+
+    @property
+    def tool(self) -> dict[str, Any]:
+        return _table(self.data, "tool")
+
+    @property
+    def generated(self) -> tuple[Path, ...]:
+        return _scm_generated(self.root, self.data)
+
+    @property
+    def bases(self) -> list[Path]:
+        return _package_bases(self.root, self.data, self.cfg)
+
+
+def _static(p: _Project) -> VersionSource | None:
+    """``[project] version``; a [project] table with neither it nor dynamic version: an error."""
+    if not p.project or "version" in p.dynamic:
+        return None
+    if "version" in p.project:
+        return VersionSource("static", p.pyproject, f"[project] version in {p.shown}")
+    raise ConfigError(
+        f"{p.name or p.shown}: {p.shown} has no [project] version",
+        'add version = "0.1.0" to [project], or list "version" in [project] dynamic '
+        "and configure its source (hatch path, setuptools attr, setuptools-scm...)",
+    )
+
+
+def _hatch(p: _Project) -> VersionSource | None:
+    """hatchling: ``[tool.hatch.version]`` (a regex ``path``, or a tag plugin's source)."""
+    hatch = _table(p.tool, "hatch", "version")
+    if not hatch:
+        return None
+    source = hatch.get("source", "regex")
+    if source in _HATCH_TAG_SOURCES:
+        plugin = _HATCH_TAG_SOURCES[str(source)]
+        where = f"[tool.hatch.version] in {p.shown}"
+        return _tag_source(f"git tags ({plugin}, {where})", plugin, p.generated)
+    if source == "regex" and isinstance(hatch.get("path"), str):
+        pattern = hatch.get("pattern")
+        if not isinstance(pattern, str):  # absent, or `pattern = true`: hatchling's default
+            pattern = HATCH_PATTERN
+        return VersionSource(
+            "file",
+            p.root / hatch["path"],
+            f"[tool.hatch.version] path = {hatch['path']!r} in {p.shown}",
+            pattern,
+            tool="hatchling",
+        )
+    detail = f"[tool.hatch.version] source = {source!r} in {p.shown}"
+    return VersionSource("backend", None, detail, tool="hatchling")
+
+
+def _pdm(p: _Project) -> VersionSource | None:
+    """pdm-backend: ``[tool.pdm.version]`` (``scm`` or ``file``)."""
+    pdm = _table(p.tool, "pdm", "version")
+    if not pdm:
+        return None
+    source = pdm.get("source")
+    if source == "scm":
+        detail = f"git tags (pdm-backend, [tool.pdm.version] in {p.shown})"
+        return _tag_source(detail, "pdm", p.generated)
+    if source == "file" and isinstance(pdm.get("path"), str):
+        return VersionSource(
+            "file",
+            p.root / pdm["path"],
+            f"[tool.pdm.version] path = {pdm['path']!r} in {p.shown}",
+            _assignment_pattern("__version__"),
+            tool="pdm",
+        )
+    detail = f"[tool.pdm.version] source = {source!r} in {p.shown}"
+    return VersionSource("backend", None, detail, tool="pdm")
+
+
+def _setuptools_dynamic(p: _Project) -> VersionSource | None:
+    """setuptools: ``[tool.setuptools.dynamic] version = {attr = ...}`` or ``{file = ...}``."""
+    dyn = _table(p.tool, "setuptools", "dynamic").get("version")
+    if not isinstance(dyn, dict):
+        return None
+    where = f"[tool.setuptools.dynamic] version in {p.shown}"
+    if isinstance(dyn.get("attr"), str):
+        attr = dyn["attr"]
+        return _attr_source(p.top, attr, f"{where}: attr = {attr!r}", p.bases, "setuptools")
+    if "file" in dyn:
+        return _file_source(p.root, dyn["file"], f"{where}: file", "setuptools")
+    return None
+
+
+def _poetry(p: _Project) -> VersionSource | None:
+    """poetry-core: ``[tool.poetry] version``; with poetry-dynamic-versioning on: git tags."""
+    if _table(p.tool, "poetry-dynamic-versioning").get("enable") is True:
+        return _tag_source(
+            f"git tags (poetry-dynamic-versioning, [tool.poetry-dynamic-versioning] in {p.shown})",
+            "poetry-dynamic-versioning",
+        )
+    poetry = _table(p.tool, "poetry")
+    if isinstance(poetry.get("version"), str) and (not p.project or "version" in p.dynamic):
+        return VersionSource(
+            "static",
+            p.pyproject,
+            f"[tool.poetry] version in {p.shown}",
+            keys=("tool", "poetry", "version"),
+            tool="poetry",
+        )
+    return None
+
+
+def _setup_cfg(p: _Project) -> VersionSource | None:
+    """setuptools: ``setup.cfg`` ``[metadata] version`` (``attr:``, ``file:`` or a literal)."""
+    if p.cfg is None or not p.cfg.has_option("metadata", "version"):
+        return None
+    value = p.cfg.get("metadata", "version").strip()
+    cfg_path = p.root / "setup.cfg"
+    cfg_shown = _shown(p.top, cfg_path)
+    if value.startswith("attr:"):
+        attr = value.removeprefix("attr:").strip()
+        where = f"{cfg_shown} [metadata] version = attr: {attr}"
+        return _attr_source(p.top, attr, where, p.bases, "setuptools")
+    if value.startswith("file:"):
+        files = [f.strip() for f in value.removeprefix("file:").split(",") if f.strip()]
+        return _file_source(p.root, files, f"{cfg_shown} [metadata] version = file:", "setuptools")
+    if value:
+        return VersionSource(
+            "file",
+            cfg_path,
+            f"{cfg_shown} [metadata] version",
+            _SETUP_CFG_VERSION,
+            tool="setuptools",
+        )
+    return None
+
+
+def _tag_plugins(p: _Project) -> VersionSource | None:
+    """A tag-driven plugin, by its configuration table or by a build requirement."""
+    if "setuptools_scm" in p.tool or "setuptools-scm" in p.tool:
+        detail = f"git tags (setuptools-scm, [tool.setuptools_scm] in {p.shown})"
+        return _tag_source(detail, "setuptools-scm", p.generated)
+    if "versioningit" in p.tool:
+        detail = f"git tags (versioningit, [tool.versioningit] in {p.shown})"
+        return _tag_source(detail, "versioningit", p.generated)
+    requires = _build_requires(p.data)
+    for requirement, plugin in _TAG_REQUIRES.items():
+        if requirement in requires:
+            detail = f"git tags ({plugin}, a build requirement in {p.shown})"
+            return _tag_source(detail, plugin, p.generated)
+    return None
+
+
+def _flit(p: _Project) -> VersionSource | None:
+    """flit: the ``__version__`` of the module named like the distribution (or ``[tool.flit]``)."""
+    requires = _build_requires(p.data)
+    if not (_backend(p.data).startswith("flit_core") or requires & {"flit-core", "flit"}):
+        return None
+    module = _table(p.tool, "flit", "module").get("name") or p.name.replace("-", "_")
+    modules = _module_files(p.bases, str(module)) if module else []
+    if modules:
+        return VersionSource(
+            "file",
+            modules[0],
+            f"__version__ in {_shown(p.top, modules[0])} (flit's module)",
+            _assignment_pattern("__version__"),
+            tool="flit",
+        )
+    return VersionSource("backend", None, f"flit module {module!r} (not found)", tool="flit")
+
+
+_FINDERS = (
+    _static,
+    _hatch,
+    _pdm,
+    _setuptools_dynamic,
+    _poetry,
+    _setup_cfg,
+    _tag_plugins,
+    _flit,
+)
+"""The sources in the order they are tried: the first that knows the package decides."""
+
+
 def find_version_source(
     root: Path, *, name: str = "", shown_from: Path | None = None
 ) -> VersionSource:
@@ -316,159 +520,22 @@ def find_version_source(
     source (readable through the backend, not bumpable without
     ``version-files``).
     """
-    pyproject = root / "pyproject.toml"
-    data = read_pyproject(pyproject)
-    top = shown_from or root
-    shown = _shown(top, pyproject)
-    project = _table(data, "project")
-    dynamic = project.get("dynamic", [])
-    dynamic = dynamic if isinstance(dynamic, list) else []
-    cfg = read_setup_cfg(root)
-    requires = _build_requires(data)
-    backend = _backend(data)
-    generated = _scm_generated(root, data)
-    tool = _table(data, "tool")
-
-    if project and "version" not in dynamic:
-        if "version" in project:
-            return VersionSource("static", pyproject, f"[project] version in {shown}")
-        raise ConfigError(
-            f"{name or shown}: {shown} has no [project] version",
-            'add version = "0.1.0" to [project], or list "version" in [project] dynamic '
-            "and configure its source (hatch path, setuptools attr, setuptools-scm...)",
-        )
-
-    # hatchling: [tool.hatch.version]
-    hatch = _table(tool, "hatch", "version")
-    if hatch:
-        source = hatch.get("source", "regex")
-        where = f"[tool.hatch.version] in {shown}"
-        if source in _HATCH_TAG_SOURCES:
-            plugin = _HATCH_TAG_SOURCES[str(source)]
-            return _tag_source(f"git tags ({plugin}, {where})", plugin, generated)
-        if source == "regex" and isinstance(hatch.get("path"), str):
-            pattern = hatch.get("pattern")
-            if not isinstance(pattern, str):  # absent, or `pattern = true`: hatchling's default
-                pattern = HATCH_PATTERN
-            return VersionSource(
-                "file",
-                root / hatch["path"],
-                f"[tool.hatch.version] path = {hatch['path']!r} in {shown}",
-                pattern,
-                tool="hatchling",
-            )
-        return VersionSource(
-            "backend",
-            None,
-            f"[tool.hatch.version] source = {source!r} in {shown}",
-            tool="hatchling",
-        )
-
-    # pdm-backend: [tool.pdm.version]
-    pdm = _table(tool, "pdm", "version")
-    if pdm:
-        source = pdm.get("source")
-        if source == "scm":
-            return _tag_source(
-                f"git tags (pdm-backend, [tool.pdm.version] in {shown})", "pdm", generated
-            )
-        if source == "file" and isinstance(pdm.get("path"), str):
-            return VersionSource(
-                "file",
-                root / pdm["path"],
-                f"[tool.pdm.version] path = {pdm['path']!r} in {shown}",
-                _assignment_pattern("__version__"),
-                tool="pdm",
-            )
-        return VersionSource(
-            "backend", None, f"[tool.pdm.version] source = {source!r} in {shown}", tool="pdm"
-        )
-
-    bases = _package_bases(root, data, cfg)
-    # setuptools: [tool.setuptools.dynamic] version = {attr = ...} / {file = ...}
-    dyn = _table(tool, "setuptools", "dynamic").get("version")
-    if isinstance(dyn, dict):
-        where = f"[tool.setuptools.dynamic] version in {shown}"
-        if isinstance(dyn.get("attr"), str):
-            return _attr_source(
-                top, dyn["attr"], f"{where}: attr = {dyn['attr']!r}", bases, "setuptools"
-            )
-        if "file" in dyn:
-            return _file_source(root, dyn["file"], f"{where}: file", "setuptools")
-
-    # poetry-core: [tool.poetry] version (poetry-dynamic-versioning: tags)
-    poetry = _table(tool, "poetry")
-    pdv = _table(tool, "poetry-dynamic-versioning")
-    if pdv.get("enable") is True:
-        return _tag_source(
-            f"git tags (poetry-dynamic-versioning, [tool.poetry-dynamic-versioning] in {shown})",
-            "poetry-dynamic-versioning",
-        )
-    if isinstance(poetry.get("version"), str) and (not project or "version" in dynamic):
-        return VersionSource(
-            "static",
-            pyproject,
-            f"[tool.poetry] version in {shown}",
-            keys=("tool", "poetry", "version"),
-            tool="poetry",
-        )
-
-    # setuptools: setup.cfg [metadata] version
-    if cfg is not None and cfg.has_option("metadata", "version"):
-        value = cfg.get("metadata", "version").strip()
-        cfg_path = root / "setup.cfg"
-        cfg_shown = _shown(top, cfg_path)
-        if value.startswith("attr:"):
-            attr = value.removeprefix("attr:").strip()
-            return _attr_source(
-                top, attr, f"{cfg_shown} [metadata] version = attr: {attr}", bases, "setuptools"
-            )
-        if value.startswith("file:"):
-            files = [f.strip() for f in value.removeprefix("file:").split(",") if f.strip()]
-            return _file_source(
-                root, files, f"{cfg_shown} [metadata] version = file:", "setuptools"
-            )
-        if value:
-            return VersionSource(
-                "file",
-                cfg_path,
-                f"{cfg_shown} [metadata] version",
-                _SETUP_CFG_VERSION,
-                tool="setuptools",
-            )
-
-    # tag-driven plugins, by configuration or by build requirement
-    if "setuptools_scm" in tool or "setuptools-scm" in tool:
-        return _tag_source(
-            f"git tags (setuptools-scm, [tool.setuptools_scm] in {shown})",
-            "setuptools-scm",
-            generated,
-        )
-    if "versioningit" in tool:
-        return _tag_source(
-            f"git tags (versioningit, [tool.versioningit] in {shown})", "versioningit", generated
-        )
-    for requirement, plugin in _TAG_REQUIRES.items():
-        if requirement in requires:
-            return _tag_source(
-                f"git tags ({plugin}, a build requirement in {shown})", plugin, generated
-            )
-
-    # flit: the module's __version__
-    if backend.startswith("flit_core") or "flit-core" in requires or "flit" in requires:
-        module = _table(tool, "flit", "module").get("name") or name.replace("-", "_")
-        modules = _module_files(bases, str(module)) if module else []
-        if modules:
-            return VersionSource(
-                "file",
-                modules[0],
-                f"__version__ in {_shown(top, modules[0])} (flit's module)",
-                _assignment_pattern("__version__"),
-                tool="flit",
-            )
-        return VersionSource("backend", None, f"flit module {module!r} (not found)", tool="flit")
-
-    found = f"dynamic = ['version'] in {shown}" if project else f"no [project] table in {shown}"
+    project = _Project(
+        root=root,
+        name=name,
+        top=shown_from or root,
+        data=read_pyproject(root / "pyproject.toml"),
+        cfg=read_setup_cfg(root),
+    )
+    for finder in _FINDERS:
+        source = finder(project)
+        if source is not None:
+            return source
+    shown = project.shown
+    found = (
+        f"dynamic = ['version'] in {shown}" if project.project else f"no [project] table in {shown}"
+    )
+    backend = _backend(project.data)
     if backend:
         found += f", build-backend {backend!r}"
     return VersionSource("backend", None, found, tool=backend or "setuptools")
