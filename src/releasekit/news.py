@@ -35,11 +35,11 @@ from packaging.version import Version
 
 from releasekit import git
 from releasekit._text import shown_path
+from releasekit.changelog import version_section
 from releasekit.edits import FileEdit, planned_text, read_text
 from releasekit.errors import NewsError, NotesError
 from releasekit.notes import (
     STUB_MARKER,
-    _version_section,
     notes_location,
     notes_state,
     notes_style,
@@ -276,7 +276,7 @@ def plan_entry_groups(
         lines[-1] += nl
     style, _template = notes_style(package)
     if style == "changelog":
-        section = _version_section(lines, version)
+        section = version_section(lines, version)
         if section is None:  # pragma: no cover - plan_notes made it
             return []
         start, end = section.body, section.end

@@ -8,7 +8,8 @@ Two styles (``[tool.releasekit]``, paths relative to the package root):
   ``## [<version>] - <date>`` section per version under ``## [Unreleased]``.
 
 When both are set, the notes directory holds the notes that releasekit
-creates and checks.  Planners return :class:`~releasekit.edits.FileEdit`
+creates and checks.  How a changelog's headings and version sections are
+read is :mod:`releasekit.changelog`.  Planners return :class:`~releasekit.edits.FileEdit`
 values; nothing here writes a file.  The formats are described in
 ``docs/reference/release-notes.md``.
 """
@@ -17,15 +18,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
-import packaging.version
 from packaging.version import Version
 
 from releasekit._text import shown_path
+from releasekit.changelog import (
+    heading_lines,
+    is_content,
+    is_heading,
+    is_text_line,
+    is_unreleased,
+    new_heading,
+    newline,
+    read_sections,
+    version_section,
+)
 from releasekit.edits import FileEdit, planned_text, read_text
 from releasekit.errors import NotesError
 from releasekit.workspace import Package
@@ -70,15 +80,6 @@ _STATUS_LINES: dict[ReleaseMark, str] = {
     "upgrade to a later version.",
 }
 _KEEP_A_CHANGELOG = "https://keepachangelog.com/en/1.1.0/"
-_ATX_HEADING = re.compile(r"^(?P<marks>#{1,6})[ \t]+(?P<label>.*?)[ \t#]*$")
-_UNDERLINE = re.compile(r"^(?P<char>[=\-~^\"'`*+#:.])(?P=char){2,}[ \t]*$")
-_PLAIN_VERSION_LINE = re.compile(r"^v?\d+(?:\.\d+)+\S*[ \t]+\(\d{4}-\d\d-\d\d\)[ \t]*$")
-_VERSION_TOKEN = re.compile(
-    r"v?(?P<version>\d+(?:\.\d+)+(?:[-_.]?(?:a|b|c|rc|alpha|beta|pre|post|dev)\d*)*)"
-)
-_DATE = re.compile(r"\d{4}-\d\d-\d\d")
-_UNRELEASED_LABELS = ("unreleased", "upcoming", "next release", "in development", "dev", "main")
-_LINK_REFERENCE = re.compile(r"^\[[^\]]+\]:\s*\S")
 _ERRATA_HEADING = re.compile(r"^#{2,6}[ \t]+Errata[ \t]*$", re.IGNORECASE)
 
 
@@ -125,172 +126,6 @@ def notes_location(package: Package, version: Version | str) -> Path:
     return package.root / package.template(template, str(version))
 
 
-def _newline(text: str) -> str:
-    return "\r\n" if "\r\n" in text else "\n"
-
-
-def _is_heading(line: str) -> bool:
-    return line.lstrip().startswith("#") or bool(_UNDERLINE.match(line.strip()))
-
-
-def _is_content(line: str) -> bool:
-    """A line that says something: not blank, not a heading, not a link reference."""
-    stripped = line.strip()
-    return bool(stripped) and not _is_heading(stripped) and not _LINK_REFERENCE.match(stripped)
-
-
-def _is_text_line(line: str) -> bool:
-    """Not blank and not a link reference: what a new block goes after."""
-    stripped = line.strip()
-    return bool(stripped) and not _LINK_REFERENCE.match(stripped)
-
-
-@dataclass(frozen=True)
-class _Heading:
-    """A heading: lines ``[start, body)`` (an over- and underline included), its text, style.
-
-    ``style`` is ``#``, ``##``... for ATX headings, the underline character (with
-    ``o`` before it when overlined) for setext and reStructuredText headings, and
-    ``plain`` for a bare ``1.2.3 (2024-01-01)`` line.
-    """
-
-    start: int
-    body: int
-    label: str
-    style: str
-
-
-@dataclass(frozen=True)
-class _Section:
-    """A changelog section: its heading, and lines ``[body, end)`` under it."""
-
-    heading: _Heading
-    end: int
-
-    @property
-    def body(self) -> int:
-        return self.heading.body
-
-
-def _headings(lines: Sequence[str]) -> list[_Heading]:
-    """Every heading of a Markdown or reStructuredText document, in order."""
-    found: list[_Heading] = []
-    fenced = False
-    i = 0
-    while i < len(lines):
-        line = lines[i].rstrip("\r\n")
-        if line.lstrip().startswith("```"):
-            fenced = not fenced
-        if fenced:
-            i += 1
-            continue
-        atx = _ATX_HEADING.match(line)
-        following = lines[i + 1].rstrip("\r\n") if i + 1 < len(lines) else ""
-        under = _UNDERLINE.match(following)
-        text = line.strip()
-        if atx:
-            found.append(_Heading(i, i + 1, atx["label"], atx["marks"]))
-        elif (
-            under
-            and text
-            and not _UNDERLINE.match(line)
-            and not line[0].isspace()
-            and not text.startswith(("- ", "* ", "+ "))
-        ):
-            over = i > 0 and lines[i - 1].strip() == following.strip()
-            start = i - 1 if over else i
-            if found and found[-1].start == start:  # an overline read as an underline
-                found.pop()
-            style = ("o" if over else "") + under["char"]
-            found.append(_Heading(start, i + 2, text, style))
-            i += 2
-            continue
-        elif _PLAIN_VERSION_LINE.match(line):
-            found.append(_Heading(i, i + 1, text, "plain"))
-        i += 1
-    return found
-
-
-def _label_version(label: str) -> Version | None:
-    """The version a heading names (``[1.2.3] - 2024-01-01``, ``v1.2.3``, ``1.2.3 (...)``)."""
-    words = label.replace("[", " ").replace("]", " ").split()
-    for word in words[:3]:
-        match = _VERSION_TOKEN.fullmatch(word.rstrip(":,"))
-        if match:
-            try:
-                return Version(match["version"])
-            except packaging.version.InvalidVersion:
-                return None
-    return None
-
-
-def _is_unreleased(label: str) -> bool:
-    text = label.strip().strip("[]").strip().lower()
-    return text.startswith("unreleased") or text in _UNRELEASED_LABELS
-
-
-def _sections(lines: Sequence[str]) -> list[tuple[str, _Section]]:
-    """The version (and Unreleased) sections of a changelog: (label, section), in order.
-
-    The version headings are those in the style of the first heading naming a
-    version or Unreleased; a section ends at the next heading of that style or
-    of a style met earlier in the document (a higher level).
-    """
-    headings = _headings(lines)
-    versioned = [h for h in headings if _label_version(h.label) or _is_unreleased(h.label)]
-    marked = [h for h in versioned if h.style != "plain"] or versioned
-    if not marked:
-        return []
-    style = marked[0].style
-    rank = {h.style: n for n, h in reversed(list(enumerate(headings)))}
-    found = []
-    ours = [h for h in headings if h.style == style]
-    for heading in ours:
-        later = [h for h in headings if h.start > heading.start]
-        end = next((h.start for h in later if rank[h.style] <= rank[style]), len(lines))
-        found.append((heading.label, _Section(heading, end)))
-    return found
-
-
-def _version_section(lines: Sequence[str], version: Version) -> _Section | None:
-    for label, section in _sections(lines):
-        if _label_version(label) == version:
-            return section
-    return None
-
-
-def _heading_lines(style: str, label: str, nl: str) -> list[str]:
-    if style == "plain":
-        return [label + nl]
-    if style.startswith("#"):
-        return [f"{style} {label}{nl}"]
-    rule = style[-1] * max(len(label), 3)
-    return ([rule + nl] if style.startswith("o") else []) + [label + nl, rule + nl]
-
-
-def _new_heading(
-    sections: Sequence[tuple[str, _Section]], version: Version, day: str
-) -> tuple[str, str]:
-    """(style, label) of a new version heading, written like the newest one there."""
-    previous = next((s.heading for label, s in sections if _label_version(label)), None)
-    if previous is not None:
-        match = next(
-            m
-            for word in previous.label.replace("[", " ").replace("]", " ").split()
-            if (m := _VERSION_TOKEN.fullmatch(word.rstrip(":,")))
-        )
-        old = match["version"]
-        label = previous.label.replace(old, str(version), 1)
-        label = _DATE.sub(day, label, count=1)
-        return previous.style, label
-    if sections:
-        style = sections[0][1].heading.style
-        if style.startswith("#") and "[" in sections[0][0]:
-            return style, f"[{version}] - {day}"
-        return style, f"{version} ({day})"
-    return "##", f"[{version}] - {day}"
-
-
 def _section_text(package: Package, version: Version) -> tuple[Path, str | None]:
     """The notes text of ``version`` (the whole notes file, or its changelog section)."""
     style, _template = notes_style(package)
@@ -299,7 +134,7 @@ def _section_text(package: Package, version: Version) -> tuple[Path, str | None]
     if text is None or style == "notes":
         return path, text
     lines = text.splitlines(keepends=True)
-    section = _version_section(lines, version)
+    section = version_section(lines, version)
     if section is None:
         return path, None
     return path, "".join(lines[section.body : section.end])
@@ -343,14 +178,14 @@ def plan_notes(
             f"## [Unreleased]{nl}{nl}{heading}{nl}{nl}{STUB_MARKER}{nl}"
         )
         return [FileEdit(path, None, created, f"changelog with a section for {version}")]
-    nl = _newline(text)
+    nl = newline(text)
     lines = text.splitlines(keepends=True)
-    if _version_section(lines, version) is not None:
+    if version_section(lines, version) is not None:
         return []
-    sections = _sections(lines)
-    new_style, label = _new_heading(sections, version, day)
-    new = _heading_lines(new_style, label, nl)
-    unreleased = [s for label, s in sections if _is_unreleased(label)]
+    sections = read_sections(lines)
+    new_style, label = new_heading(sections, version, day)
+    new = heading_lines(new_style, label, nl)
+    unreleased = [s for label, s in sections if is_unreleased(label)]
     if unreleased:
         # Keep a Changelog: what is under Unreleased becomes the version's notes,
         # and a fresh, empty Unreleased section stays above it
@@ -385,7 +220,7 @@ def notes_state(package: Package, version: Version) -> NotesState:
         return "missing"
     if STUB_MARKER in text:
         return "stub"
-    if not any(_is_content(line) for line in text.splitlines()):
+    if not any(is_content(line) for line in text.splitlines()):
         return "stub"
     return "filled"
 
@@ -461,10 +296,10 @@ def plan_notes_entry(
     text = stub[0].after if stub else before
     if text is None or paragraphs[0] in text:
         return []
-    nl = _newline(text)
+    nl = newline(text)
     lines = text.splitlines(keepends=True)
     start, end = 0, len(lines)
-    section = _version_section(lines, version) if style == "changelog" else None
+    section = version_section(lines, version) if style == "changelog" else None
     if section is not None:
         start, end = section.body, section.end
     block = _paragraph_lines(paragraphs, nl)
@@ -472,7 +307,7 @@ def plan_notes_entry(
     if marker is not None:
         lines[marker : marker + 1] = block
     else:
-        last = max((i for i in range(start, end) if _is_text_line(lines[i])), default=start - 1)
+        last = max((i for i in range(start, end) if is_text_line(lines[i])), default=start - 1)
         if last >= 0 and not lines[last].endswith(("\n", "\r")):
             lines[last] += nl
         if last + 1 < len(lines) and lines[last + 1].strip():
@@ -503,7 +338,7 @@ def _add_errata(
     start, end = scope
     heading = next((i for i in range(start, end) if _ERRATA_HEADING.match(lines[i])), None)
     if heading is None:
-        anchor = max((i for i in range(start, end) if _is_text_line(lines[i])), default=start - 1)
+        anchor = max((i for i in range(start, end) if is_text_line(lines[i])), default=start - 1)
         if not lines[anchor].endswith(("\n", "\r")):
             lines[anchor] += nl
         block = [nl, f"{level} Errata{nl}", nl]
@@ -514,7 +349,7 @@ def _add_errata(
             block.pop()
         lines[anchor + 1 : anchor + 1] = block
         return
-    stop = next((i for i in range(heading + 1, end) if _is_heading(lines[i])), end)
+    stop = next((i for i in range(heading + 1, end) if is_heading(lines[i])), end)
     if status:
         current = next(
             (i for i in range(heading + 1, stop) if lines[i].startswith(STATUS_PREFIX)), None
@@ -526,7 +361,7 @@ def _add_errata(
             lines[heading + 1 : heading + 1] = [nl, status + nl]
             stop += 2
     if entry:
-        last = max((i for i in range(heading + 1, stop) if _is_content(lines[i])), default=heading)
+        last = max((i for i in range(heading + 1, stop) if is_content(lines[i])), default=heading)
         if not lines[last].endswith(("\n", "\r")):
             lines[last] += nl
         spacer = [nl] if last == heading or lines[last].startswith(STATUS_PREFIX) else []
@@ -565,13 +400,13 @@ def plan_errata(
             f"no changelog at {shown!r} to add errata for {package.name} {version} to",
             f"create it with a ## [{version}] section, then run this again",
         )
-    nl = _newline(before or "")
+    nl = newline(before or "")
     lines = (before or f"# {package.name} {version}{nl}").splitlines(keepends=True)
     entry = _errata_entry(text, nl) if text.strip() else ""
     if style == "notes":
         _add_errata(lines, (0, len(lines)), level="##", entry=entry, status=status_line, nl=nl)
     else:
-        section = _version_section(lines, version)
+        section = version_section(lines, version)
         if section is None:
             raise NotesError(
                 f"{shown!r} has no [{version}] section for the errata of {package.name} {version}",
