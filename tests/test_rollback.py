@@ -326,6 +326,28 @@ def test_invoke_rollback_asks_in_a_terminal(released: Path) -> None:
     assert REASON in (released / "docs/release-notes/v0.1.0a2.md").read_text()
 
 
+def test_the_republish_moves_the_version_files_as_bump_does(released: Path) -> None:
+    version_file = released / "src/oxi_core/_version.py"
+    version_file.write_text('__version__ = version = "0.1.0a1"\n')
+    pyproject = released / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.releasekit]\n",
+            '[tool.releasekit]\nversion-files = ["src/oxi_core/_version.py"]\n',
+        )
+    )
+    commit_all(released, "a second copy of the version")
+    workspace = load_workspace(released)
+    result = plan(workspace, A1)
+    assert version_file in [edit.path for edit in result.edits]
+    apply_rollback(workspace, result)
+    assert version_file.read_text() == '__version__ = version = "0.1.0a2"\n'
+    package = load_workspace(released).get("oxi-core")
+    assert not [
+        f for f in preflight(workspace, package, A2) if f.check == "version files" and f.failed
+    ]
+
+
 def test_a_released_sibling_with_a_moved_pin_gets_its_own_new_version(released: Path) -> None:
     tag(released, "oxi-adapter-reference-v0.1.0a1")
     workspace = load_workspace(released)
