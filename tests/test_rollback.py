@@ -314,7 +314,12 @@ def test_invoke_rollback_asks_in_a_terminal(released: Path) -> None:
             text=True, env=env,
         )  # fmt: skip
         os.write(leader, f"n\nn\ny\n{REASON}\n".encode())
-        out, err = proc.communicate(timeout=600)
+        try:
+            out, err = proc.communicate(timeout=600)  # a safety net, never a measurement
+        except subprocess.TimeoutExpired:
+            proc.kill()  # stopped by its own pid
+            proc.communicate()
+            raise
     finally:
         os.close(follower)
         os.close(leader)
