@@ -110,3 +110,60 @@ def test_identity_problem_without_user_name(
     git_config.write_text("[user]\n\tuseConfigOnly = true\n")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(git_config))
     assert rkgit.identity_problem(oxi_repo) is not None
+
+
+def test_restore_from_a_tag_in_a_new_commit(oxi_repo: Path) -> None:
+    """What `invoke rollback --from-good` does with git: diff, read, restore, commit."""
+    git(oxi_repo, "tag", "-a", "-m", "good", "good")
+    readme = oxi_repo / "README.md"
+    good_readme = readme.read_text()
+    readme.write_text("changed\n")
+    (oxi_repo / "added.txt").write_text("new\n")
+    git(oxi_repo, "rm", "-q", "tasks.py")
+    git(oxi_repo, "add", "-A")
+    git(oxi_repo, "commit", "-qm", "bad")
+
+    changes = rkgit.diff_status(oxi_repo, "refs/tags/good", ["."])
+    assert sorted(changes) == [("A", "added.txt"), ("D", "tasks.py"), ("M", "README.md")]
+    assert rkgit.file_at(oxi_repo, "refs/tags/good", "README.md") == good_readme  # unstripped
+    assert rkgit.paths_at(oxi_repo, "refs/tags/good", ["README.md", "added.txt"]) == {"README.md"}
+
+    before = rkgit.head(oxi_repo)
+    commit = rkgit.restore_from(
+        oxi_repo, "refs/tags/good", [path for _status, path in changes], "restore good"
+    )
+    assert commit != before and rkgit.head(oxi_repo) == commit
+    assert git(oxi_repo, "log", "-1", "--format=%s") == "restore good"
+    assert readme.read_text() == good_readme
+    assert (oxi_repo / "tasks.py").is_file() and not (oxi_repo / "added.txt").exists()
+    assert rkgit.diff_status(oxi_repo, "refs/tags/good", ["."]) == []
+    assert rkgit.dirty_paths(oxi_repo) == []
+
+
+def test_a_refused_restore_commit_leaves_the_tree_as_head_has_it(oxi_repo: Path) -> None:
+    git(oxi_repo, "tag", "-a", "-m", "good", "good")
+    (oxi_repo / "README.md").write_text("changed\n")
+    git(oxi_repo, "commit", "-qam", "bad")
+    head = rkgit.head(oxi_repo)
+    hook = oxi_repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'hook says no' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    with pytest.raises(GitError, match="hook says no"):
+        rkgit.restore_from(oxi_repo, "refs/tags/good", ["README.md"], "restore good")
+    assert rkgit.head(oxi_repo) == head
+    assert (oxi_repo / "README.md").read_text() == "changed\n"
+    assert rkgit.dirty_paths(oxi_repo) == []
+
+
+def test_intend_to_add_makes_new_files_part_of_commit_a(oxi_repo: Path) -> None:
+    (oxi_repo / "new.md").write_text("notes\n")
+    rkgit.intend_to_add(oxi_repo, [])  # nothing to mark: no git run, no error
+    rkgit.intend_to_add(oxi_repo, [str(oxi_repo / "new.md")])
+    git(oxi_repo, "commit", "-qam", "with the new file")
+    assert git(oxi_repo, "ls-files", "new.md") == "new.md"
+
+
+def test_tags_outside_a_repository_is_a_git_error_with_the_hint(tmp_path: Path) -> None:
+    with pytest.raises(GitError) as info:
+        rkgit.tags(tmp_path, hint="run it inside the clone")
+    assert info.value.hint == "run it inside the clone"
