@@ -17,12 +17,13 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -44,12 +45,12 @@ from releasekit.errors import (
     InvalidVersion,
 )
 from releasekit.smoke import smoke_test
-from releasekit.venvs import Venv, create_venv
 from releasekit.versions import parse_version
 from releasekit.workspace import Package
 
 if TYPE_CHECKING:
     import build
+    from build.env import DefaultIsolatedEnv
 
 __all__ = [
     "Dists",
@@ -187,46 +188,33 @@ def _unpack_sdist(sdist: Path, into: Path) -> Path:
     return tops[0]
 
 
-class _BuildEnv(Protocol):
-    """An isolated build environment: pypa/build's ``IsolatedEnv`` that can install."""
-
-    @property
-    def python_executable(self) -> str: ...
-
-    def make_extra_environ(self) -> Mapping[str, str] | None: ...
-
-    def install(self, requirements: Collection[str]) -> None: ...
-
-
 # Requirement sets a uv install in this process has resolved online: the uv cache holds
 # them, so a later environment with the same set is filled from the cache (--offline)
 # instead of asking the index again (a round trip per install, ~0.2 s on PyPI).
 _RESOLVED_ONLINE: set[frozenset[str]] = set()
 
 
-class _BuildVenv:
-    """An isolated build environment made and filled through releasekit's runner.
+class _BuildEnv:
+    """pypa/build's isolated environment, its build requirements installed through our runner.
 
-    The venv comes from :func:`releasekit.venvs.create_venv` (the one venv path);
-    the build requirements are installed with uv when ``uv`` is given, else with
-    the venv's pip, each with the installer's usual configuration, as pypa/build's
-    own environments do.  Going through the runner means the installer and the
-    backend get no credentials (see :mod:`releasekit._process`).
+    The environment is build's own ``DefaultIsolatedEnv`` (with ``installer="uv"``
+    when uv is there, else pip): its interpreter and the variables the backend
+    runs with come from it.  The requirements are installed with that installer
+    and its usual configuration, as build does, but through
+    :func:`releasekit._process.run`: the installer gets no credentials, its
+    command is logged, and a deadline bounds it.
     """
 
-    def __init__(self, uv: str | None, path: Path) -> None:
+    def __init__(self, env: DefaultIsolatedEnv, uv: str | None) -> None:
+        self._env = env
         self._uv = uv
-        self._venv: Venv = create_venv(path)
 
     @property
     def python_executable(self) -> str:
-        return str(self._venv.python)
+        return self._env.python_executable
 
-    def make_extra_environ(self) -> dict[str, str]:
-        path = os.environ.get("PATH")
-        scripts = str(self._venv.bin_dir)
-        # an empty PYTHONPATH overrides the caller's: the backend sees only this env
-        return {"PATH": os.pathsep.join([scripts, path]) if path else scripts, "PYTHONPATH": ""}
+    def make_extra_environ(self) -> Mapping[str, str]:
+        return self._env.make_extra_environ()
 
     def install(self, requirements: Collection[str]) -> None:
         if not requirements:
@@ -235,23 +223,36 @@ class _BuildVenv:
         tool = "uv" if self._uv else "pip"
         log.info("installing the build requirements %s (%s)", ", ".join(sorted(wanted)), tool)
         env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-        env["VIRTUAL_ENV"] = str(self._venv.path)
+        env["VIRTUAL_ENV"] = self._env.path
         keyring_setting = "UV_KEYRING_PROVIDER" if self._uv else "PIP_KEYRING_PROVIDER"
         if keyring_setting not in env and shutil.which("keyring"):
             env[keyring_setting] = "subprocess"  # as pypa/build does: private indexes
         if self._uv is None:
-            # pip honours environment markers from a requirements file, not from arguments
-            listed = self._venv.path / "build-requirements.txt"
-            listed.write_text("\n".join(sorted(wanted)) + "\n", encoding="utf-8")
-            run(
-                [self.python_executable, "-Im", "pip", "install", "--use-pep517",
-                 "--no-warn-script-location", "--no-compile", "--no-input", "-r", str(listed)],
-                env=env,
-                what="installing the build requirements",
-                hint="the build backend must be installable with your usual pip configuration",
-            )  # fmt: skip
-            return
-        command = [self._uv, "pip", "install", "--python", self.python_executable]
+            self._pip_install(wanted, env)
+        else:
+            self._uv_install(self._uv, wanted, env)
+
+    def _pip_install(self, wanted: frozenset[str], env: Mapping[str, str]) -> None:
+        # build makes the venv without pip when the running interpreter's pip can
+        # install into it (``pip --python``), with pip otherwise
+        scripts = Path(self.python_executable).parent
+        if (scripts / ("pip.exe" if os.name == "nt" else "pip")).exists():
+            pip = [self.python_executable, "-Im", "pip"]
+        else:
+            pip = [sys.executable, "-m", "pip", "--python", self.python_executable]
+        # pip honours environment markers from a requirements file, not from arguments
+        listed = Path(self._env.path) / "build-requirements.txt"
+        listed.write_text("\n".join(sorted(wanted)) + "\n", encoding="utf-8")
+        run(
+            [*pip, "install", "--use-pep517", "--no-warn-script-location", "--no-compile",
+             "--no-input", "-r", str(listed)],
+            env=env,
+            what="installing the build requirements",
+            hint="the build backend must be installable with your usual pip configuration",
+        )  # fmt: skip
+
+    def _uv_install(self, uv: str, wanted: frozenset[str], env: Mapping[str, str]) -> None:
+        command = [uv, "pip", "install", "--python", self.python_executable]
         if wanted in _RESOLVED_ONLINE:
             try:
                 run([*command, "--offline", *sorted(wanted)], env=env, what="uv (from its cache)")
@@ -268,9 +269,13 @@ class _BuildVenv:
 
 
 @contextlib.contextmanager
-def _isolated_env(scratch: Path) -> Iterator[_BuildEnv]:
+def _isolated_env() -> Iterator[_BuildEnv]:
     """A fresh isolated build environment, filled with uv when uv is there, else with pip."""
-    yield _BuildVenv(find_uv(), scratch / "build-env")
+    from build.env import DefaultIsolatedEnv
+
+    uv = find_uv()
+    with DefaultIsolatedEnv(installer="uv" if uv else "pip") as env:
+        yield _BuildEnv(env, uv)
 
 
 def _build(
@@ -318,7 +323,7 @@ def backend_version(package: Package, detail: str = "") -> Version:
     with tempfile.TemporaryDirectory(prefix="releasekit-metadata-") as scratch:
         with (
             _build_errors("metadata", package),
-            _isolated_env(Path(scratch)) as env,
+            _isolated_env() as env,
         ):
             builder = build.ProjectBuilder.from_isolated_env(
                 env, package.root, runner=_backend_runner
@@ -368,7 +373,7 @@ def build_dists(package: Package, version: str, *, out_dir: Path | None = None) 
             log.info(
                 "building the sdist of %s %s (backend via %s)", package.name, version, installer
             )
-            env = envs.enter_context(_isolated_env(Path(scratch)))
+            env = envs.enter_context(_isolated_env())
             installed: set[str] = set()
             builder = build.ProjectBuilder.from_isolated_env(
                 env, package.root, runner=_backend_runner
@@ -389,7 +394,7 @@ def build_dists(package: Package, version: str, *, out_dir: Path | None = None) 
             )
             if set(wheel_builder.build_system_requires) != set(builder.build_system_requires):
                 log.info("the sdist asks for another build system: a fresh build environment")
-                env = envs.enter_context(_isolated_env(Path(scratch) / "wheel"))
+                env = envs.enter_context(_isolated_env())
                 wheel_builder = build.ProjectBuilder.from_isolated_env(
                     env, unpacked, runner=_backend_runner
                 )
@@ -453,7 +458,7 @@ def build_wheel_from_sdist(sdist: Path, out_dir: Path) -> Path:
         log.info("building a wheel from the published sdist %s", sdist.name)
         with (
             _build_errors("wheel (from the published sdist)", None, name),
-            _isolated_env(Path(scratch)) as env,
+            _isolated_env() as env,
         ):
             builder = build.ProjectBuilder.from_isolated_env(env, unpacked, runner=_backend_runner)
             return _build(env, builder, "wheel", out_dir, set())
