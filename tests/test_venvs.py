@@ -20,7 +20,7 @@ import pytest
 
 from releasekit.errors import CommandFailed, SmokeFailed
 from releasekit.smoke import prove_installed
-from releasekit.venvs import Venv, create_venv, install, isolated_env
+from releasekit.venvs import InstallOptions, Venv, create_venv, install_into, isolated_env
 from tests.conftest import make_wheel as shared_make_wheel
 
 HARDCODED_INIT = '__version__ = "0.0.0"\n'
@@ -112,11 +112,22 @@ def test_isolated_env_drops_user_installer_config(monkeypatch: pytest.MonkeyPatc
     assert env["EXTRA"] == "1"
 
 
+def test_install_options_never_show_a_login() -> None:
+    url = "http://127.0.0.1:1/simple/"
+    options = InstallOptions(index_url=url, logins={url: ("reader", "s3cret-pass/word")})
+    shown = repr(options)
+    assert "s3cret" not in shown and "reader" not in shown
+    assert url in shown
+    # the password is hidden from the installer's output and errors, plain and URL-encoded
+    assert options.secrets() == ["s3cret-pass/word", "s3cret-pass%2Fword"]
+    assert options.looked_in(options.index_order(uv=None)) == "http://127.0.0.1:1/simple/"
+
+
 def test_local_wheel_installs_and_proves_its_version(
     venv: Venv, outside: Path, tmp_path: Path
 ) -> None:
     wheel = make_wheel(tmp_path / "wheels", "rk-demo", "1.2.0")
-    install(venv, [str(wheel)], cwd=outside, no_index=True)
+    install_into(venv, [str(wheel)], cwd=outside, options=InstallOptions(no_index=True))
     proof = prove_installed(venv, "rk-demo", "1.2.0", cwd=outside, console_scripts=["rk-demo"])
     assert proof.lines == (
         "installed rk-demo 1.2.0",
@@ -127,7 +138,7 @@ def test_local_wheel_installs_and_proves_its_version(
 
 def test_hardcoded_version_is_caught(venv: Venv, outside: Path, tmp_path: Path) -> None:
     wheel = make_wheel(tmp_path / "wheels", "rk-demo", "0.1.0a2", init=HARDCODED_INIT)
-    install(venv, [str(wheel)], cwd=outside, no_index=True)
+    install_into(venv, [str(wheel)], cwd=outside, options=InstallOptions(no_index=True))
     with pytest.raises(SmokeFailed) as caught:
         prove_installed(venv, "rk-demo", "0.1.0a2", cwd=outside, console_scripts=["rk-demo"])
     message = str(caught.value)
@@ -137,7 +148,12 @@ def test_hardcoded_version_is_caught(venv: Venv, outside: Path, tmp_path: Path) 
 
 
 def test_wrong_or_missing_distribution_is_caught(venv: Venv, outside: Path, tmp_path: Path) -> None:
-    install(venv, [str(make_wheel(tmp_path / "w", "rk-demo", "1.2.0"))], cwd=outside, no_index=True)
+    install_into(
+        venv,
+        [str(make_wheel(tmp_path / "w", "rk-demo", "1.2.0"))],
+        cwd=outside,
+        options=InstallOptions(no_index=True),
+    )
     with pytest.raises(SmokeFailed, match=r"the installed rk-demo is '1\.2\.0', not '1\.2\.1'"):
         prove_installed(venv, "rk-demo", "1.2.1", cwd=outside)
     with pytest.raises(SmokeFailed, match="'rk-other' is not installed"):
@@ -145,7 +161,12 @@ def test_wrong_or_missing_distribution_is_caught(venv: Venv, outside: Path, tmp_
 
 
 def test_configured_smoke_commands(venv: Venv, outside: Path, tmp_path: Path) -> None:
-    install(venv, [str(make_wheel(tmp_path / "w", "rk-demo", "1.2.0"))], cwd=outside, no_index=True)
+    install_into(
+        venv,
+        [str(make_wheel(tmp_path / "w", "rk-demo", "1.2.0"))],
+        cwd=outside,
+        options=InstallOptions(no_index=True),
+    )
     smoke = [
         "{script} --version",
         "python -c \"import rk_demo; print('{name}', rk_demo.__version__)\"",
@@ -194,19 +215,23 @@ def test_user_find_links_are_ignored(
     )
     assert control.returncode == 0, control.stdout + control.stderr
     with pytest.raises(CommandFailed) as caught:
-        install(venv, ["rk-user-only"], cwd=outside, no_index=True)
+        install_into(venv, ["rk-user-only"], cwd=outside, options=InstallOptions(no_index=True))
     assert "rk-user-only" in caught.value.output
 
 
 def test_index_url_is_the_only_source(
     venv: Venv, outside: Path, loopback_index: str, user_find_links: Path
 ) -> None:
-    install(venv, ["rk-demo==1.2.0"], cwd=outside, index_url=loopback_index)
+    install_into(
+        venv, ["rk-demo==1.2.0"], cwd=outside, options=InstallOptions(index_url=loopback_index)
+    )
     assert prove_installed(venv, "rk-demo", "1.2.0", cwd=outside).lines[0] == (
         "installed rk-demo 1.2.0"
     )
     with pytest.raises(CommandFailed, match="installing into a fresh venv failed"):
-        install(venv, ["rk-user-only"], cwd=outside, index_url=loopback_index)
+        install_into(
+            venv, ["rk-user-only"], cwd=outside, options=InstallOptions(index_url=loopback_index)
+        )
 
 
 def test_pip_fallback_without_uv(
@@ -216,8 +241,8 @@ def test_pip_fallback_without_uv(
     made = create_venv(tmp_path / "pip-venv")
     assert (made.bin_dir / "pip").exists()  # made by python -m venv, with pip
     wheel = make_wheel(tmp_path / "wheels", "rk-demo", "1.2.0")
-    install(made, [str(wheel)], cwd=outside, no_index=True)
+    install_into(made, [str(wheel)], cwd=outside, options=InstallOptions(no_index=True))
     proof = prove_installed(made, "rk-demo", "1.2.0", cwd=outside, console_scripts=["rk-demo"])
     assert "rk-demo --version -> rk-demo 1.2.0" in proof.lines
     with pytest.raises(CommandFailed):
-        install(made, ["rk-user-only"], cwd=outside, no_index=True)
+        install_into(made, ["rk-user-only"], cwd=outside, options=InstallOptions(no_index=True))

@@ -12,7 +12,7 @@ import pytest
 
 from releasekit.errors import SmokeFailed
 from releasekit.smoke import prove_installed
-from releasekit.venvs import create_venv, install
+from releasekit.venvs import InstallOptions, create_venv, install_into
 from releasekit.verify import verify_published
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def test_a_wrong_version_in_a_namespace_module_is_caught(tmp_path: Path) -> None
     work = tmp_path / "work"
     work.mkdir()
     venv = create_venv(tmp_path / "venv")
-    install(venv, [str(wheel)], cwd=work, no_index=True)
+    install_into(venv, [str(wheel)], cwd=work, options=InstallOptions(no_index=True))
     with pytest.raises(SmokeFailed, match=r"rk_ns\.sdk\.__version__ is '0\.0\.1', not '1\.2\.0'"):
         prove_installed(venv, "rk-ns-sdk", "1.2.0", cwd=work)
 
@@ -116,7 +116,7 @@ def test_the_modules_proved_come_from_the_record(
     work = tmp_path / "work"
     work.mkdir()
     venv = create_venv(tmp_path / "venv")
-    install(venv, [str(wheel)], cwd=work, no_index=True)
+    install_into(venv, [str(wheel)], cwd=work, options=InstallOptions(no_index=True))
     proof = prove_installed(venv, "rk-shape", "1.2.0", cwd=work)
     proved = [f"{module}.__version__ == 1.2.0" for module in expected]
     assert proof.lines == ("installed rk-shape 1.2.0", *proved)

@@ -18,19 +18,14 @@ import logging
 import tarfile
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, canonicalize_name
 from packaging.version import Version
 
+from releasekit._dist_names import parse_dist_filename
 from releasekit.errors import DistCheckFailed
 from releasekit.versions import parse_version, same_version
 from releasekit.workspace import Package
@@ -217,41 +212,90 @@ def check_dists(package: Package, version: str, dists: Dists) -> list[str]:
     package's import package and the modules its console scripts run.  All
     problems are collected into one :class:`~releasekit.errors.DistCheckFailed`.
     """
-    wanted = parse_version(version)
-    passed: list[str] = []
-    problems: list[_Problem] = []
-    rebuild = f"rebuild them: nox -s build -- {package.name}"
+    checklist = _Checklist(package, version, parse_version(version))
+    _check_files(checklist, dists)
+    _check_file_names(checklist, dists)
+    _check_twine(checklist, dists)
+    metadata = _check_wheels(checklist, dists)
+    metadata += _sdist_metadata_problems(checklist, dists.sdist)
+    checklist.problems += metadata
+    if not metadata:
+        checklist.passed.append(f"metadata: Name {package.name}, Version {version} in every file")
+    checklist.raise_problems()
+    for line in checklist.passed:
+        log.info("check %s: %s", package.name, line)
+    return checklist.passed
 
+
+@dataclass
+class _Checklist:
+    """The dists' checks so far: the lines of those that passed, the problems found."""
+
+    package: Package
+    version: str
+    wanted: Version
+    passed: list[str] = field(default_factory=list)
+    problems: list[_Problem] = field(default_factory=list)
+
+    @property
+    def rebuild(self) -> str:
+        return f"rebuild them: nox -s build -- {self.package.name}"
+
+    def raise_problems(self) -> None:
+        """One :class:`DistCheckFailed` with every problem found, if there is any."""
+        problems = self.problems
+        if not problems:
+            return
+        if len(problems) == 1:
+            message = problems[0].message
+        else:
+            message = (
+                f"{len(problems)} problems with the dists of {self.package.name} {self.version}: "
+                + "; ".join(problem.message for problem in problems)
+            )
+        raise DistCheckFailed(message, "; ".join(dict.fromkeys(p.hint for p in problems)))
+
+
+def _check_files(checklist: _Checklist, dists: Dists) -> None:
+    """One sdist and at least one wheel, every one of them there."""
     if not dists.wheels:
-        problems.append(_Problem(f"no wheel beside {dists.sdist.name!r}", rebuild))
+        checklist.problems.append(
+            _Problem(f"no wheel beside {dists.sdist.name!r}", checklist.rebuild)
+        )
     missing = [path for path in dists.files if not path.is_file()]
     if missing:
-        raise DistCheckFailed(f"dist file {str(missing[0])!r} does not exist", rebuild)
-    passed.append(f"files: 1 sdist, {len(dists.wheels)} wheel(s)")
+        raise DistCheckFailed(f"dist file {str(missing[0])!r} does not exist", checklist.rebuild)
+    checklist.passed.append(f"files: 1 sdist, {len(dists.wheels)} wheel(s)")
 
+
+def _check_file_names(checklist: _Checklist, dists: Dists) -> None:
+    """Every file name parses, to the package's name and the version checked."""
+    package, rebuild = checklist.package, checklist.rebuild
     names_ok = True
     for path in dists.files:
         try:
-            if path.name.endswith(".whl"):
-                name, found, _, _ = parse_wheel_filename(path.name)
-            else:
-                name, found = parse_sdist_filename(path.name)
+            parsed = parse_dist_filename(path.name)
         except (InvalidSdistFilename, InvalidWheelFilename) as exc:
-            problems.append(_Problem(f"dist file name {path.name!r} is invalid: {exc}", rebuild))
+            checklist.problems.append(
+                _Problem(f"dist file name {path.name!r} is invalid: {exc}", rebuild)
+            )
             names_ok = False
             continue
-        if name != package.canonical_name or found != wanted:
-            problems.append(
+        if parsed.name != package.canonical_name or parsed.version != checklist.wanted:
+            checklist.problems.append(
                 _Problem(
-                    f"dist file {path.name!r} is {name} {found}, "
-                    f"not {package.canonical_name} {version}",
+                    f"dist file {path.name!r} is {parsed.name} {parsed.version}, "
+                    f"not {package.canonical_name} {checklist.version}",
                     f"remove stale files from {str(path.parent)!r} and {rebuild}",
                 )
             )
             names_ok = False
     if names_ok:
-        passed.append(f"file names: {', '.join(path.name for path in dists.files)}")
+        checklist.passed.append(f"file names: {', '.join(path.name for path in dists.files)}")
 
+
+def _check_twine(checklist: _Checklist, dists: Dists) -> None:
+    """``twine check --strict`` passes for every file (PyPI can render the description)."""
     twine_failures: list[str] = []
     for path in dists.files:
         failed, messages = _twine_check(path)
@@ -259,52 +303,48 @@ def check_dists(package: Package, version: str, dists: Dists) -> list[str]:
             twine_failures += [f"{path.name}: FAILED", *messages]
     if twine_failures:
         details = " | ".join(dict.fromkeys(twine_failures))
-        problems.append(
+        checklist.problems.append(
             _Problem(
                 f"twine check --strict failed: {details}",
                 "fix the long description (readme) and its content-type so PyPI can render it",
             )
         )
     else:
-        passed.append("twine check --strict: PASSED")
+        checklist.passed.append("twine check --strict: PASSED")
 
+
+def _check_wheels(checklist: _Checklist, dists: Dists) -> list[_Problem]:
+    """Each wheel reads and holds the package's code; return its metadata's problems."""
+    package, version, wanted = checklist.package, checklist.version, checklist.wanted
     metadata_problems: list[_Problem] = []
     for wheel in dists.wheels:
         try:
             metadata, names, entry_points = _read_wheel(wheel)
         except zipfile.BadZipFile as exc:
-            problems.append(_Problem(f"wheel {wheel.name!r} is not a zip file: {exc}", rebuild))
+            checklist.problems.append(
+                _Problem(f"wheel {wheel.name!r} is not a zip file: {exc}", checklist.rebuild)
+            )
             continue
         metadata_problems += _metadata_problems(package, version, wanted, wheel.name, metadata)
         content = _wheel_content_problems(package, wheel, names, entry_points)
-        problems += content
+        checklist.problems += content
         if not content:
-            passed.append(f"{wheel.name} contains {', '.join(sorted(_import_names(names)))}")
-    try:
-        pkg_info = _metadata_from_sdist(dists.sdist)
-    except (tarfile.TarError, OSError) as exc:
-        problems.append(_Problem(f"sdist {dists.sdist.name!r} cannot be read: {exc}", rebuild))
-    else:
-        if pkg_info is None:
-            metadata_problems.append(
-                _Problem(f"sdist {dists.sdist.name!r} has no PKG-INFO", rebuild)
-            )
-        else:
-            metadata_problems += _metadata_problems(
-                package, version, wanted, dists.sdist.name, pkg_info
-            )
-    problems += metadata_problems
-    if not metadata_problems:
-        passed.append(f"metadata: Name {package.name}, Version {version} in every file")
+            contains = ", ".join(sorted(_import_names(names)))
+            checklist.passed.append(f"{wheel.name} contains {contains}")
+    return metadata_problems
 
-    if problems:
-        if len(problems) == 1:
-            message = problems[0].message
-        else:
-            message = f"{len(problems)} problems with the dists of {package.name} {version}: " + (
-                "; ".join(problem.message for problem in problems)
-            )
-        raise DistCheckFailed(message, "; ".join(dict.fromkeys(p.hint for p in problems)))
-    for line in passed:
-        log.info("check %s: %s", package.name, line)
-    return passed
+
+def _sdist_metadata_problems(checklist: _Checklist, sdist: Path) -> list[_Problem]:
+    """The problems of the sdist's PKG-INFO (an unreadable sdist is a problem of its own)."""
+    try:
+        pkg_info = _metadata_from_sdist(sdist)
+    except (tarfile.TarError, OSError) as exc:
+        checklist.problems.append(
+            _Problem(f"sdist {sdist.name!r} cannot be read: {exc}", checklist.rebuild)
+        )
+        return []
+    if pkg_info is None:
+        return [_Problem(f"sdist {sdist.name!r} has no PKG-INFO", checklist.rebuild)]
+    return _metadata_problems(
+        checklist.package, checklist.version, checklist.wanted, sdist.name, pkg_info
+    )

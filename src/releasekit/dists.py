@@ -25,15 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
 from packaging.version import InvalidVersion as _PackagingInvalidVersion
 from packaging.version import Version
 
+from releasekit._dist_names import dist_filename_or_none, parse_dist_filename
 from releasekit._process import find_uv, run
 from releasekit._text import last_line, output_tail
 from releasekit.dist_checks import check_dists
@@ -379,7 +374,7 @@ def build_dists(package: Package, version: str, *, out_dir: Path | None = None) 
                 env, package.root, runner=_backend_runner
             )
             sdist = _build(env, builder, "sdist", built_dir, installed)
-            _, built_version = parse_sdist_filename(sdist.name)
+            built_version = parse_dist_filename(sdist.name).version
             if built_version != wanted:
                 raise BuildFailed(
                     f"the sdist of {package.name!r} is version {str(built_version)!r}, "
@@ -471,15 +466,10 @@ def find_dists(package: Package, version: str, *, out_dir: Path | None = None) -
     sdists: list[Path] = []
     wheels: list[Path] = []
     for path in sorted(out_dir.iterdir()) if out_dir.is_dir() else []:
-        with contextlib.suppress(InvalidSdistFilename, InvalidWheelFilename):
-            if path.name.endswith(".whl"):
-                name, found, _, _ = parse_wheel_filename(path.name)
-                if name == package.canonical_name and found == wanted:
-                    wheels.append(path)
-            elif path.name.endswith((".tar.gz", ".zip")):
-                name, found = parse_sdist_filename(path.name)
-                if name == package.canonical_name and found == wanted:
-                    sdists.append(path)
+        parsed = dist_filename_or_none(path.name)
+        if parsed is None or (parsed.name, parsed.version) != (package.canonical_name, wanted):
+            continue
+        (wheels if parsed.kind == "wheel" else sdists).append(path)
     if not sdists or not wheels:
         missing = " and ".join(
             kind for kind, found_files in (("sdist", sdists), ("wheel", wheels)) if not found_files

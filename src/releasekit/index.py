@@ -26,15 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from releasekit._dist_names import dist_filename_or_none
 from releasekit._process import spawn, stop
 from releasekit.config import IndexConfig
 from releasekit.deadline import SLACK, active_deadline, time_left
@@ -96,16 +91,8 @@ def file_sha256(path: Path) -> str:
 
 def parse_dist_filename(filename: str) -> tuple[str, Version] | None:
     """The (canonical name, version) of a wheel or sdist file name; None for other files."""
-    try:
-        if filename.endswith(".whl"):
-            name, version, _build, _tags = parse_wheel_filename(filename)
-            return str(name), version
-        if filename.endswith((".tar.gz", ".zip")):
-            name, version = parse_sdist_filename(filename)
-            return str(name), version
-    except (InvalidWheelFilename, InvalidSdistFilename):
-        return None
-    return None
+    parsed = dist_filename_or_none(filename)
+    return None if parsed is None else (str(parsed.name), parsed.version)
 
 
 @dataclass(frozen=True)

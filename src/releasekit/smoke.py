@@ -19,27 +19,22 @@ import shlex
 import shutil
 import tempfile
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import sys_tags
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from releasekit._dist_names import dist_filename_or_none, parse_dist_filename
 from releasekit._process import run
 from releasekit._text import last_line
 from releasekit.errors import CommandFailed, ConfigError, InstallFailed, SmokeFailed
 from releasekit.session_names import nox_command
-from releasekit.venvs import Venv, create_venv, install, isolated_env
+from releasekit.venvs import InstallOptions, Venv, create_venv, install_into, isolated_env
 from releasekit.versions import parse_version, same_version
 from releasekit.workspace import Package
 
@@ -177,6 +172,25 @@ def _smoke_commands(
     return commands
 
 
+@dataclass
+class _Proving:
+    """The checklist of one proof: what passed, what failed and what to do about it."""
+
+    name: str
+    version: str
+    wanted: Version
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+
+    def passed(self, line: str) -> None:
+        self.lines.append(line)
+
+    def failed(self, problem: str, hint: str) -> None:
+        self.problems.append(problem)
+        self.hints.append(hint)
+
+
 def prove_installed(
     venv: Venv,
     name: str,
@@ -198,11 +212,7 @@ def prove_installed(
     is empty.  Each command must exit 0 and print the version.  Every failure
     is collected into one :class:`~releasekit.errors.SmokeFailed`.
     """
-    wanted = parse_version(version)
-    lines: list[str] = []
-    problems: list[str] = []
-    hints: list[str] = []
-
+    proving = _Proving(name, version, parse_version(version))
     result = _probe(venv, name, import_names, cwd)
     installed = result.get("installed")
     if not isinstance(installed, str):
@@ -210,52 +220,88 @@ def prove_installed(
             f"{name!r} is not installed in the venv at {str(venv.path)!r}",
             "check the distribution name; the install step must have put it there",
         )
-    if same_version(installed, wanted):
-        lines.append(f"installed {name} {installed}")
-    else:
-        problems.append(f"the installed {name} is {installed!r}, not {version!r}")
-        hints.append("the install picked another version: check the index and the pins")
+    _check_metadata_version(proving, installed)
+    _check_import_versions(proving, installed, result, venv)
+    _check_smoke_commands(proving, venv, cwd, console_scripts, smoke)
+    if proving.problems:
+        raise SmokeFailed(
+            f"{name} {version} does not prove its version: " + "; ".join(proving.problems),
+            "; ".join(dict.fromkeys(proving.hints)),
+        )
+    return Proof(tuple(proving.lines))
 
+
+def _check_metadata_version(proving: _Proving, installed: str) -> None:
+    """The installed distribution's metadata carries the version."""
+    if same_version(installed, proving.wanted):
+        proving.passed(f"installed {proving.name} {installed}")
+    else:
+        proving.failed(
+            f"the installed {proving.name} is {installed!r}, not {proving.version!r}",
+            "the install picked another version: check the index and the pins",
+        )
+
+
+def _check_import_versions(
+    proving: _Proving, installed: str, result: Mapping[str, object], venv: Venv
+) -> None:
+    """Each import package imports from the venv, and its ``__version__`` (if any) agrees."""
     modules = result.get("modules")
     prefix = Path(str(result.get("prefix", venv.path))).resolve()
     for module, info in (modules if isinstance(modules, dict) else {}).items():
         if not isinstance(info, dict):
             continue
         if "error" in info:
-            problems.append(f"import {module} failed: {info['error']}")
-            hints.append(f"install the wheel by hand and run python -c 'import {module}'")
+            proving.failed(
+                f"import {module} failed: {info['error']}",
+                f"install the wheel by hand and run python -c 'import {module}'",
+            )
             continue
         where = info.get("file")
         if isinstance(where, str) and not Path(where).resolve().is_relative_to(prefix):
-            problems.append(f"{module} was imported from {where!r}, outside the venv")
-            hints.append("run from a directory outside the repository")
+            proving.failed(
+                f"{module} was imported from {where!r}, outside the venv",
+                "run from a directory outside the repository",
+            )
             continue
         module_version = info.get("version")
         if module_version is None:
-            lines.append(f"import {module} (no __version__; its metadata says {installed})")
-        elif same_version(module_version, wanted):
-            lines.append(f"{module}.__version__ == {module_version}")
+            proving.passed(f"import {module} (no __version__; its metadata says {installed})")
+        elif same_version(module_version, proving.wanted):
+            proving.passed(f"{module}.__version__ == {module_version}")
         else:
-            problems.append(f"{module}.__version__ is {module_version!r}, not {version!r}")
-            hints.append(
+            proving.failed(
+                f"{module}.__version__ is {module_version!r}, not {proving.version!r}",
                 f"a hardcoded __version__ in {module}: use "
-                f"importlib.metadata.version({name!r}) instead of a literal"
+                f"importlib.metadata.version({proving.name!r}) instead of a literal",
             )
 
+
+def _check_smoke_commands(
+    proving: _Proving,
+    venv: Venv,
+    cwd: Path,
+    console_scripts: Sequence[str],
+    smoke: Sequence[str],
+) -> None:
+    """Every smoke command (or ``SCRIPT --version``) runs in the venv and prints the version."""
     path = os.pathsep.join([str(venv.bin_dir), os.environ.get("PATH", "")])
     env = isolated_env(PATH=path, VIRTUAL_ENV=str(venv.path))
+    name, version = proving.name, proving.version
     for command_line, script in _smoke_commands(name, version, console_scripts, smoke):
         if script is not None and not venv.script(script).exists():
-            problems.append(f"console script {script!r} was not installed")
-            hints.append("check [project.scripts] and that the wheel contains its module")
+            proving.failed(
+                f"console script {script!r} was not installed",
+                "check [project.scripts] and that the wheel contains its module",
+            )
             continue
         argv = shlex.split(command_line)
         executable = shutil.which(argv[0], path=path) if argv else None
         if executable is None:
-            problems.append(
-                f"smoke command {command_line!r}: {argv[0] if argv else ''!r} not found"
+            proving.failed(
+                f"smoke command {command_line!r}: {argv[0] if argv else ''!r} not found",
+                "smoke commands run in the fresh venv: name a console script or python",
             )
-            hints.append("smoke commands run in the fresh venv: name a console script or python")
             continue
         proc = run(
             [executable, *argv[1:]],
@@ -265,29 +311,29 @@ def prove_installed(
             what=f"smoke command {command_line!r}",
             timeout=_SMOKE_TIMEOUT,
         )
-        output = proc.stdout or ""
-        shown = _summary(output)
-        if proc.returncode != 0:
-            problems.append(f"{command_line!r} exited {proc.returncode}: {shown!r}")
-            hints.append(f"run {command_line!r} in a fresh venv to see the error")
-        elif not _prints_version(output, version, wanted):
-            problems.append(f"{command_line!r} printed {shown!r}, not the version {version!r}")
-            if script is not None:
-                hints.append(
-                    f"the version shown by {script!r} must come from "
-                    f"importlib.metadata.version({name!r}), not a literal"
-                )
-            else:
-                hints.append("make the smoke command print the installed version")
-        else:
-            lines.append(f"{command_line} -> {shown}")
+        _judge_smoke_output(proving, command_line, script, proc.returncode, proc.stdout or "")
 
-    if problems:
-        raise SmokeFailed(
-            f"{name} {version} does not prove its version: " + "; ".join(problems),
-            "; ".join(dict.fromkeys(hints)),
+
+def _judge_smoke_output(
+    proving: _Proving, command_line: str, script: str | None, returncode: int, output: str
+) -> None:
+    """A smoke command passes when it exits 0 and prints the version."""
+    shown = _summary(output)
+    if returncode != 0:
+        proving.failed(
+            f"{command_line!r} exited {returncode}: {shown!r}",
+            f"run {command_line!r} in a fresh venv to see the error",
         )
-    return Proof(tuple(lines))
+    elif not _prints_version(output, proving.version, proving.wanted):
+        proving.failed(
+            f"{command_line!r} printed {shown!r}, not the version {proving.version!r}",
+            f"the version shown by {script!r} must come from "
+            f"importlib.metadata.version({proving.name!r}), not a literal"
+            if script is not None
+            else "make the smoke command print the installed version",
+        )
+    else:
+        proving.passed(f"{command_line} -> {shown}")
 
 
 # --- the smoke test of built dists ------------------------------------------------
@@ -296,8 +342,7 @@ def prove_installed(
 def _installable_wheel(dists: Dists) -> Path:
     supported = set(sys_tags())
     for wheel in dists.wheels:
-        _, _, _, tags = parse_wheel_filename(wheel.name)
-        if tags & supported:
+        if parse_dist_filename(wheel.name).tags & supported:
             return wheel
     raise SmokeFailed(
         f"no wheel of {dists.sdist.name!r} installs on this interpreter: "
@@ -324,11 +369,9 @@ def _names_in(folders: Sequence[Path]) -> set[str]:
     names: set[str] = set()
     for folder in folders:
         for path in folder.iterdir() if folder.is_dir() else []:
-            with contextlib.suppress(InvalidSdistFilename, InvalidWheelFilename):
-                if path.name.endswith(".whl"):
-                    names.add(parse_wheel_filename(path.name)[0])
-                elif path.name.endswith((".tar.gz", ".zip")):
-                    names.add(parse_sdist_filename(path.name)[0])
+            parsed = dist_filename_or_none(path.name)
+            if parsed is not None:
+                names.add(parsed.name)
     return names
 
 
@@ -376,9 +419,9 @@ def _versions_in(folders: Sequence[Path]) -> dict[str, Version]:
     found: dict[str, Version] = {}
     for folder in folders:
         for path in folder.glob("*.whl") if folder.is_dir() else []:
-            with contextlib.suppress(InvalidWheelFilename):
-                name, version, _build, _tags = parse_wheel_filename(path.name)
-                found[name] = max(version, found.get(name, version))
+            parsed = dist_filename_or_none(path.name)
+            if parsed is not None:
+                found[parsed.name] = max(parsed.version, found.get(parsed.name, parsed.version))
     return found
 
 
@@ -446,17 +489,19 @@ def smoke_test(
                 or "the default index (PyPI)",
             )
         try:
-            install(
+            install_into(
                 venv,
                 [str(wheel.absolute())],
                 cwd=work,
-                find_links=folders,
-                no_index=not external,
-                index_url=index_url,
-                dependency_index_url=dependency_index_url,
-                own_names=ours,
-                logins=logins,
-                constraints=built if external else (),
+                options=InstallOptions(
+                    find_links=folders,
+                    no_index=not external,
+                    index_url=index_url,
+                    dependency_index_url=dependency_index_url,
+                    own_names=ours,
+                    logins=logins or {},
+                    constraints=built if external else (),
+                ),
             )
         except CommandFailed as exc:
             raise _smoke_install_failed(exc, wheel, requirements, own_names) from exc

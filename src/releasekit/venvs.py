@@ -3,7 +3,7 @@
 The local smoke test (:func:`releasekit.smoke.smoke_test`) and the verify step
 use the same three moves: make a fresh venv outside the repository
 (:func:`create_venv`), install into it while ignoring the user's pip and uv
-configuration (:func:`install`), then ask the venv itself what got installed
+configuration (:func:`install_into`), then ask the venv itself what got installed
 (:func:`releasekit.smoke.prove_installed`).
 """
 
@@ -16,7 +16,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -30,9 +30,10 @@ from releasekit.errors import (
 )
 
 __all__ = [
+    "InstallOptions",
     "Venv",
     "create_venv",
-    "install",
+    "install_into",
     "isolated_env",
     "missing_requirement",
 ]
@@ -217,185 +218,188 @@ def _same_origin(a: str, b: str) -> bool:
     )
 
 
-def install(
-    venv: Venv,
-    requirements: Sequence[str],
-    *,
-    cwd: Path,
-    index_url: str | None = None,
-    extra_index_urls: Sequence[str] = (),
-    dependency_index_url: str | None = None,
-    own_names: Collection[str] = (),
-    logins: Mapping[str, tuple[str, str]] | None = None,
-    find_links: Sequence[Path] = (),
-    no_index: bool = False,
-    only_binary: bool = False,
-    no_binary: Sequence[str] = (),
-    no_cache: bool = True,
-    index_strategy_first: bool = True,
-    constraints: Sequence[str] = (),
-) -> None:
-    """Install ``requirements`` (names, specifiers or paths to dists) into ``venv``.
+@dataclass(frozen=True)
+class InstallOptions:
+    """Where :func:`install_into` may take requirements from, and how it installs them.
 
-    Never reads the user's pip or uv configuration or their environment
-    variables.  With ``index_url`` (and not ``no_index``) only that index and
+    With ``index_url`` (and not ``no_index``) only that index and
     ``extra_index_urls`` are consulted; with ``no_index`` only ``find_links``.
     ``index_strategy_first`` (uv) takes each name from the first index that has
     it, which keeps a public name from shadowing a private one; pip has no such
     option and ignores it.
 
     ``dependency_index_url`` is asked after the others, for third-party
-    dependencies; ``own_names`` (canonical names: the workspace's packages) must
-    then never come from it: the requirements are resolved first, and a name of
-    ours that would come from the dependency index is refused
-    (:class:`~releasekit.errors.DependencyConfusion`).  ``logins`` maps an index
-    URL to the (user, password) to read it with; neither is ever shown.  A
-    failed install raises :class:`~releasekit.errors.InstallFailed` naming the
-    requirement that could not be found and where it was looked for.
-    ``constraints`` (``name==version`` lines) bind what is resolved, such as a
-    sibling built in this run to its fresh version.
+    dependencies; ``own_names`` (canonical names: the workspace's packages)
+    must then never come from it.  ``logins`` maps an index URL to the (user,
+    password) to read it with; neither is ever shown.  ``constraints``
+    (``name==version`` lines) bind what is resolved, such as a sibling built
+    in this run to its fresh version.
     """
-    with tempfile.TemporaryDirectory(prefix="releasekit-constraints-") as scratch:
-        extra: list[str] = []
-        if constraints:
-            constraint_file = Path(scratch) / "constraints.txt"
-            constraint_file.write_text("\n".join(constraints) + "\n", encoding="utf-8")
-            extra = ["-c", str(constraint_file)]
-        _install(
-            venv,
-            requirements,
-            cwd=cwd,
-            index_url=index_url,
-            extra_index_urls=extra_index_urls,
-            dependency_index_url=dependency_index_url,
-            own_names=own_names,
-            logins=logins,
-            find_links=find_links,
-            no_index=no_index,
-            only_binary=only_binary,
-            no_binary=no_binary,
-            no_cache=no_cache,
-            index_strategy_first=index_strategy_first,
-            extra_options=extra,
-        )
+
+    index_url: str | None = None
+    extra_index_urls: Sequence[str] = ()
+    dependency_index_url: str | None = None
+    own_names: Collection[str] = ()
+    logins: Mapping[str, tuple[str, str]] = field(default_factory=dict, repr=False)
+    find_links: Sequence[Path] = ()
+    no_index: bool = False
+    only_binary: bool = False
+    no_binary: Sequence[str] = ()
+    no_cache: bool = True
+    index_strategy_first: bool = True
+    constraints: Sequence[str] = ()
+
+    def index_order(self, uv: str | None) -> list[str]:
+        """The index URLs in the order the installer asks them (the last is uv's default)."""
+        if self.dependency_index_url and not self.no_index:
+            asked = [u for u in (self.index_url, *self.extra_index_urls) if u]
+            return [*asked, self.dependency_index_url]
+        if uv:  # uv asks the --index URLs first, in order, then the default index
+            return [*self.extra_index_urls, *([self.index_url] if self.index_url else [])]
+        return [*([self.index_url] if self.index_url else []), *self.extra_index_urls]
+
+    def looked_in(self, ordered: Sequence[str]) -> str:
+        """Where the install looks, as the user is told (never with a login)."""
+        if self.no_index:
+            return "the given find-links only"
+        where = " then ".join(_plain(u) + "/" for u in ordered) or "the default index"
+        return where + (" (and the given find-links)" if self.find_links else "")
+
+    def secrets(self) -> list[str]:
+        """The passwords of ``logins``, plain and URL-encoded: hidden from all output."""
+        passwords = [password for _user, password in self.logins.values()]
+        return [form for p in passwords for form in (p, quote(p, safe=""))]
 
 
-def _install(
-    venv: Venv,
-    requirements: Sequence[str],
-    *,
-    cwd: Path,
-    index_url: str | None = None,
-    extra_index_urls: Sequence[str] = (),
-    dependency_index_url: str | None = None,
-    own_names: Collection[str] = (),
-    logins: Mapping[str, tuple[str, str]] | None = None,
-    find_links: Sequence[Path] = (),
-    no_index: bool = False,
-    only_binary: bool = False,
-    no_binary: Sequence[str] = (),
-    no_cache: bool = True,
-    index_strategy_first: bool = True,
-    extra_options: Sequence[str] = (),
+def install_into(
+    venv: Venv, requirements: Sequence[str], *, cwd: Path, options: InstallOptions
 ) -> None:
+    """Install ``requirements`` (names, specifiers or paths to dists) into ``venv``.
+
+    Never reads the user's pip or uv configuration or their environment
+    variables; takes requirements only where ``options`` says.  With a
+    dependency index and ``own_names``, the requirements are resolved first,
+    and a name of ours that would come from the dependency index is refused
+    (:class:`~releasekit.errors.DependencyConfusion`).  A failed install raises
+    :class:`~releasekit.errors.InstallFailed` naming the requirement that could
+    not be found and where it was looked for.
+    """
     if not requirements:
         return
-    logins = dict(logins or {})
-    secrets = [
-        p for _user, password in logins.values() for p in (password, quote(password, safe=""))
-    ]
     uv = find_uv()
-    if dependency_index_url and not no_index:
-        ordered = [u for u in (index_url, *extra_index_urls) if u] + [dependency_index_url]
-    elif uv:  # uv asks the --index URLs first, in order, then the default index
-        ordered = [*extra_index_urls, *([index_url] if index_url else [])]
-    else:
-        ordered = [*([index_url] if index_url else []), *extra_index_urls]
-    options: list[str] = []
-    if uv:
-        command = [uv, "pip", "install", "--no-config", "--python", str(venv.python)]
-        if no_cache:
-            options.append("--no-cache")
-        if not no_index and ordered:
-            for url in ordered[:-1]:
-                options += ["--index", _with_login(url, logins)]
-            options += ["--default-index", _with_login(ordered[-1], logins)]
-        if not no_index:
-            options += [
-                "--index-strategy",
-                "first-index" if index_strategy_first else "unsafe-best-match",
-            ]
-    else:
-        command = [str(venv.python), "-m", "pip", "--isolated", "install", "--no-input"]
-        if no_cache:
-            options.append("--no-cache-dir")
-        if not no_index and ordered:
-            options += ["--index-url", _with_login(ordered[0], logins)]
-            for url in ordered[1:]:
-                options += ["--extra-index-url", _with_login(url, logins)]
-    if no_index:
-        options.append("--no-index")
-    for folder in find_links:
-        options += ["--find-links", str(Path(folder).absolute())]
-    if only_binary:
-        options += ["--only-binary", ":all:"]
-    for name in no_binary:
-        options += ["--no-binary", name]
-    options += extra_options
-    if no_index:
-        where = "the given find-links only"
-    else:
-        where = " then ".join(_plain(u) + "/" for u in ordered) or "the default index"
-        if find_links:
-            where += " (and the given find-links)"
+    ordered = options.index_order(uv)
+    where = options.looked_in(ordered)
     env = isolated_env()
-    if dependency_index_url and own_names and not no_index:
-        ours = {canonicalize_name(n) for n in own_names}
+    with tempfile.TemporaryDirectory(prefix="releasekit-constraints-") as scratch:
+        command, installer_options = _installer_command(venv, uv, options, ordered)
+        if options.constraints:
+            constraint_file = Path(scratch) / "constraints.txt"
+            constraint_file.write_text("\n".join(options.constraints) + "\n", encoding="utf-8")
+            installer_options += ["-c", str(constraint_file)]
+        if options.dependency_index_url and options.own_names and not options.no_index:
+            _refuse_dependency_confusion(
+                venv, requirements, uv=uv, options=options, installer_options=installer_options,
+                cwd=cwd, env=env, where=where,
+            )  # fmt: skip
+        log.info("installing %s into %s from %s", ", ".join(requirements), venv.path, where)
         try:
-            sources = _own_sources(
-                venv,
-                requirements,
-                uv=uv,
-                options=options,
+            proc = run(
+                [*command, *installer_options, *requirements],
                 cwd=cwd,
                 env=env,
-                redact=secrets,
+                redact=options.secrets(),
+                what="installing into a fresh venv",
+                hint="the requirements must be available from the chosen index or find-links "
+                "folders",
+                timeout=_INSTALL_TIMEOUT,
             )
         except CommandFailed as exc:
             raise _install_failed(exc, where) from None
-        for name, origin in sorted(sources.items()):
-            if name not in ours or not origin:
-                continue
-            from_dependency = (
-                _plain(origin) == _plain(dependency_index_url)
-                if uv
-                else _same_origin(origin, dependency_index_url)
-                and not (index_url and _same_origin(origin, index_url))
-            )
-            if from_dependency:
-                raise DependencyConfusion(
-                    f"{name!r} is a package of this workspace, but it would be installed from "
-                    f"the dependency index {_plain(dependency_index_url)}/, "
-                    f"not from {_plain(index_url or '')}/",
-                    f"the workspace's own packages come only from the index they are released "
-                    f"to: publish {name} there first, or release it together with this one",
-                )
-    log.info("installing %s into %s from %s", ", ".join(requirements), venv.path, where)
-    try:
-        proc = run(
-            [*command, *options, *requirements],
-            cwd=cwd,
-            env=env,
-            redact=secrets,
-            what="installing into a fresh venv",
-            hint="the requirements must be available from the chosen index or find-links folders",
-            timeout=_INSTALL_TIMEOUT,
-        )
-    except CommandFailed as exc:
-        raise _install_failed(exc, where) from None
     installed = _installed_by(proc.stdout or "")
     if installed:
         log.info("installed %s (from %s)", ", ".join(installed), where)
+
+
+def _installer_command(
+    venv: Venv, uv: str | None, options: InstallOptions, ordered: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """The installer's command for ``venv``, and its options from ``options``."""
+    logins = options.logins
+    flags: list[str] = []
+    if uv:
+        command = [uv, "pip", "install", "--no-config", "--python", str(venv.python)]
+        if options.no_cache:
+            flags.append("--no-cache")
+        if not options.no_index and ordered:
+            for url in ordered[:-1]:
+                flags += ["--index", _with_login(url, logins)]
+            flags += ["--default-index", _with_login(ordered[-1], logins)]
+        if not options.no_index:
+            strategy = "first-index" if options.index_strategy_first else "unsafe-best-match"
+            flags += ["--index-strategy", strategy]
+    else:
+        command = [str(venv.python), "-m", "pip", "--isolated", "install", "--no-input"]
+        if options.no_cache:
+            flags.append("--no-cache-dir")
+        if not options.no_index and ordered:
+            flags += ["--index-url", _with_login(ordered[0], logins)]
+            for url in ordered[1:]:
+                flags += ["--extra-index-url", _with_login(url, logins)]
+    if options.no_index:
+        flags.append("--no-index")
+    for folder in options.find_links:
+        flags += ["--find-links", str(Path(folder).absolute())]
+    if options.only_binary:
+        flags += ["--only-binary", ":all:"]
+    for name in options.no_binary:
+        flags += ["--no-binary", name]
+    return command, flags
+
+
+def _refuse_dependency_confusion(
+    venv: Venv,
+    requirements: Sequence[str],
+    *,
+    uv: str | None,
+    options: InstallOptions,
+    installer_options: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    where: str,
+) -> None:
+    """Resolve without installing; refuse a name of ours that the dependency index would give."""
+    dependency_index_url = options.dependency_index_url or ""
+    index_url = options.index_url
+    ours = {canonicalize_name(n) for n in options.own_names}
+    try:
+        sources = _own_sources(
+            venv,
+            requirements,
+            uv=uv,
+            options=installer_options,
+            cwd=cwd,
+            env=env,
+            redact=options.secrets(),
+        )
+    except CommandFailed as exc:
+        raise _install_failed(exc, where) from None
+    for name, origin in sorted(sources.items()):
+        if name not in ours or not origin:
+            continue
+        from_dependency = (
+            _plain(origin) == _plain(dependency_index_url)
+            if uv
+            else _same_origin(origin, dependency_index_url)
+            and not (index_url and _same_origin(origin, index_url))
+        )
+        if from_dependency:
+            raise DependencyConfusion(
+                f"{name!r} is a package of this workspace, but it would be installed from "
+                f"the dependency index {_plain(dependency_index_url)}/, "
+                f"not from {_plain(index_url or '')}/",
+                f"the workspace's own packages come only from the index they are released "
+                f"to: publish {name} there first, or release it together with this one",
+            )
 
 
 def _install_failed(exc: CommandFailed, where: str) -> InstallFailed:

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Literal
 
 from packaging.tags import sys_tags
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name
 
+from releasekit._dist_names import parse_dist_filename
 from releasekit.config import IndexConfig
 from releasekit.deadline import deadline_scope
 from releasekit.dists import build_wheel_from_sdist
@@ -52,7 +53,7 @@ from releasekit.index import (
     read_login,
 )
 from releasekit.smoke import prove_installed
-from releasekit.venvs import create_venv, install
+from releasekit.venvs import InstallOptions, create_venv, install_into
 
 __all__ = [
     "DistKind",
@@ -208,7 +209,7 @@ def _pick(files: Sequence[IndexFile], kind: str) -> IndexFile:
         ranking = {tag: rank for rank, tag in enumerate(sys_tags())}
 
         def rank(file: IndexFile) -> int:
-            tags = parse_wheel_filename(file.filename)[3]
+            tags = parse_dist_filename(file.filename).tags
             return min((ranking.get(tag, len(ranking)) for tag in tags), default=len(ranking))
 
         candidates.sort(key=rank)
@@ -332,16 +333,18 @@ def _install_and_prove(
     else:
         requirement = f"{name}=={version}"
     try:
-        install(
+        install_into(
             venv,
             [requirement],
             cwd=work,
-            index_url=simple_url,
-            dependency_index_url=dependency_url,
-            own_names={name, *own_names},
-            logins=logins,
-            only_binary=kind == "wheel",
-            no_cache=True,
+            options=InstallOptions(
+                index_url=simple_url,
+                dependency_index_url=dependency_url,
+                own_names={name, *own_names},
+                logins=logins,
+                only_binary=kind == "wheel",
+                no_cache=True,
+            ),
         )
     except CommandFailed as exc:
         raise _install_failed(
