@@ -16,7 +16,7 @@ import pytest
 from packaging.version import Version
 
 from releasekit.config import IndexConfig
-from releasekit.errors import ConfigError, IndexError_, IndexUnreachable
+from releasekit.errors import ConfigError, IndexError_, IndexUnreachable, ReleaseError
 from releasekit.index import (
     IndexFile,
     download_from_index,
@@ -251,3 +251,78 @@ def test_a_download_that_does_not_match_the_listed_hash_is_refused(
 def test_index_file_kind_comes_from_the_file_name() -> None:
     assert IndexFile("a-1-py3-none-any.whl", "u", None, None).kind == "wheel"
     assert IndexFile("a-1.tar.gz", "u", None, None).kind == "sdist"
+
+
+# --- a listed file the index answers with an HTTP error --------------------------------
+
+
+@pytest.fixture
+def failing_downloads(tmp_path: Path) -> Iterator[tuple[IndexConfig, list[int]]]:
+    """A PEP 691 index listing oxi-core 1.0 whose file downloads answer ``statuses[0]``."""
+    statuses = [404]
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            base = f"http://{self.headers['Host']}"
+            if self.path != "/simple/oxi-core/":
+                self.send_error(statuses[0])
+                return
+            files = [
+                {"filename": filename, "url": f"{base}/files/{filename}", "hashes": {}}
+                for filename in ("oxi_core-1.0.tar.gz", "oxi_core-1.0-py3-none-any.whl")
+            ]
+            body = json.dumps(
+                {"meta": {"api-version": "1.1"}, "name": "oxi-core", "files": files}
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    yield (
+        IndexConfig("mirror", f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/simple/"),
+        statuses,
+    )
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("status", "hint"),
+    [(404, "lists a file it does not serve"), (503, "failed while serving the file")],
+)
+def test_a_download_answered_with_an_http_error_names_the_file_the_index_and_the_status(
+    failing_downloads: tuple[IndexConfig, list[int]], tmp_path: Path, status: int, hint: str
+) -> None:
+    index, statuses = failing_downloads
+    statuses[0] = status
+    sdist = next(f for f in files_on_index(index, "oxi-core", "1.0") if f.kind == "sdist")
+    with pytest.raises(ReleaseError) as excinfo:
+        download_from_index(index, sdist, tmp_path / "dl")
+    error = excinfo.value
+    assert f"HTTP {status}" in error.message
+    assert "'oxi_core-1.0.tar.gz'" in error.message and "'mirror'" in error.message
+    assert hint in error.hint
+    assert not (tmp_path / "dl" / sdist.filename).exists(), "no partial file stays behind"
+
+
+def test_verify_stops_at_a_download_the_index_answers_with_an_http_error(
+    failing_downloads: tuple[IndexConfig, list[int]],
+) -> None:
+    from releasekit.verify import verify_published
+
+    index, statuses = failing_downloads
+    statuses[0] = 500
+    with pytest.raises(ReleaseError) as excinfo:
+        verify_published(index, "oxi-core", "1.0", kinds=["sdist"], timeout=60)
+    error = excinfo.value
+    assert "HTTP 500" in error.message and "'oxi_core-1.0.tar.gz'" in error.message
+    assert "'mirror'" in error.message
+    assert "re-run" in error.hint

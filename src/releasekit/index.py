@@ -334,11 +334,7 @@ def download_from_index(
                     digest.update(chunk)
     except requests.HTTPError as exc:
         target.unlink(missing_ok=True)
-        status = exc.response.status_code if exc.response is not None else "?"
-        raise IndexError_(
-            f"index {index.name!r} answered HTTP {status} for {file.url!r}",
-            "the index lists a file it does not serve: check the index, then re-run",
-        ) from None
+        raise _download_refused(index, file, exc) from None
     except requests.RequestException as exc:  # refused, timed out, cut off
         target.unlink(missing_ok=True)
         late = _out_of_time(index, file.url)
@@ -357,6 +353,23 @@ def download_from_index(
             "and report it to the index if it persists",
         )
     return target
+
+
+def _download_refused(index: IndexConfig, file: IndexFile, exc: requests.HTTPError) -> IndexError_:
+    """The error for a listed file the index answers with an HTTP error status."""
+    status = exc.response.status_code if exc.response is not None else None
+    if status is not None and status >= 500:  # HTTP 5xx: the server failed
+        hint = (
+            "the index failed while serving the file: wait a moment and re-run; "
+            "if it persists, tell the index's operator"
+        )
+    else:
+        hint = "the index lists a file it does not serve: check the index, then re-run"
+    return IndexError_(
+        f"index {index.name!r} answered HTTP {status or '?'} for {file.filename!r} "
+        f"(at {file.url!r})",
+        hint,
+    )
 
 
 # --- the embedded local index (pypiserver) ------------------------------------------
