@@ -270,7 +270,7 @@ def failing_downloads(tmp_path: Path) -> Iterator[tuple[IndexConfig, list[int]]]
             if self.path != "/simple/oxi-core/":
                 self.send_error(statuses[0])
                 return
-            files = [
+            files: list[dict[str, object]] = [
                 {"filename": filename, "url": f"{base}/files/{filename}", "hashes": {}}
                 for filename in ("oxi_core-1.0.tar.gz", "oxi_core-1.0-py3-none-any.whl")
             ]

@@ -453,56 +453,29 @@ def smoke_test(
     """
     wheel = _installable_wheel(dists)
     requirements = _requirements(package)
-    folders = [wheel.parent.absolute(), *(Path(folder).absolute() for folder in find_links)]
-    for requirement in requirements:
-        sibling = package.workspace_root / "dist" / canonicalize_name(requirement.name)
-        if sibling.is_dir() and sibling.absolute() not in folders:
-            folders.append(sibling.absolute())
-    local = _names_in(folders)
-    external = [str(r) for r in requirements if canonicalize_name(r.name) not in local]
-    # a package of the workspace built here is installed as built, whatever else an
-    # index offers under its name
-    ours = {package.canonical_name, *(canonicalize_name(n) for n in own_names)}
-    built = [
-        f"{name}=={version}" for name, version in _versions_in(folders).items() if name in ours
-    ]
+    options, external = _smoke_install_options(
+        package,
+        wheel,
+        requirements,
+        find_links=find_links,
+        own_names=own_names,
+        index_url=index_url,
+        dependency_index_url=dependency_index_url,
+        logins=logins or {},
+    )
+    if external:
+        log.info(
+            "%s needs %s, not built here: installing those from %s",
+            package.name,
+            ", ".join(external),
+            " then ".join(u for u in (index_url, dependency_index_url) if u)
+            or "the default index (PyPI)",
+        )
     with contextlib.ExitStack() as stack:
-        if work_dir is None:
-            work = Path(
-                stack.enter_context(tempfile.TemporaryDirectory(prefix="releasekit-smoke-"))
-            )
-        else:
-            work = Path(work_dir).absolute()
-            if work.resolve().is_relative_to(package.workspace_root.resolve()):
-                raise SmokeFailed(
-                    f"the smoke test folder {str(work)!r} is inside the repository",
-                    "pass a work_dir outside the repository (or none: a temporary folder is used)",
-                )
-            work.mkdir(parents=True, exist_ok=True)
+        work = _smoke_work_dir(stack, package, work_dir)
         venv = create_venv(work / "venv")
-        if external:
-            log.info(
-                "%s needs %s, not built here: installing those from %s",
-                package.name,
-                ", ".join(external),
-                " then ".join(u for u in (index_url, dependency_index_url) if u)
-                or "the default index (PyPI)",
-            )
         try:
-            install_into(
-                venv,
-                [str(wheel.absolute())],
-                cwd=work,
-                options=InstallOptions(
-                    find_links=folders,
-                    no_index=not external,
-                    index_url=index_url,
-                    dependency_index_url=dependency_index_url,
-                    own_names=ours,
-                    logins=logins or {},
-                    constraints=built if external else (),
-                ),
-            )
+            install_into(venv, [str(wheel.absolute())], cwd=work, options=options)
         except CommandFailed as exc:
             raise _smoke_install_failed(exc, wheel, requirements, own_names) from exc
         proof = prove_installed(
@@ -515,3 +488,61 @@ def smoke_test(
         )
     log.info("smoke test of %s %s passed", package.name, version)
     return Proof((f"{wheel.name} installed in a fresh venv", *proof.lines))
+
+
+def _smoke_install_options(
+    package: Package,
+    wheel: Path,
+    requirements: Sequence[Requirement],
+    *,
+    find_links: Sequence[Path],
+    own_names: Collection[str],
+    index_url: str | None,
+    dependency_index_url: str | None,
+    logins: Mapping[str, tuple[str, str]],
+) -> tuple[InstallOptions, list[str]]:
+    """Where the smoke install looks, and the requirements no local folder holds.
+
+    The wheel's folder, ``find_links`` and the ``dist/<name>/`` folders of the
+    siblings it requires; with every requirement there, no index at all.
+    Otherwise the indexes are asked for the rest, and a package of the
+    workspace built here is still installed as built (a constraint), whatever
+    else an index offers under its name.
+    """
+    folders = [wheel.parent.absolute(), *(Path(folder).absolute() for folder in find_links)]
+    for requirement in requirements:
+        sibling = package.workspace_root / "dist" / canonicalize_name(requirement.name)
+        if sibling.is_dir() and sibling.absolute() not in folders:
+            folders.append(sibling.absolute())
+    local = _names_in(folders)
+    external = [str(r) for r in requirements if canonicalize_name(r.name) not in local]
+    ours = {package.canonical_name, *(canonicalize_name(n) for n in own_names)}
+    built = [
+        f"{name}=={version}" for name, version in _versions_in(folders).items() if name in ours
+    ]
+    options = InstallOptions(
+        index_url=index_url,
+        dependency_index_url=dependency_index_url,
+        own_names=ours,
+        logins=logins,
+        find_links=folders,
+        no_index=not external,
+        constraints=built if external else (),
+    )
+    return options, external
+
+
+def _smoke_work_dir(
+    stack: contextlib.ExitStack[bool | None], package: Package, work_dir: Path | None
+) -> Path:
+    """``work_dir`` (outside the repository), or a temporary folder removed on leaving ``stack``."""
+    if work_dir is None:
+        return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="releasekit-smoke-")))
+    work = Path(work_dir).absolute()
+    if work.resolve().is_relative_to(package.workspace_root.resolve()):
+        raise SmokeFailed(
+            f"the smoke test folder {str(work)!r} is inside the repository",
+            "pass a work_dir outside the repository (or none: a temporary folder is used)",
+        )
+    work.mkdir(parents=True, exist_ok=True)
+    return work
