@@ -97,7 +97,7 @@ def _build_failed(exc: Exception, what: str, name: str, fix: str) -> BuildFailed
     import build
 
     cause: BaseException = exc
-    if isinstance(exc, build.BuildBackendException):
+    if isinstance(exc, (build.BuildBackendException, build.FailedProcessError)):
         cause = exc.exception
     output = ""
     if isinstance(cause, CommandFailed):
@@ -131,6 +131,7 @@ def _build_errors(what: str, package: Package | None, name: str = "") -> Iterato
     except (
         build.BuildException,
         build.BuildBackendException,
+        build.FailedProcessError,  # build could not create its isolated environment
         CommandFailed,  # installing the build requirements (uv)
         subprocess.CalledProcessError,
         OSError,
