@@ -16,7 +16,7 @@ import pytest
 from packaging.version import Version
 
 from releasekit.config import IndexConfig
-from releasekit.errors import ConfigError, IndexError_, IndexUnreachable, ReleaseError
+from releasekit.errors import ConfigError, IndexFailure, IndexUnreachable, ReleaseError
 from releasekit.index import (
     IndexFile,
     download_from_index,
@@ -242,7 +242,7 @@ def test_a_download_that_does_not_match_the_listed_hash_is_refused(
 ) -> None:
     index, _ = json_index
     wheel = next(f for f in files_on_index(index, "oxi-core", "1.0") if f.kind == "wheel")
-    with pytest.raises(IndexError_, match="sha256") as excinfo:
+    with pytest.raises(IndexFailure, match="sha256") as excinfo:
         download_from_index(index, wheel, tmp_path / "dl")
     assert repr(wheel.filename) in str(excinfo.value)
     assert not (tmp_path / "dl" / wheel.filename).exists(), "a bad download is not left behind"

@@ -37,7 +37,7 @@ from releasekit.errors import (
     ConfigError,
     CredentialsError,
     DeadlineExceeded,
-    IndexError_,
+    IndexFailure,
     IndexTimeout,
     IndexUnreachable,
 )
@@ -227,12 +227,12 @@ def _read_page(index: IndexConfig, endpoint: str, name: str, timeout: float | No
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else "?"
             _needs_login(index, url, status, login)
-            raise IndexError_(
+            raise IndexFailure(
                 f"index {index.name!r} answered HTTP {status} for {url!r}",
                 "check the index URL in [tool.releasekit.indexes] and that it is a simple index",
             ) from None
         except (UnsupportedContentTypeError, UnsupportedRepoVersionError, ValueError) as exc:
-            raise IndexError_(
+            raise IndexFailure(
                 f"index {index.name!r} sent a page releasekit cannot read at {url!r}: {exc}",
                 "simple-url must point at a PEP 503/691 simple index (it usually ends in /simple/)",
             ) from None
@@ -311,7 +311,7 @@ def download_from_index(
 ) -> Path:
     """Download ``file`` into ``dest_dir``; its sha256 must match the index's when listed."""
     if Path(file.filename).name != file.filename or file.filename in {"", ".", ".."}:
-        raise IndexError_(
+        raise IndexFailure(
             f"index {index.name!r} lists a file name that is a path: {file.filename!r}",
             "do not trust this index; report it to its operator",
         )
@@ -346,7 +346,7 @@ def download_from_index(
         raise
     if file.sha256 is not None and digest.hexdigest() != file.sha256:
         target.unlink()
-        raise IndexError_(
+        raise IndexFailure(
             f"{file.filename!r} from {index.name!r} has sha256 {digest.hexdigest()[:12]}..., "
             f"the index lists {file.sha256[:12]}...",
             "the download was altered on the way or the index is inconsistent: re-run, "
@@ -355,7 +355,7 @@ def download_from_index(
     return target
 
 
-def _download_refused(index: IndexConfig, file: IndexFile, exc: requests.HTTPError) -> IndexError_:
+def _download_refused(index: IndexConfig, file: IndexFile, exc: requests.HTTPError) -> IndexFailure:
     """The error for a listed file the index answers with an HTTP error status."""
     status = exc.response.status_code if exc.response is not None else None
     if status is not None and status >= 500:  # HTTP 5xx: the server failed
@@ -365,7 +365,7 @@ def _download_refused(index: IndexConfig, file: IndexFile, exc: requests.HTTPErr
         )
     else:
         hint = "the index lists a file it does not serve: check the index, then re-run"
-    return IndexError_(
+    return IndexFailure(
         f"index {index.name!r} answered HTTP {status or '?'} for {file.filename!r} "
         f"(at {file.url!r})",
         hint,
