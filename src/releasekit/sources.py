@@ -19,7 +19,8 @@ written:
   ``prepare_metadata_for_build_wheel``), and a bump needs ``version-files``.
 
 Reading never needs the source to be writable: only a bump does.  Nothing
-here runs a process or writes a file.
+here runs a process or writes a file.  Reading and writing the version of a
+workspace package at its source is :mod:`releasekit.version_source`.
 """
 
 from __future__ import annotations
