@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from sigstore.errors import VerificationError
 
+from releasekit._dist_names import dist_filename_or_none
 from releasekit.errors import SignatureInvalid, SigningError
 from releasekit.signing.bundles import _read_to_verify
 from releasekit.signing.policy import _diagnose, _GitHubPublisherPolicy, _IdentityPolicy
@@ -59,29 +60,6 @@ def _load_attestation(attestation: Path, dist: Path) -> Attestation:
         ) from None
 
 
-def _dist_key(filename: str) -> tuple[object, ...] | None:
-    """A wheel's or sdist's parsed file name (name, version[, build, tags]); None if neither.
-
-    Like pypi_attestations: spellings of one file name compare equal, a wheel never
-    equals the sdist of the same version.
-    """
-    from packaging.utils import (
-        InvalidSdistFilename,
-        InvalidWheelFilename,
-        parse_sdist_filename,
-        parse_wheel_filename,
-    )
-
-    try:
-        if filename.endswith(".whl"):
-            return tuple(parse_wheel_filename(filename))
-        if filename.endswith((".tar.gz", ".zip")):
-            return tuple(parse_sdist_filename(filename))
-    except (InvalidWheelFilename, InvalidSdistFilename):
-        return None
-    return None
-
-
 def _check_attestation(
     dist: Path,
     attestation: Attestation,
@@ -129,8 +107,9 @@ def _check_attestation(
             "download the .publish.attestation that was published with the file",
         )
     subject = subjects[0]
-    subject_key = _dist_key(str(subject.get("name", "")))
-    if subject_key is None or subject_key != _dist_key(dist.name):
+    # spellings of one file name compare equal; a wheel never equals its sdist
+    subject_key = dist_filename_or_none(str(subject.get("name", "")))
+    if subject_key is None or subject_key != dist_filename_or_none(dist.name):
         raise SignatureInvalid(
             f"the attestation is for {subject.get('name')!r}, not {dist.name!r}",
             "use the attestation published with this very file",
