@@ -12,7 +12,7 @@ checks the tag names and the signing identity, and reports every problem of
 every package in one error.  A pipeline composed without it gets it before
 its first remote step (:func:`with_gate`).
 
-Each is a :class:`Step` — a name, a function of ``(run, target)`` and
+Each is a :class:`Step` — a name, a function of ``(release, target)`` and
 whether it leaves the machine.  Steps run step by step over every package
 of the release in dependency order, so every local step has passed for
 every package before the first upload (all or nothing).  A project composes

@@ -57,9 +57,9 @@ __all__ = [
 
 log = logging.getLogger("releasekit")
 
-# dists, leaks, index, publish, record, signing, verify and github are imported in the steps
-# that use them: they load build, twine, requests and sigstore, which every `nox -l` (the
-# noxfile imports releasekit.nox, hence this module) would otherwise pay for
+# dists, dist_checks, smoke, leaks, index, publish, record, signing, verify and github are
+# imported in the steps that use them: they load build, twine, requests and sigstore, which
+# every `nox -l` (the noxfile imports releasekit.nox, hence this module) would otherwise pay for
 
 
 def step_preflight(release: ReleaseRun, target: Target) -> str:
