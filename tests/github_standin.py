@@ -17,10 +17,12 @@ import threading
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+from tests.standin import StandInHandler, serving, url_of
 
 
 @dataclass
@@ -52,13 +54,12 @@ class GitHubStandIn:
         self.requests: list[tuple[str, str]] = []
         self.next_id = 1
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.server: ThreadingHTTPServer | None = None  # while serving
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        assert self.server is not None
+        return url_of(self.server)
 
     def release(self, repository: str, tag: str) -> Release | None:
         return next((r for r in self.releases.get(repository, []) if r.tag_name == tag), None)
@@ -102,28 +103,13 @@ class GitHubStandIn:
 _REPO = r"/repos/(?P<repo>[^/]+/[^/]+)"
 
 
-def _handler(state: GitHubStandIn) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # quiet
-            return
-
-        def _send(self, status: int, payload: object) -> None:
-            body = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _body(self) -> bytes:
-            length = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(length) if length else b""
-
+def _handler(state: GitHubStandIn) -> type[StandInHandler]:
+    class Handler(StandInHandler):
         def _authorized(self) -> bool:
             if self.headers.get("Authorization") == f"Bearer {state.token}":
                 return True
-            self._body()
-            self._send(401, {"message": "Bad credentials"})
+            self.read_body()
+            self.send_json(401, {"message": "Bad credentials"})
             return False
 
         def _route(self, method: str) -> None:
@@ -134,17 +120,17 @@ def _handler(state: GitHubStandIn) -> type[BaseHTTPRequestHandler]:
                 return None
             if m := re.fullmatch(_REPO + r"/releases/tags/(?P<tag>.+)", path):
                 if method != "GET":
-                    return self._send(405, {"message": "method"})
+                    return self.send_json(405, {"message": "method"})
                 release = state.release(m["repo"], urllib.parse.unquote(m["tag"]))
                 if release is None:
-                    return self._send(404, {"message": "Not Found"})
-                return self._send(200, state.release_json(m["repo"], release))
+                    return self.send_json(404, {"message": "Not Found"})
+                return self.send_json(200, state.release_json(m["repo"], release))
             if m := re.fullmatch(_REPO + r"/releases", path):
                 if method != "POST":
-                    return self._send(405, {"message": "method"})
-                data = json.loads(self._body())
+                    return self.send_json(405, {"message": "method"})
+                data = json.loads(self.read_body())
                 if state.release(m["repo"], data["tag_name"]) is not None:
-                    return self._send(422, {"message": "Validation Failed: already_exists"})
+                    return self.send_json(422, {"message": "Validation Failed: already_exists"})
                 release = Release(
                     state._id(),
                     data["tag_name"],
@@ -154,54 +140,50 @@ def _handler(state: GitHubStandIn) -> type[BaseHTTPRequestHandler]:
                     bool(data.get("draft")),
                 )
                 state.releases.setdefault(m["repo"], []).append(release)
-                return self._send(201, state.release_json(m["repo"], release))
+                return self.send_json(201, state.release_json(m["repo"], release))
             if m := re.fullmatch(_REPO + r"/releases/assets/(?P<id>\d+)", path):
                 for release in state.releases.get(m["repo"], []):
                     for asset in release.assets:
                         if asset.id == int(m["id"]):
                             if self.headers.get("Accept") != "application/octet-stream":
-                                return self._send(200, state.asset_json(m["repo"], asset))
-                            self.send_response(200)
-                            self.send_header("Content-Type", "application/octet-stream")
-                            self.send_header("Content-Length", str(len(asset.data)))
-                            self.end_headers()
-                            self.wfile.write(asset.data)
+                                return self.send_json(200, state.asset_json(m["repo"], asset))
+                            self.send_bytes(200, asset.data)
                             return None
-                return self._send(404, {"message": "Not Found"})
+                return self.send_json(404, {"message": "Not Found"})
             if m := re.fullmatch(_REPO + r"/releases/(?P<id>\d+)(?P<assets>/assets)?", path):
                 release = next(
                     (r for r in state.releases.get(m["repo"], []) if r.id == int(m["id"])), None
                 )
                 if release is None:
-                    return self._send(404, {"message": "Not Found"})
+                    return self.send_json(404, {"message": "Not Found"})
                 if m["assets"]:
                     if method != "GET":
-                        return self._send(405, {"message": "method"})
+                        return self.send_json(405, {"message": "method"})
                     listed = [state.asset_json(m["repo"], a) for a in release.assets]
-                    return self._send(200, listed)
+                    return self.send_json(200, listed)
                 if method == "PATCH":
-                    data = json.loads(self._body())
+                    data = json.loads(self.read_body())
                     for key in ("name", "body", "prerelease", "draft"):
                         if key in data:
                             setattr(release, key, data[key])
-                    return self._send(200, state.release_json(m["repo"], release))
-                return self._send(405, {"message": "method"})
+                    return self.send_json(200, state.release_json(m["repo"], release))
+                return self.send_json(405, {"message": "method"})
             if m := re.fullmatch(r"/uploads" + _REPO + r"/releases/(?P<id>\d+)/assets", path):
                 if method != "POST":
-                    return self._send(405, {"message": "method"})
+                    return self.send_json(405, {"message": "method"})
                 name = urllib.parse.parse_qs(parsed.query).get("name", [""])[0]
                 release = next(
                     (r for r in state.releases.get(m["repo"], []) if r.id == int(m["id"])), None
                 )
-                data = self._body()
+                data = self.read_body()
                 if release is None:
-                    return self._send(404, {"message": "Not Found"})
+                    return self.send_json(404, {"message": "Not Found"})
                 if not name or any(a.name == name for a in release.assets):
-                    return self._send(422, {"message": "Validation Failed: already_exists"})
+                    return self.send_json(422, {"message": "Validation Failed: already_exists"})
                 asset = Asset(state._id(), name, data, self.headers.get("Content-Type", ""))
                 release.assets.append(asset)
-                return self._send(201, state.asset_json(m["repo"], asset))
-            return self._send(404, {"message": "Not Found"})
+                return self.send_json(201, state.asset_json(m["repo"], asset))
+            return self.send_json(404, {"message": "Not Found"})
 
         def do_GET(self) -> None:
             self._route("GET")
@@ -219,10 +201,5 @@ def _handler(state: GitHubStandIn) -> type[BaseHTTPRequestHandler]:
 def github_api() -> Iterator[GitHubStandIn]:
     """A running stand-in of the releases API on 127.0.0.1 (stopped after the test)."""
     standin = GitHubStandIn("ghs_test-token-not-a-secret-0123456789")
-    standin.thread.start()
-    try:
+    with serving(_handler(standin), "github") as standin.server:
         yield standin
-    finally:
-        standin.server.shutdown()
-        standin.server.server_close()
-        standin.thread.join(timeout=10)

@@ -14,16 +14,20 @@ One server plays two parts:
 from __future__ import annotations
 
 import base64
+import email.message
+import email.parser
+import email.policy
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
+
+from tests.standin import StandInHandler, serving, url_of
 
 if TYPE_CHECKING:
     from tests.pypiserver_fixtures import PypiServer
@@ -55,13 +59,13 @@ class OidcStandIn:
     request_token: str = REQUEST_TOKEN  # what the runner gives the job to ask for its token
     minted: str = MINTED  # the upload token the exchange hands out
     requests: list[tuple[str, str]] = field(default_factory=list)
+    uploads: list[dict[str, list[bytes]]] = field(default_factory=list)  # each one's form
     server: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
         assert self.server is not None
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return url_of(self.server)
 
     def jwt(self, audience: str) -> str:
         job = self.job
@@ -88,42 +92,41 @@ class OidcStandIn:
         )
 
 
-def _handler(state: OidcStandIn) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            return
+def form_fields(content_type: str, body: bytes) -> dict[str, list[bytes]]:
+    """A ``multipart/form-data`` body's fields: name -> the values sent under it."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    assert isinstance(message, email.message.EmailMessage), "policy.HTTP makes EmailMessages"
+    fields: dict[str, list[bytes]] = {}
+    for part in message.iter_parts():
+        name = str(part.get_param("name", header="content-disposition"))
+        payload = part.get_payload(decode=True)
+        fields.setdefault(name, []).append(payload if isinstance(payload, bytes) else b"")
+    return fields
 
-        def _send(self, status: int, payload: object) -> None:
-            body = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
 
-        def _body(self) -> bytes:
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
+def _handler(state: OidcStandIn) -> type[StandInHandler]:
+    class Handler(StandInHandler):
         def do_GET(self) -> None:
             parsed = urllib.parse.urlsplit(self.path)
             state.requests.append(("GET", parsed.path))
             if parsed.path == "/token":
                 if self.headers.get("Authorization") != f"bearer {REQUEST_TOKEN}":
-                    return self._send(401, {"message": "bad request token"})
+                    return self.send_json(401, {"message": "bad request token"})
                 audience = urllib.parse.parse_qs(parsed.query).get("audience", [""])[0]
-                return self._send(200, {"count": 1, "value": state.jwt(audience)})
+                return self.send_json(200, {"count": 1, "value": state.jwt(audience)})
             if parsed.path == "/_/oidc/audience":
-                return self._send(200, {"audience": state.audience})
-            return self._send(404, {"message": "not found"})
+                return self.send_json(200, {"audience": state.audience})
+            return self.send_json(404, {"message": "not found"})
 
         def do_POST(self) -> None:
             parsed = urllib.parse.urlsplit(self.path)
             state.requests.append(("POST", parsed.path))
-            body = self._body()
+            body = self.read_body()
             if parsed.path == "/_/oidc/mint-token":
                 token = json.loads(body).get("token", "")
                 if not state.accepts(token):
-                    return self._send(
+                    return self.send_json(
                         422,
                         {
                             "message": "Token request failed",
@@ -136,25 +139,26 @@ def _handler(state: OidcStandIn) -> type[BaseHTTPRequestHandler]:
                             ],
                         },
                     )
-                return self._send(200, {"success": True, "token": MINTED})
+                return self.send_json(200, {"success": True, "token": MINTED})
             if parsed.path == "/":
                 expected = "Basic " + base64.b64encode(f"__token__:{MINTED}".encode()).decode()
                 if self.headers.get("Authorization") != expected:
-                    return self._send(403, {"message": "Invalid or non-existent authentication"})
+                    return self.send_json(
+                        403, {"message": "Invalid or non-existent authentication"}
+                    )
+                content_type = self.headers.get("Content-Type", "")
+                state.uploads.append(form_fields(content_type, body))
                 upstream = state.pypiserver.index.upload_url or ""
                 forwarded = requests.post(
                     upstream,
                     data=body,
-                    headers={"Content-Type": self.headers.get("Content-Type", "")},
+                    headers={"Content-Type": content_type},
                     auth=(state.pypiserver.username, state.pypiserver.password),
                     timeout=60,
                 )
-                self.send_response(forwarded.status_code)
-                self.send_header("Content-Length", str(len(forwarded.content)))
-                self.end_headers()
-                self.wfile.write(forwarded.content)
+                self.send_bytes(forwarded.status_code, forwarded.content, content_type=None)
                 return None
-            return self._send(404, {"message": "not found"})
+            return self.send_json(404, {"message": "not found"})
 
     return Handler
 
@@ -163,12 +167,5 @@ def _handler(state: OidcStandIn) -> type[BaseHTTPRequestHandler]:
 def oidc(pypiserver: PypiServer) -> Iterator[OidcStandIn]:
     """The Actions token service and an index's exchange in front of a real pypiserver."""
     state = OidcStandIn(pypiserver)
-    state.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=state.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(state), "oidc") as state.server:
         yield state
-    finally:
-        state.server.shutdown()
-        state.server.server_close()
-        thread.join(timeout=10)

@@ -35,6 +35,7 @@ the module-scoped ``sigstore_standin`` fixture available; or use the class direc
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -42,7 +43,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -56,6 +57,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, utils
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sigstore.models import ClientTrustConfig, TrustedRoot
 from sigstore.oidc import IdentityToken
+
+from tests.standin import StandInHandler, serving, url_of
 
 __all__ = ["GITHUB_ISSUER", "SigstoreStandin", "StandinRefused", "sigstore_standin_fixture"]
 
@@ -197,7 +200,7 @@ class SigstoreStandin:
         self.issuer_override: str | None = None
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving = contextlib.ExitStack()
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -205,71 +208,50 @@ class SigstoreStandin:
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("the sigstore stand-in is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return url_of(self._server)
 
     def start(self) -> SigstoreStandin:
         standin = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # quiet: pytest shows failures, not every request
-
-            def _answer(self, status: int, body: object) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(StandInHandler):
             def do_GET(self) -> None:
                 url = urlparse(self.path)
                 if url.path == "/healthz":
-                    self._answer(200, {"ok": True})
+                    self.send_json(200, {"ok": True})
                 elif url.path == "/github-oidc":
                     audience = parse_qs(url.query).get("audience", [""])[0]
                     token = standin.ambient_token
                     if token is None or audience != "sigstore":
-                        self._answer(404, {"message": "no ambient token configured"})
+                        self.send_json(404, {"message": "no ambient token configured"})
                     else:
-                        self._answer(200, {"value": token})
+                        self.send_json(200, {"value": token})
                 else:
-                    self._answer(404, {"message": f"no such endpoint {url.path}"})
+                    self.send_json(404, {"message": f"no such endpoint {url.path}"})
 
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                raw = self.rfile.read(length)
+                raw = self.read_body()
                 try:
                     body = json.loads(raw)
                     if self.path == "/api/v2/signingCert":
                         bearer = self.headers.get("Authorization", "")
-                        self._answer(200, standin._signing_cert(body, bearer))
+                        self.send_json(200, standin._signing_cert(body, bearer))
                     elif self.path == "/api/v1/log/entries":
-                        self._answer(201, standin._create_entry(body))
+                        self.send_json(201, standin._create_entry(body))
                     else:
-                        self._answer(404, {"code": 404, "message": f"no such endpoint {self.path}"})
+                        self.send_json(
+                            404, {"code": 404, "message": f"no such endpoint {self.path}"}
+                        )
                 except StandinRefused as exc:
-                    self._answer(exc.status, {"code": exc.status, "message": str(exc)})
+                    self.send_json(exc.status, {"code": exc.status, "message": str(exc)})
                 except (ValueError, KeyError, TypeError) as exc:
-                    self._answer(400, {"code": 400, "message": f"bad request: {exc!r}"})
+                    self.send_json(400, {"code": 400, "message": f"bad request: {exc!r}"})
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"sigstore-{self.name}", daemon=True
-        )
-        self._thread.start()
+        self._server = self._serving.enter_context(serving(Handler, f"sigstore-{self.name}"))
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._serving.close()
         self._server = None
-        self._thread = None
 
     def __enter__(self) -> SigstoreStandin:
         return self.start()

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.cli import nox
 from tests.conftest import git, repo_state
-from tests.test_nox_sessions import nox
 
 if TYPE_CHECKING:
     from tests.pypiserver_fixtures import PypiServer
@@ -115,7 +115,7 @@ def test_bad_input_is_one_error_line_and_a_hint_and_leaves_repo_and_index_unchan
 
     result = nox(
         repo, "-s", "release", "--", "--all", "--index", "staging", "--yes",
-        TWINE_USERNAME="uploader", TWINE_PASSWORD=pypiserver.password,
+        env={"TWINE_USERNAME": "uploader", "TWINE_PASSWORD": pypiserver.password},
     )  # fmt: skip
 
     out = result.stdout

@@ -17,8 +17,8 @@ from releasekit.edits import apply_edits
 from releasekit.errors import NotesError, ToolNotFound
 from releasekit.notes import notes_location, notes_style, plan_notes, require_notes
 from releasekit.workspace import load_workspace
+from tests.cli import nox
 from tests.conftest import git
-from tests.test_nox_sessions import nox
 
 
 def _steps(*names: str) -> list[pipeline.Step]:

@@ -19,8 +19,8 @@ import yaml
 import releasekit.nox
 from releasekit.config import INDEX_KEYS, PACKAGE_KEYS, SIGNING_KEYS, WORKSPACE_KEYS
 from releasekit.invoke import ns
+from tests.cli import invoke
 from tests.conftest import PROJECT, git
-from tests.test_tasks import invoke
 
 DOCS = PROJECT / "docs"
 SRC = PROJECT / "src" / "releasekit"

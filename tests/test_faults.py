@@ -252,7 +252,8 @@ def test_the_swap_fault_serves_other_bytes_listed_with_their_own_hash(
 def test_a_release_whose_upload_hangs_stops_with_one_error_and_the_same_command_finishes_it(
     oxi_repo: Path, pypiserver: PypiServer, fault_proxy: MakeProxy
 ) -> None:
-    from tests.test_release import nox, remote_tags, summary_rows, use_index
+    from tests.cli import nox
+    from tests.test_release import remote_tags, summary_rows, use_index
 
     hang = Fault("hang", method="POST", times=2)  # one try and one retry never answered
     proxy = fault_proxy(hang)

@@ -23,8 +23,9 @@ from releasekit import pipeline
 from releasekit.errors import DigestMismatch, GateRefused, ReleaseError
 from releasekit.index import file_sha256
 from releasekit.workspace import load_workspace
+from tests.cli import nox
 from tests.conftest import git, make_wheel, repo_state
-from tests.test_release import nox, summary_rows, use_index
+from tests.test_release import summary_rows, use_index
 
 if TYPE_CHECKING:
     from tests.pypiserver_fixtures import PypiServer

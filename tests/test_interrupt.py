@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from releasekit.errors import BuildFailed
+from tests.cli import user_env
 from tests.conftest import git
 
 SAFETY = pytest.mark.timeout(400)
@@ -35,14 +36,7 @@ SERVER = re.compile(r"local index process: pid (\d+)")
 
 
 def _env(tmpdir: Path) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"CI", "RELEASEKIT_DEBUG"} and not key.startswith("PYTEST_")
-    }
-    env["TMPDIR"] = str(tmpdir)
-    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
-    return env
+    return user_env(TMPDIR=str(tmpdir))
 
 
 @dataclass

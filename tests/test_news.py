@@ -22,8 +22,8 @@ from releasekit.news import (
 )
 from releasekit.notes import notes_state
 from releasekit.workspace import Package, load_workspace
+from tests.cli import invoke
 from tests.conftest import git, repo_state
-from tests.test_tasks import invoke
 
 TODAY = date(2026, 4, 30)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from releasekit.session_names import read_session_names
+from tests.cli import nox
 from tests.conftest import PROJECT, git
-from tests.test_nox_sessions import nox
 
 OWN_SESSIONS = """import nox
 

@@ -5,31 +5,12 @@ from __future__ import annotations
 import os
 import re
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import releasekit.nox
+from tests.cli import nox
 from tests.conftest import git, repo_state
-
-
-def nox(repo: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-    """``python -m nox ARGS`` in ``repo``; stdout and stderr together, in order."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"CI", "RELEASEKIT_DEBUG"} and not key.startswith("PYTEST_")
-    }
-    env.update(extra_env)
-    return subprocess.run(
-        [sys.executable, "-m", "nox", *args],
-        cwd=repo,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=240,
-    )
 
 
 def dist_files(repo: Path) -> dict[str, list[str]]:
@@ -121,7 +102,7 @@ def test_a_lint_failure_stops_and_shows_the_linters_output(oxi_repo: Path) -> No
     with socket.socket() as sock:  # a port where nothing listens once it is closed
         sock.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    offline = nox(repo, "-s", "lint", "--", "--all", HTTP_PROXY=dead, HTTPS_PROXY=dead)
+    offline = nox(repo, "-s", "lint", "--", "--all", env={"HTTP_PROXY": dead, "HTTPS_PROXY": dead})
     assert offline.returncode == 0, offline.stdout
     assert re.findall(r"^lint\s+(oxi-[\w-]+)\s+ok\s", offline.stdout, re.M) == [
         "oxi-core",

@@ -10,11 +10,8 @@ remote, and a work tree left as it was.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +23,7 @@ from releasekit.config import IndexConfig
 from releasekit.errors import ConfigError
 from releasekit.notes import STUB_MARKER
 from releasekit.workspace import load_workspace
+from tests.cli import nox, run_cli
 from tests.conftest import PROJECT, git, repo_state
 
 if TYPE_CHECKING:
@@ -40,35 +38,6 @@ CUSTOM_NOXFILE = PROJECT / "examples" / "custom-pipeline" / "noxfile.py"
 
 def files(names: set[str], version: str) -> set[str]:
     return {name.format(v=version) for name in names}
-
-
-def run_cli(
-    repo: Path, tool: str, *args: str, server: PypiServer | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``python -m nox|invoke ARGS`` in ``repo``; stdout and stderr together, in order."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"CI", "RELEASEKIT_DEBUG"} and not key.startswith("PYTEST_")
-    }
-    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
-    if server is not None:
-        env["TWINE_USERNAME"], env["TWINE_PASSWORD"] = server.username, server.password
-    return subprocess.run(
-        [sys.executable, "-m", tool, *args],
-        cwd=repo,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=240,
-    )
-
-
-def nox(
-    repo: Path, *args: str, server: PypiServer | None = None
-) -> subprocess.CompletedProcess[str]:
-    return run_cli(repo, "nox", *args, server=server)
 
 
 def use_index(

@@ -26,8 +26,8 @@ from releasekit._process import redact_text, run
 from releasekit.config import IndexConfig
 from releasekit.errors import CommandFailed, ReleaseError, UploadRejected
 from releasekit.publish import publish
+from tests.cli import nox
 from tests.conftest import EXAMPLE, git, make_repo, make_wheel, repo_state
-from tests.test_nox_sessions import nox
 
 USER = "alice"
 PASSWORD = "pw/Zx9+k3y&s3cret=!q"  # '/', '+', '&', '=' and '!': its URL-encoded form differs
@@ -280,9 +280,7 @@ def test_a_rehearsal_in_a_path_with_a_space_keeps_every_credential_from_other_co
         "--",
         "--all",
         "--rehearse",
-        RK_SPY_DIR=str(spies),
-        MY_COPY=PASSWORD,
-        **SECRETS,
+        env={"RK_SPY_DIR": str(spies), "MY_COPY": PASSWORD, **SECRETS},
     )
 
     assert result.returncode == 0, result.stdout[-4000:]
@@ -360,7 +358,12 @@ def test_lint_in_a_session_venv_gets_no_credential(tmp_path: Path) -> None:
     git(repo, "commit", "-qam", "lint in a session venv, recording its environment")
 
     result = nox(
-        repo, "-s", "lint", "--", "--all", RK_SPY_DIR=str(spies), MY_COPY=PASSWORD, **SECRETS
+        repo,
+        "-s",
+        "lint",
+        "--",
+        "--all",
+        env={"RK_SPY_DIR": str(spies), "MY_COPY": PASSWORD, **SECRETS},
     )
 
     assert result.returncode == 0, result.stdout[-3000:]

@@ -12,34 +12,15 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.cli import run_cli
 from tests.conftest import git, repo_state
 
 PROJECTS = Path(__file__).parent / "projects"
-
-
-def run_cli(repo: Path, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m invoke|nox ARGS`` in ``repo``: stdout and stderr together, in order."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"CI", "RELEASEKIT_DEBUG"} and not key.startswith("PYTEST_")
-    }
-    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
-    return subprocess.run(
-        [sys.executable, "-m", tool, *args],
-        cwd=repo,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=300,
-    )
 
 
 def shape_repo(dest: Path, shape: str, *, tags: tuple[str, ...] = (), ignore: str = "") -> Path:

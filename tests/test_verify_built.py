@@ -30,8 +30,9 @@ from releasekit.record import (
     write_record,
 )
 from releasekit.verify import compare_wheels, verify_published
+from tests.cli import nox
 from tests.conftest import git
-from tests.test_release import nox, summary_rows, use_index
+from tests.test_release import summary_rows, use_index
 
 if TYPE_CHECKING:
     from tests.pypiserver_fixtures import Dists, PypiServer

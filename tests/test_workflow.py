@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from packaging.version import Version
 
 from releasekit.workflow import ACTIONS, WORKFLOW_PATH, package_for_tag
 from releasekit.workspace import load_workspace
+from tests.cli import invoke
 from tests.conftest import PROJECT, git
 
 if TYPE_CHECKING:
@@ -34,18 +34,6 @@ TESTPYPI_FIRST = """
 [tool.releasekit.workflow]
 testpypi-first = true
 """
-
-
-def invoke(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def lint(workflow: Path) -> dict[str, subprocess.CompletedProcess[str]]:
@@ -226,7 +214,8 @@ def test_releasekit_uses_its_own_workflow() -> None:
 def test_the_publish_job_uploads_exactly_the_files_it_was_handed_and_never_builds(
     oxi_repo: Path, oxi_dists: Dists, pypiserver: PypiServer
 ) -> None:
-    from tests.test_release import nox, use_index
+    from tests.cli import nox
+    from tests.test_release import use_index
 
     use_index(oxi_repo, pypiserver.index)
     missing = nox(oxi_repo, "-s", "publish", "--", "oxi-core", "--index", "staging", "--yes")
