@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import socket
 import tarfile
-from collections.abc import Callable
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -203,6 +207,79 @@ def test_an_index_that_is_down_is_unreachable(dead_index: IndexConfig, oxi_dists
     with pytest.raises(IndexUnreachable) as excinfo:
         publish(dead_index, oxi_dists.files, name=NAME, version=VERSION, backoff=0.01)
     assert repr(f"{dead_index.simple_url}oxi-core/") in str(excinfo.value)
+
+
+def _upload_to(server: PypiServer, upload_url: str) -> IndexConfig:
+    """``server``'s index read as usual, but uploads sent to ``upload_url``."""
+    return IndexConfig("staging", upload_url, server.index.simple_url)
+
+
+def test_tls_to_a_server_that_speaks_plain_http_names_the_url_and_uploads_nothing(
+    upload_env: PypiServer, oxi_dists: Dists
+) -> None:
+    port = urllib.parse.urlsplit(upload_env.index.upload_url).port
+    index = _upload_to(upload_env, f"https://127.0.0.1:{port}/")
+    with pytest.raises(IndexUnreachable) as caught:
+        publish(index, oxi_dists.files, name=NAME, version=VERSION, backoff=0)
+    assert str(caught.value) == (
+        f"TLS to 'staging' at 'https://127.0.0.1:{port}/' failed (certificate not trusted?)"
+    )
+    assert "REQUESTS_CA_BUNDLE" in caught.value.hint
+    assert upload_env.listing() == {}
+
+
+def test_an_upload_url_where_nothing_listens_is_unreachable_at_once(
+    upload_env: PypiServer, oxi_dists: Dists, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.pypiserver_fixtures import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/"
+    with pytest.raises(IndexUnreachable) as caught:
+        publish(_upload_to(upload_env, url), oxi_dists.files, name=NAME, version=VERSION)
+    assert str(caught.value) == (
+        f"index 'staging' could not be reached at {url!r} (connection refused)"
+    )
+    assert "re-run publish to resume" in caught.value.hint
+    assert "retry" not in caplog.text  # a refusal is not worth retrying
+    assert upload_env.listing() == {}
+
+
+@pytest.fixture
+def hang_up() -> Iterator[str]:
+    """A loopback port that accepts each connection and closes it without a word."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(0.2)
+        stop = threading.Event()
+
+        def serve() -> None:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    connection, _ = listener.accept()
+                    connection.close()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+
+
+def test_an_index_that_hangs_up_is_retried_then_reported_with_what_is_there(
+    upload_env: PypiServer, oxi_dists: Dists, hang_up: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(IndexError_) as caught:
+        publish(
+            _upload_to(upload_env, hang_up), oxi_dists.files, name=NAME, version=VERSION,
+            retries=1, backoff=0,
+        )  # fmt: skip
+    message = str(caught.value)
+    assert message.startswith(f"upload of {oxi_dists.sdist.name!r} to 'staging' failed after 2")
+    assert message.endswith("on the index: none")
+    assert "re-run the same publish later" in caught.value.hint
+    assert sum("retry 1 of 1" in r.getMessage() for r in caplog.records) == 1
+    assert upload_env.listing() == {}
 
 
 def test_attestations_are_not_sent_to_an_index_that_does_not_take_them(

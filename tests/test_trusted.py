@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from releasekit.config import IndexConfig
-from releasekit.errors import CredentialsError
+from releasekit.errors import CredentialsError, SigningError
 from releasekit.publish import publish, upload_credentials
+from releasekit.signing import attestation_path, make_attestations
 from releasekit.trusted import actions_oidc_token, mint_upload_token, token_claims
+from tests.sigstore_standin import (  # noqa: F401 - registers the sigstore_standin fixture
+    sigstore_standin_fixture,
+)
 
 if TYPE_CHECKING:
     from tests.oidc_standin import OidcStandIn
     from tests.pypiserver_fixtures import Dists
+    from tests.sigstore_standin import SigstoreStandin
 
 pytest_plugins = ["tests.pypiserver_fixtures", "tests.oidc_standin"]
 
@@ -90,3 +98,43 @@ def test_a_refused_request_token_and_an_index_without_the_exchange(
     plain = IndexConfig("plain", oidc.pypiserver.index.upload_url, None)
     with pytest.raises(CredentialsError, match="'plain' does not offer trusted publishing"):
         mint_upload_token(plain)
+
+
+# --- PEP 740 attestations: sent only under trusted publishing, to PyPI or TestPyPI ----
+
+
+@pytest.fixture
+def testpypi(in_actions: IndexConfig) -> IndexConfig:
+    """The stand-in index under the name of an index that takes attestations."""
+    return IndexConfig("testpypi", in_actions.upload_url, in_actions.simple_url)
+
+
+def test_attestations_go_with_each_dist_under_trusted_publishing(
+    testpypi: IndexConfig,
+    oidc: OidcStandIn,
+    oxi_dists: Dists,
+    sigstore_standin: SigstoreStandin,
+    tmp_path: Path,
+) -> None:
+    dists = [Path(shutil.copy2(f, tmp_path)) for f in oxi_dists.files]
+    make_attestations(
+        dists, token=sigstore_standin.github_token(), trust_config=sigstore_standin.trust_config()
+    )
+    result = publish(testpypi, dists, name="oxi-core", version="0.1.0a1", attestations=True)
+    assert sorted(result.uploaded) == sorted(p.name for p in dists)
+    assert set(oidc.pypiserver.listing()) == {p.name for p in dists}  # the dists alone
+    sent = {form["content"][0]: form for form in oidc.uploads}  # twine sends the file's bytes
+    assert len(sent) == len(dists)
+    for dist in dists:
+        (attestations,) = sent[dist.read_bytes()]["attestations"]
+        assert json.loads(attestations) == [json.loads(attestation_path(dist).read_text())]
+
+
+def test_attestations_asked_for_but_not_made_stop_before_any_upload(
+    testpypi: IndexConfig, oidc: OidcStandIn, oxi_dists: Dists
+) -> None:
+    with pytest.raises(SigningError) as caught:
+        publish(testpypi, oxi_dists.files, name="oxi-core", version="0.1.0a1", attestations=True)
+    assert "no attestation beside" in str(caught.value)
+    assert "run `nox -s sign` first" in caught.value.hint
+    assert oidc.uploads == [] and oidc.pypiserver.listing() == {}
