@@ -253,55 +253,85 @@ class _Lines:
         return "\n".join(self.lines).rstrip() + "\n"
 
 
-def _checkout(out: _Lines, *, history: bool = False) -> None:
+@dataclass(frozen=True)
+class _Job:
+    """One job: the same shape for all (check out, set up Python, get the files, run, keep)."""
+
+    key: str
+    name: str
+    step: str  # the name of the step that runs the session
+    command: str
+    python: str
+    install: str
+    needs: str | None = None
+    condition: str | None = None  # the job's ``if:``
+    environment: str | None = None
+    permissions: tuple[str, ...] = ("contents: read",)
+    outputs: tuple[str, ...] = ()  # the run step's outputs the job passes on
+    matrix: tuple[str, ...] = ()
+    history: bool = False  # check out tags and history (preflight reads them)
+    download: str | None = None  # the artifact the job starts from
+    upload: str | None = None  # the artifact the job leaves
+    step_env: tuple[str, ...] = ()
+
+
+def _job(out: _Lines, job: _Job) -> None:
+    out.add(1, f"{job.key}:")
+    out.add(2, f"name: {job.name}")
+    if job.needs:
+        out.add(2, f"needs: {job.needs}")
+    if job.condition:
+        out.add(2, f"if: {job.condition}")
+    out.add(2, "runs-on: ${{ matrix.os }}" if job.matrix else "runs-on: ubuntu-latest")
+    if job.environment:
+        out.add(2, "environment:")
+        out.add(3, f"name: {job.environment}")
+    out.add(2, "permissions:")
+    for permission in job.permissions:
+        out.add(3, permission)
+    if job.outputs:
+        out.add(2, "outputs:")
+        for key in job.outputs:
+            out.add(3, f"{key}: ${{{{ steps.{job.key}.outputs.{key} }}}}")
+    if job.matrix:
+        out.add(2, "strategy:")
+        out.add(3, "fail-fast: false")
+        out.add(3, "matrix:")
+        for line in job.matrix:
+            out.add(4, line)
+    out.add(2, "steps:")
     out.add(3, f"- uses: {_uses('checkout')}")
     out.add(4, "with:")
     out.add(5, "persist-credentials: false")
-    if history:
+    if job.history:
         out.add(5, "fetch-depth: 0  # tags and history: preflight reads them")
-
-
-def _setup(out: _Lines, python: str, install: str) -> None:
     out.add(3, f"- uses: {_uses('setup-python')}")
     out.add(4, "with:")
-    out.add(5, f"python-version: {_q(python)}")
+    out.add(5, f"python-version: {_q(job.python)}")
     out.add(3, "- name: install releasekit")
-    out.add(4, f"run: {install}")
+    out.add(4, f"run: {job.install}")
+    if job.download:
+        out.add(3, f"- uses: {_uses('download-artifact')}")
+        out.add(4, "with:")
+        out.add(5, f"name: {job.download}")
+        out.add(5, "path: dist/")
+    out.add(3, f"- name: {job.step}")
+    if job.outputs:
+        out.add(4, f"id: {job.key}")
+    if job.step_env:
+        out.add(4, "env:")
+        for line in job.step_env:
+            out.add(5, line)
+    out.add(4, f"run: {job.command}")
+    if job.upload:
+        out.add(3, f"- uses: {_uses('upload-artifact')}")
+        out.add(4, "with:")
+        out.add(5, f"name: {job.upload}")
+        out.add(5, "path: dist/")
+        out.add(5, "if-no-files-found: error")
 
 
-def _download(out: _Lines, artifact: str) -> None:
-    out.add(3, f"- uses: {_uses('download-artifact')}")
-    out.add(4, "with:")
-    out.add(5, f"name: {artifact}")
-    out.add(5, "path: dist/")
-
-
-def _upload(out: _Lines, artifact: str) -> None:
-    out.add(3, f"- uses: {_uses('upload-artifact')}")
-    out.add(4, "with:")
-    out.add(5, f"name: {artifact}")
-    out.add(5, "path: dist/")
-    out.add(5, "if-no-files-found: error")
-
-
-def _run(out: _Lines, name: str, command: str, *, step_id: str | None = None) -> None:
-    out.add(3, f"- name: {name}")
-    if step_id:
-        out.add(4, f"id: {step_id}")
-    out.add(4, f"run: {command}")
-
-
-def render_workflow(workspace: Workspace, settings: WorkflowSettings | None = None) -> str:
-    """The text of ``.github/workflows/release.yml`` for ``workspace`` (deterministic)."""
-    settings = settings or workflow_settings(workspace)
-    pythons = list(settings.pythons) or supported_pythons(workspace)
-    # the jobs that run the sessions use one Python: 3.12 when supported, else the newest
-    newest = JOB_PYTHON if JOB_PYTHON in pythons else pythons[-1]
-    install_tools = _install_command(workspace, settings, tools=True)
-    install = _install_command(workspace, settings, tools=False)
-    signing = workspace.config.signing is not None
-    dists = "signed-dists" if signing else "dists"
-    out = _Lines()
+def _header(out: _Lines, workspace: Workspace) -> None:
     out.add(0, "# Made by `invoke workflow` from [tool.releasekit] in pyproject.toml: do not edit.")
     out.add(0, "# Change the configuration and run `invoke workflow` again; `invoke workflow")
     out.add(0, "# --check` fails when this file differs from what it would write.")
@@ -344,143 +374,99 @@ def render_workflow(workspace: Workspace, settings: WorkflowSettings | None = No
     out.add(2, "shell: bash")
     out.add()
     out.add(0, "jobs:")
+
+
+def _jobs(workspace: Workspace, settings: WorkflowSettings) -> list[_Job]:
+    """The workflow's jobs, in order, each handing its files to the next."""
+    pythons = list(settings.pythons) or supported_pythons(workspace)
+    # the jobs that run the sessions use one Python: 3.12 when supported, else the newest
+    newest = JOB_PYTHON if JOB_PYTHON in pythons else pythons[-1]
+    install_tools = _install_command(workspace, settings, tools=True)
+    install = _install_command(workspace, settings, tools=False)
+    signing = workspace.config.signing is not None
+    dists = "signed-dists" if signing else "dists"
     rehearsal = "github.event_name == 'workflow_dispatch' && inputs.rehearse"
-
-    # rehearse: the whole pipeline against a throwaway index, nothing leaves the runner
-    out.add(1, "rehearse:")
-    out.add(2, "name: rehearse the release")
-    out.add(2, f"if: {rehearsal}")
-    out.add(2, "runs-on: ubuntu-latest")
-    out.add(2, "permissions:")
-    out.add(3, "contents: read")
-    out.add(2, "steps:")
-    _checkout(out, history=True)
-    _setup(out, newest, install_tools)
-    _run(out, "rehearse", 'python -m nox -s release -- "$RELEASE_TARGET" --rehearse --json')
-    out.add()
-
-    # build: every local step; the files become the artifact every later job uses
-    out.add(1, "build:")
-    out.add(2, "name: build and check")
-    out.add(2, f"if: ${{{{ !({rehearsal}) }}}}")
-    out.add(2, "runs-on: ubuntu-latest")
-    out.add(2, "permissions:")
-    out.add(3, "contents: read")
-    out.add(2, "outputs:")
-    for key in ("version", "tag", "prerelease"):
-        out.add(3, f"{key}: ${{{{ steps.build.outputs.{key} }}}}")
-    out.add(2, "steps:")
-    _checkout(out, history=True)
-    _setup(out, newest, install_tools)
-    _run(
-        out,
-        "preflight, lint, test, build, check, smoke",
-        'python -m nox -s build -- "$RELEASE_TARGET" --preflight --json',
-        step_id="build",
-    )
-    _upload(out, "dists")
-    out.add()
-
+    oidc = "id-token: write  # trusted publishing and PEP 740 attestations"
+    ambient = "id-token: write  # the ambient identity sigstore signs with"
+    target = '"$RELEASE_TARGET"'
+    jobs = [
+        # the whole pipeline against a throwaway index, nothing leaves the runner
+        _Job(
+            "rehearse", "rehearse the release", "rehearse",
+            f"python -m nox -s release -- {target} --rehearse --json",
+            newest, install_tools, condition=rehearsal, history=True,
+        ),
+        # every local step; the files become the artifact every later job uses
+        _Job(
+            "build", "build and check", "preflight, lint, test, build, check, smoke",
+            f"python -m nox -s build -- {target} --preflight --json",
+            newest, install_tools, condition=f"${{{{ !({rehearsal}) }}}}",
+            outputs=("version", "tag", "prerelease"), history=True, upload="dists",
+        ),
+    ]  # fmt: skip
     if signing:
-        out.add(1, "sign:")
-        out.add(2, "name: sign (sigstore, the job's OIDC identity)")
-        out.add(2, "needs: build")
-        out.add(2, "runs-on: ubuntu-latest")
-        out.add(2, "permissions:")
-        out.add(3, "contents: read")
-        out.add(3, "id-token: write  # the ambient identity sigstore signs with")
-        out.add(2, "steps:")
-        _checkout(out)
-        _setup(out, newest, install)
-        _download(out, "dists")
-        _run(out, "sign every file", 'python -m nox -s sign -- "$RELEASE_TARGET"')
-        _upload(out, dists)
-        out.add()
-
+        jobs.append(
+            _Job(
+                "sign", "sign (sigstore, the job's OIDC identity)", "sign every file",
+                f"python -m nox -s sign -- {target}", newest, install, needs="build",
+                permissions=("contents: read", ambient), download="dists", upload=dists,
+            )
+        )  # fmt: skip
     publish_needs = ["build"] + (["sign"] if signing else [])
+    publish_condition = None
     if settings.testpypi_first:
-        out.add(1, "testpypi:")
-        out.add(2, "name: publish and verify on TestPyPI (pre-releases)")
-        out.add(2, f"needs: [{', '.join(publish_needs)}]")
-        out.add(2, "if: needs.build.outputs.prerelease == 'true'")
-        out.add(2, "runs-on: ubuntu-latest")
-        out.add(2, "environment:")
-        out.add(3, "name: testpypi")
-        out.add(2, "permissions:")
-        out.add(3, "contents: read")
-        out.add(3, "id-token: write  # trusted publishing and PEP 740 attestations")
-        out.add(2, "steps:")
-        _checkout(out)
-        _setup(out, newest, install)
-        _download(out, dists)
-        _run(out, "publish to TestPyPI, verify", 'python -m nox -s testpypi -- "$RELEASE_TARGET"')
-        out.add()
-
-    out.add(1, "publish:")
-    out.add(2, "name: publish to PyPI (trusted publishing)")
-    if settings.testpypi_first:
-        out.add(2, f"needs: [{', '.join([*publish_needs, 'testpypi'])}]")
+        jobs.append(
+            _Job(
+                "testpypi", "publish and verify on TestPyPI (pre-releases)",
+                "publish to TestPyPI, verify", f"python -m nox -s testpypi -- {target}",
+                newest, install, needs=f"[{', '.join(publish_needs)}]",
+                condition="needs.build.outputs.prerelease == 'true'", environment="testpypi",
+                permissions=("contents: read", oidc), download=dists,
+            )
+        )  # fmt: skip
         checks = " && ".join(f"needs.{job}.result == 'success'" for job in publish_needs)
-        out.add(
-            2,
-            f"if: ${{{{ !cancelled() && {checks} && "
-            "(needs.testpypi.result == 'success' || needs.testpypi.result == 'skipped') }}",
+        publish_condition = (
+            f"${{{{ !cancelled() && {checks} && "
+            "(needs.testpypi.result == 'success' || needs.testpypi.result == 'skipped') }}"
         )
-    else:
-        out.add(2, f"needs: [{', '.join(publish_needs)}]")
-    out.add(2, "runs-on: ubuntu-latest")
-    out.add(2, "environment:")
-    out.add(3, "name: pypi")
-    out.add(2, "permissions:")
-    out.add(3, "contents: read")
-    out.add(3, "id-token: write  # trusted publishing and PEP 740 attestations")
-    out.add(2, "steps:")
-    _checkout(out)
-    _setup(out, newest, install)
-    _download(out, dists)
-    _run(
-        out,
-        "publish exactly these files",
-        'python -m nox -s publish -- "$RELEASE_TARGET" --index pypi --yes',
-    )
-    out.add()
+        publish_needs.append("testpypi")
+    jobs += [
+        _Job(
+            "publish", "publish to PyPI (trusted publishing)", "publish exactly these files",
+            f"python -m nox -s publish -- {target} --index pypi --yes", newest, install,
+            needs=f"[{', '.join(publish_needs)}]", condition=publish_condition,
+            environment="pypi", permissions=("contents: read", oidc), download=dists,
+        ),
+        _Job(
+            "verify", "verify ${{ matrix.os }} ${{ matrix.python }}",
+            "install from PyPI and prove it", f"python -m nox -s verify -- {target} --index pypi",
+            "${{ matrix.python }}", install, needs="publish",
+            matrix=(
+                f"os: [{', '.join(settings.runners)}]",
+                f"python: [{', '.join(_q(p) for p in pythons)}]",
+            ),
+            download=dists,
+        ),
+        _Job(
+            "github-release", "GitHub release", "create or update the release",
+            f"python -m nox -s github-release -- {target}", newest, install, needs="verify",
+            permissions=("contents: write  # create the release and attach the files",),
+            download=dists, step_env=("GITHUB_TOKEN: ${{ github.token }}",),
+        ),
+    ]  # fmt: skip
+    return jobs
 
-    out.add(1, "verify:")
-    out.add(2, "name: verify ${{ matrix.os }} ${{ matrix.python }}")
-    out.add(2, "needs: publish")
-    out.add(2, "runs-on: ${{ matrix.os }}")
-    out.add(2, "permissions:")
-    out.add(3, "contents: read")
-    out.add(2, "strategy:")
-    out.add(3, "fail-fast: false")
-    out.add(3, "matrix:")
-    out.add(4, f"os: [{', '.join(settings.runners)}]")
-    out.add(4, f"python: [{', '.join(_q(p) for p in pythons)}]")
-    out.add(2, "steps:")
-    _checkout(out)
-    _setup(out, "${{ matrix.python }}", install)
-    _download(out, dists)
-    _run(
-        out,
-        "install from PyPI and prove it",
-        'python -m nox -s verify -- "$RELEASE_TARGET" --index pypi',
-    )
-    out.add()
 
-    out.add(1, "github-release:")
-    out.add(2, "name: GitHub release")
-    out.add(2, "needs: verify")
-    out.add(2, "runs-on: ubuntu-latest")
-    out.add(2, "permissions:")
-    out.add(3, "contents: write  # create the release and attach the files")
-    out.add(2, "steps:")
-    _checkout(out)
-    _setup(out, newest, install)
-    _download(out, dists)
-    out.add(3, "- name: create or update the release")
-    out.add(4, "env:")
-    out.add(5, "GITHUB_TOKEN: ${{ github.token }}")
-    out.add(4, 'run: python -m nox -s github-release -- "$RELEASE_TARGET"')
+def render_workflow(workspace: Workspace, settings: WorkflowSettings | None = None) -> str:
+    """The text of ``.github/workflows/release.yml`` for ``workspace`` (deterministic)."""
+    settings = settings or workflow_settings(workspace)
+    out = _Lines()
+    _header(out, workspace)
+    jobs = _jobs(workspace, settings)
+    for job in jobs:
+        _job(out, job)
+        if job is not jobs[-1]:
+            out.add()
     return out.text()
 
 
