@@ -8,6 +8,7 @@ what would change releasekit's behaviour behind the test's back: ``CI``,
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -75,3 +76,15 @@ def invoke(
 ) -> subprocess.CompletedProcess[str]:
     """``invoke ARGS`` in ``repo``: stdout and stderr apart."""
     return run_cli(repo, "invoke", *args, merged=False, env=env)
+
+
+def status_table(out: str) -> dict[str, dict[str, str]]:
+    """``invoke status``'s tables as a user reads them: package -> row -> value."""
+    tables: dict[str, dict[str, str]] = {}
+    for block in out.strip().split("\n\n"):
+        title, *rows = block.splitlines()
+        table = tables.setdefault(title.split(" (")[0], {})
+        for row in rows:
+            key, value = re.split(r"\s{2,}", row, maxsplit=1)
+            table[key] = value
+    return tables

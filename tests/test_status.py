@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from releasekit.status import package_status, pin_problems
 from releasekit.workspace import load_workspace
-from tests.conftest import git
+from tests.cli import invoke, status_table
+from tests.conftest import git, repo_state
+
+if TYPE_CHECKING:
+    from tests.pypiserver_fixtures import Dists, PypiServer
+
+pytest_plugins = ["tests.pypiserver_fixtures"]
 
 
 def test_fresh_example_says_release_next(oxi_repo: Path) -> None:
@@ -37,3 +45,39 @@ def test_literal_stale_pin_and_tag_states(oxi_repo: Path) -> None:
     adapter = workspace.get("adapters/_reference")
     assert pin_problems(workspace, adapter) == ["'oxi-core==0.0.9' but oxi-core is at 0.1.0a1"]
     assert package_status(workspace, adapter).next_action.startswith("fix the sibling pin")
+
+
+def test_status_reads_each_index_asked_for(
+    oxi_repo: Path, pypiserver: PypiServer, oxi_dists: Dists
+) -> None:
+    """`invoke status --index`: the latest version on a real index, "none" where the
+    package is not there, "unreachable" where nothing answers; the repo is only read."""
+    from tests.pypiserver_fixtures import free_port
+
+    for file in oxi_dists.files:
+        pypiserver.put(file)  # oxi-core 0.1.0a1 was published
+    dead = f"http://127.0.0.1:{free_port()}/"
+    with (oxi_repo / "pyproject.toml").open("a") as pyproject:
+        pyproject.write(
+            f'\n[tool.releasekit.indexes.staging]\nupload-url = "{pypiserver.index.upload_url}"\n'
+            f'simple-url = "{pypiserver.index.simple_url}"\n'
+            f'\n[tool.releasekit.indexes.gone]\nupload-url = "{dead}"\n'
+            f'simple-url = "{dead}simple/"\n'
+        )
+    git(oxi_repo, "commit", "-qam", "two indexes")
+    before = repo_state(oxi_repo)
+
+    shown = invoke(oxi_repo, "status", "--index", "staging", "--index", "gone")
+    assert shown.returncode == 0, shown.stderr
+    table = status_table(shown.stdout)
+    core, adapter = table["oxi-core"], table["oxi-adapter-reference"]
+    assert (core["latest on staging"], core["latest on gone"]) == ("0.1.0a1", "unreachable")
+    assert core["next action"] == "released; next: invoke bump --package oxi-core"
+    assert (adapter["latest on staging"], adapter["latest on gone"]) == ("none", "unreachable")
+    assert adapter["next action"] == "release: nox -s release -- oxi-adapter-reference"
+
+    document = invoke(oxi_repo, "status", "--index", "staging", "--json")
+    assert document.returncode == 0, document.stderr
+    packages = {p["name"]: p for p in json.loads(document.stdout)["packages"]}
+    assert packages["oxi-core"]["indexes"] == {"staging": "0.1.0a1"}
+    assert repo_state(oxi_repo) == before

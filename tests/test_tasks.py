@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.cli import invoke
+from tests.cli import invoke, status_table
 from tests.conftest import git, repo_state
-
-
-def status_table(out: str) -> dict[str, dict[str, str]]:
-    """``invoke status``'s tables: package -> row -> value."""
-    tables: dict[str, dict[str, str]] = {}
-    for block in out.strip().split("\n\n"):
-        title, *rows = block.splitlines()
-        table = tables.setdefault(title.split(" (")[0], {})
-        for row in rows:
-            key, value = re.split(r"\s{2,}", row, maxsplit=1)
-            table[key] = value
-    return tables
 
 
 def test_bump_pre_moves_version_pin_and_notes(oxi_repo: Path) -> None:
