@@ -101,89 +101,101 @@ class GitHubStandIn:
 
 
 _REPO = r"/repos/(?P<repo>[^/]+/[^/]+)"
+_ID = r"(?P<id>\d+)"
+NOT_FOUND = {"message": "Not Found"}
+EXISTS = {"message": "Validation Failed: already_exists"}
 
 
 def _handler(state: GitHubStandIn) -> type[StandInHandler]:
     class Handler(StandInHandler):
-        def _authorized(self) -> bool:
-            if self.headers.get("Authorization") == f"Bearer {state.token}":
-                return True
-            self.read_body()
-            self.send_json(401, {"message": "Bad credentials"})
-            return False
+        def _release(self, m: re.Match[str]) -> Release | None:
+            releases = state.releases.get(m["repo"], [])
+            return next((r for r in releases if r.id == int(m["id"])), None)
+
+        def get_by_tag(self, m: re.Match[str], query: str) -> None:
+            release = state.release(m["repo"], urllib.parse.unquote(m["tag"]))
+            if release is None:
+                return self.send_json(404, NOT_FOUND)
+            return self.send_json(200, state.release_json(m["repo"], release))
+
+        def create(self, m: re.Match[str], query: str) -> None:
+            data = json.loads(self.read_body())
+            if state.release(m["repo"], data["tag_name"]) is not None:
+                return self.send_json(422, EXISTS)
+            release = Release(
+                state._id(),
+                data["tag_name"],
+                data.get("name", ""),
+                data.get("body", ""),
+                bool(data.get("prerelease")),
+                bool(data.get("draft")),
+            )
+            state.releases.setdefault(m["repo"], []).append(release)
+            return self.send_json(201, state.release_json(m["repo"], release))
+
+        def get_asset(self, m: re.Match[str], query: str) -> None:
+            assets = [a for r in state.releases.get(m["repo"], []) for a in r.assets]
+            asset = next((a for a in assets if a.id == int(m["id"])), None)
+            if asset is None:
+                return self.send_json(404, NOT_FOUND)
+            if self.headers.get("Accept") != "application/octet-stream":
+                return self.send_json(200, state.asset_json(m["repo"], asset))
+            return self.send_bytes(200, asset.data)
+
+        def list_assets(self, m: re.Match[str], query: str) -> None:
+            release = self._release(m)
+            if release is None:
+                return self.send_json(404, NOT_FOUND)
+            return self.send_json(200, [state.asset_json(m["repo"], a) for a in release.assets])
+
+        def update(self, m: re.Match[str], query: str) -> None:
+            release = self._release(m)
+            if release is None:
+                return self.send_json(404, NOT_FOUND)
+            data = json.loads(self.read_body())
+            for key in ("name", "body", "prerelease", "draft"):
+                if key in data:
+                    setattr(release, key, data[key])
+            return self.send_json(200, state.release_json(m["repo"], release))
+
+        def upload_asset(self, m: re.Match[str], query: str) -> None:
+            name = urllib.parse.parse_qs(query).get("name", [""])[0]
+            release = self._release(m)
+            data = self.read_body()
+            if release is None:
+                return self.send_json(404, NOT_FOUND)
+            if not name or any(a.name == name for a in release.assets):
+                return self.send_json(422, EXISTS)
+            asset = Asset(state._id(), name, data, self.headers.get("Content-Type", ""))
+            release.assets.append(asset)
+            return self.send_json(201, state.asset_json(m["repo"], asset))
+
+        # (method, path pattern, what answers) as GitHub routes them
+        ROUTES = (
+            ("GET", _REPO + r"/releases/tags/(?P<tag>.+)", get_by_tag),
+            ("POST", _REPO + r"/releases", create),
+            ("GET", _REPO + r"/releases/assets/" + _ID, get_asset),
+            ("GET", _REPO + r"/releases/" + _ID + r"/assets", list_assets),
+            ("PATCH", _REPO + r"/releases/" + _ID, update),
+            ("POST", r"/uploads" + _REPO + r"/releases/" + _ID + r"/assets", upload_asset),
+        )
 
         def _route(self, method: str) -> None:
             parsed = urllib.parse.urlsplit(self.path)
-            path = parsed.path
-            state.requests.append((method, path))
-            if not self._authorized():
-                return None
-            if m := re.fullmatch(_REPO + r"/releases/tags/(?P<tag>.+)", path):
-                if method != "GET":
-                    return self.send_json(405, {"message": "method"})
-                release = state.release(m["repo"], urllib.parse.unquote(m["tag"]))
-                if release is None:
-                    return self.send_json(404, {"message": "Not Found"})
-                return self.send_json(200, state.release_json(m["repo"], release))
-            if m := re.fullmatch(_REPO + r"/releases", path):
-                if method != "POST":
-                    return self.send_json(405, {"message": "method"})
-                data = json.loads(self.read_body())
-                if state.release(m["repo"], data["tag_name"]) is not None:
-                    return self.send_json(422, {"message": "Validation Failed: already_exists"})
-                release = Release(
-                    state._id(),
-                    data["tag_name"],
-                    data.get("name", ""),
-                    data.get("body", ""),
-                    bool(data.get("prerelease")),
-                    bool(data.get("draft")),
-                )
-                state.releases.setdefault(m["repo"], []).append(release)
-                return self.send_json(201, state.release_json(m["repo"], release))
-            if m := re.fullmatch(_REPO + r"/releases/assets/(?P<id>\d+)", path):
-                for release in state.releases.get(m["repo"], []):
-                    for asset in release.assets:
-                        if asset.id == int(m["id"]):
-                            if self.headers.get("Accept") != "application/octet-stream":
-                                return self.send_json(200, state.asset_json(m["repo"], asset))
-                            self.send_bytes(200, asset.data)
-                            return None
-                return self.send_json(404, {"message": "Not Found"})
-            if m := re.fullmatch(_REPO + r"/releases/(?P<id>\d+)(?P<assets>/assets)?", path):
-                release = next(
-                    (r for r in state.releases.get(m["repo"], []) if r.id == int(m["id"])), None
-                )
-                if release is None:
-                    return self.send_json(404, {"message": "Not Found"})
-                if m["assets"]:
-                    if method != "GET":
-                        return self.send_json(405, {"message": "method"})
-                    listed = [state.asset_json(m["repo"], a) for a in release.assets]
-                    return self.send_json(200, listed)
-                if method == "PATCH":
-                    data = json.loads(self.read_body())
-                    for key in ("name", "body", "prerelease", "draft"):
-                        if key in data:
-                            setattr(release, key, data[key])
-                    return self.send_json(200, state.release_json(m["repo"], release))
-                return self.send_json(405, {"message": "method"})
-            if m := re.fullmatch(r"/uploads" + _REPO + r"/releases/(?P<id>\d+)/assets", path):
-                if method != "POST":
-                    return self.send_json(405, {"message": "method"})
-                name = urllib.parse.parse_qs(parsed.query).get("name", [""])[0]
-                release = next(
-                    (r for r in state.releases.get(m["repo"], []) if r.id == int(m["id"])), None
-                )
-                data = self.read_body()
-                if release is None:
-                    return self.send_json(404, {"message": "Not Found"})
-                if not name or any(a.name == name for a in release.assets):
-                    return self.send_json(422, {"message": "Validation Failed: already_exists"})
-                asset = Asset(state._id(), name, data, self.headers.get("Content-Type", ""))
-                release.assets.append(asset)
-                return self.send_json(201, state.asset_json(m["repo"], asset))
-            return self.send_json(404, {"message": "Not Found"})
+            state.requests.append((method, parsed.path))
+            if self.headers.get("Authorization") != f"Bearer {state.token}":
+                self.read_body()
+                return self.send_json(401, {"message": "Bad credentials"})
+            allowed = False
+            for route_method, pattern, answer in self.ROUTES:
+                if m := re.fullmatch(pattern, parsed.path):
+                    if route_method == method:
+                        return answer(self, m, parsed.query)
+                    allowed = True
+            self.read_body()
+            return self.send_json(
+                405 if allowed else 404, {"message": "method"} if allowed else NOT_FOUND
+            )
 
         def do_GET(self) -> None:
             self._route("GET")
