@@ -300,6 +300,11 @@ def _job(out: _Lines, job: _Job) -> None:
         for line in job.matrix:
             out.add(4, line)
     out.add(2, "steps:")
+    _steps(out, job)
+
+
+def _steps(out: _Lines, job: _Job) -> None:
+    """Check out, set up Python and releasekit, take the files, run the session, keep them."""
     out.add(3, f"- uses: {_uses('checkout')}")
     out.add(4, "with:")
     out.add(5, "persist-credentials: false")
