@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from pypi_attestations import Attestation, Distribution, GitHubPublisher
+from pypi_attestations import VerificationError as AttestationVerificationError
 from sigstore.models import ClientTrustConfig
 from sigstore.oidc import IdentityToken
 
@@ -457,9 +459,6 @@ def test_make_attestations_verify_for_the_publishing_repository(
         statement = json.loads(attestation_path(dist).read_text())
         assert statement["version"] == 1
         verify_attestation(
-            dist, attestation_path(dist), publisher_repository="oxi-dev/oxi", trusted_root=root
-        )
-        verify_attestation(
             dist,
             attestation_path(dist),
             publisher_repository="oxi-dev/oxi",
@@ -477,7 +476,11 @@ def test_attestation_rejects_another_repository_or_workflow(
         SignatureInvalid, match=re.escape("repository 'https://github.com/oxi-dev/oxi'")
     ):
         verify_attestation(
-            dist, attestation_path(dist), publisher_repository="mallory/oxi", trusted_root=root
+            dist,
+            attestation_path(dist),
+            publisher_repository="mallory/oxi",
+            publisher_workflow="release.yml",
+            trusted_root=root,
         )
     with pytest.raises(SignatureInvalid, match="workflow"):
         verify_attestation(
@@ -487,6 +490,29 @@ def test_attestation_rejects_another_repository_or_workflow(
             publisher_workflow="nightly.yml",
             trusted_root=root,
         )
+
+
+def test_an_attestation_made_by_another_workflow_of_the_repository_is_refused(
+    oxi_dists: tuple[Path, Path], sigstore_standin: SigstoreStandin, tmp_path: Path
+) -> None:
+    """A valid attestation from the same repository's other workflow (say, one a pull
+    request can trigger) is not the trusted publisher's: PyPI would refuse it too."""
+    wheel = Path(shutil.copy2(oxi_dists[1], tmp_path))
+    make_attestations(
+        [wheel],
+        token=sigstore_standin.github_token(workflow="nightly.yml", ref="refs/heads/main"),
+        trust_config=sigstore_standin.trust_config(),
+    )
+    with pytest.raises(SignatureInvalid, match="was published from workflow") as caught:
+        verify_attestation(
+            wheel,
+            attestation_path(wheel),
+            publisher_repository="oxi-dev/oxi",
+            publisher_workflow="release.yml",
+            trusted_root=sigstore_standin.trusted_root(),
+        )
+    assert "nightly.yml@refs/heads/main" in caught.value.message
+    assert "trusted publisher" in caught.value.hint
 
 
 def test_attestation_rejects_a_tampered_dist(
@@ -499,6 +525,7 @@ def test_attestation_rejects_a_tampered_dist(
             dist,
             attestation_path(attested[0]),
             publisher_repository="oxi-dev/oxi",
+            publisher_workflow="release.yml",
             trusted_root=sigstore_standin.trusted_root(),
         )
 
@@ -512,6 +539,7 @@ def test_attestation_is_for_one_file_only(
             wheel,
             attestation_path(sdist),
             publisher_repository="oxi-dev/oxi",
+            publisher_workflow="release.yml",
             trusted_root=sigstore_standin.trusted_root(),
         )
 
@@ -566,10 +594,16 @@ def test_identity_token_explains_missing_ci_permission(monkeypatch: pytest.Monke
     assert "id-token: write" in caught.value.hint
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def test_no_identity_token_names_the_three_ways(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "stdin", io.StringIO())  # not a terminal: no browser flow
+    # a terminal, but the caller did not allow the browser: the core never decides it
+    monkeypatch.setattr(sys, "stdin", _Terminal())
     with pytest.raises(SigningError) as caught:
-        identity_token()
+        identity_token(interactive=False)
     message, hint = caught.value.message, caught.value.hint
     assert "no sigstore identity token found" in message
     for way in ("SIGSTORE_IDENTITY_TOKEN", "id-token: write", "browser"):
@@ -715,30 +749,76 @@ def test_cve_2022_36056_bundle_is_rejected(fixtures: Path) -> None:
 PEP740 = FIXTURES / "prod-pep740-sdist" / "pypi_attestations-0.0.19.tar.gz"
 
 
-def test_real_pep740_attestation_verifies(fixtures: Path) -> None:
-    verify_attestation(
-        PEP740,
-        attestation_path(PEP740),
-        publisher_repository="trailofbits/pypi-attestations",
-        offline=True,
-    )
+# None: pypi_attestations.Attestation.verify under sigstore production, as PyPI does;
+# the file: releasekit's own verifier under that very root (the path a private
+# sigstore deployment takes)
+ROOTS = [None, "production.trusted_root.json"]
+
+
+def _root(fixtures: Path, root: str | None) -> Path | None:
+    return None if root is None else fixtures / "trust" / root
+
+
+@pytest.mark.parametrize("root", ROOTS, ids=["pypi-attestations", "trusted-root"])
+def test_real_pep740_attestation_verifies(fixtures: Path, root: str | None) -> None:
     verify_attestation(
         PEP740,
         attestation_path(PEP740),
         publisher_repository="trailofbits/pypi-attestations",
         publisher_workflow="release.yml",
         offline=True,
+        trusted_root=_root(fixtures, root),
     )
 
 
-def test_real_pep740_attestation_rejects_another_repository(fixtures: Path) -> None:
+@pytest.mark.parametrize("root", ROOTS, ids=["pypi-attestations", "trusted-root"])
+def test_real_pep740_attestation_rejects_another_repository_or_workflow(
+    fixtures: Path, root: str | None
+) -> None:
     with pytest.raises(SignatureInvalid, match="trailofbits/pypi-attestations"):
         verify_attestation(
             PEP740,
             attestation_path(PEP740),
             publisher_repository="mallory/pypi-attestations",
+            publisher_workflow="release.yml",
+            offline=True,
+            trusted_root=_root(fixtures, root),
+        )
+    with pytest.raises(SignatureInvalid, match="was published from workflow"):
+        verify_attestation(
+            PEP740,
+            attestation_path(PEP740),
+            publisher_repository="trailofbits/pypi-attestations",
+            publisher_workflow="nightly.yml",
+            offline=True,
+            trusted_root=_root(fixtures, root),
+        )
+
+
+@pytest.mark.parametrize("workflow", ["release.yml", "nightly.yml"])
+def test_the_publisher_rule_is_pypi_attestations_own(fixtures: Path, workflow: str) -> None:
+    """releasekit and pypi_attestations.GitHubPublisher (PyPI's rule) agree on a real one."""
+    attestation = Attestation.model_validate_json(attestation_path(PEP740).read_text())
+    publisher = GitHubPublisher(repository="trailofbits/pypi-attestations", workflow=workflow)
+    try:
+        attestation.verify(publisher, Distribution.from_file(PEP740), offline=True)
+    except AttestationVerificationError:
+        pypi_accepts = False
+    else:
+        pypi_accepts = True
+    try:
+        verify_attestation(
+            PEP740,
+            attestation_path(PEP740),
+            publisher_repository="trailofbits/pypi-attestations",
+            publisher_workflow=workflow,
             offline=True,
         )
+    except SignatureInvalid:
+        releasekit_accepts = False
+    else:
+        releasekit_accepts = True
+    assert (pypi_accepts, releasekit_accepts) == (workflow == "release.yml",) * 2
 
 
 def test_real_pep740_attestation_rejects_a_tampered_dist(fixtures: Path, tmp_path: Path) -> None:
@@ -749,6 +829,7 @@ def test_real_pep740_attestation_rejects_a_tampered_dist(fixtures: Path, tmp_pat
             dist,
             attestation_path(PEP740),
             publisher_repository="trailofbits/pypi-attestations",
+            publisher_workflow="release.yml",
             offline=True,
         )
 
@@ -759,6 +840,7 @@ def test_real_pep740_attestation_is_production_only(fixtures: Path) -> None:
             PEP740,
             attestation_path(PEP740),
             publisher_repository="trailofbits/pypi-attestations",
+            publisher_workflow="release.yml",
             staging=True,
             offline=True,
         )

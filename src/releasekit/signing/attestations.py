@@ -12,9 +12,9 @@ from sigstore.errors import VerificationError
 
 from releasekit._dist_names import dist_filename_or_none
 from releasekit.errors import SignatureInvalid, SigningError
-from releasekit.signing.bundles import _read_to_verify
-from releasekit.signing.policy import _diagnose, _GitHubPublisherPolicy, _IdentityPolicy
-from releasekit.signing.trust import _instance_name, _verifier
+from releasekit.signing.bundles import read_to_verify
+from releasekit.signing.policy import IdentityPolicy, PublisherPolicy, diagnose
+from releasekit.signing.trust import instance_name, make_verifier
 
 if TYPE_CHECKING:
     from pypi_attestations import Attestation
@@ -60,23 +60,23 @@ def _load_attestation(attestation: Path, dist: Path) -> Attestation:
         ) from None
 
 
-def _check_attestation(
+def check_attestation(
     dist: Path,
     attestation: Attestation,
     verifier: Verifier,
-    policy: _IdentityPolicy | _GitHubPublisherPolicy,
+    policy: IdentityPolicy | PublisherPolicy,
     instance: str,
 ) -> None:
     """PEP 740 verification under ``verifier``'s root (what pypi_attestations checks)."""
     from cryptography.x509 import ExtensionNotFound
     from sigstore.errors import Error as SigstoreError
 
-    data = _read_to_verify(dist)
+    data = read_to_verify(dist)
     digest = hashlib.sha256(data).hexdigest()
     try:
         payload_type, payload = verifier.verify_dsse(attestation.to_bundle(), policy)
     except VerificationError as exc:
-        raise _diagnose(
+        raise diagnose(
             exc, dist.name, digest=digest, signed_digest=None, instance=instance
         ) from exc
     except (SigstoreError, ValueError, ExtensionNotFound) as exc:
@@ -129,7 +129,7 @@ def verify_attestation(
     attestation: Path,
     *,
     publisher_repository: str,
-    publisher_workflow: str | None = None,
+    publisher_workflow: str,
     offline: bool = False,
     staging: bool = False,
     trusted_root: TrustedRoot | Path | None = None,
@@ -137,10 +137,11 @@ def verify_attestation(
     """Check a PEP 740 attestation of ``dist`` from a GitHub trusted publisher.
 
     The attestation must be signed from GitHub Actions in ``publisher_repository``
-    (``OWNER/REPO``; with ``publisher_workflow``, by that workflow file), and name
-    ``dist``'s file name and sha256.  With no ``trusted_root``, this is
-    ``pypi_attestations.Attestation.verify`` against sigstore production (or
-    staging), as PyPI does it.
+    (``OWNER/REPO``) by the workflow file ``publisher_workflow`` (``release.yml``) at
+    the certificate's own ref, as PyPI's trusted publisher for GitHub
+    (``pypi_attestations.GitHubPublisher``) requires, and name ``dist``'s file name and
+    sha256.  With no ``trusted_root``, this is ``pypi_attestations.Attestation.verify``
+    against sigstore production (or staging), as PyPI does it.
     """
     from pypi_attestations import Distribution
     from pypi_attestations import VerificationError as AttestationVerificationError
@@ -148,11 +149,11 @@ def verify_attestation(
 
     dist = Path(dist)
     loaded = _load_attestation(Path(attestation), dist)
-    policy = _GitHubPublisherPolicy(publisher_repository, publisher_workflow)
-    instance = _instance_name(staging, trusted_root)
+    policy = PublisherPolicy(publisher_repository, publisher_workflow)
+    instance = instance_name(staging, trusted_root)
     if trusted_root is not None:
-        verifier = _verifier(staging=staging, offline=offline, trusted_root=trusted_root)
-        _check_attestation(dist, loaded, verifier, policy, instance)
+        verifier = make_verifier(staging=staging, offline=offline, trusted_root=trusted_root)
+        check_attestation(dist, loaded, verifier, policy, instance)
         log.info("verified the attestation of %s (%s)", dist.name, publisher_repository)
         return
 
@@ -172,7 +173,7 @@ def verify_attestation(
     except AttestationVerificationError as exc:
         cause = exc.__cause__
         if isinstance(cause, VerificationError):
-            raise _diagnose(
+            raise diagnose(
                 cause, dist.name, digest=digest, signed_digest=None, instance=instance
             ) from exc
         text = str(exc)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -12,8 +14,8 @@ from sigstore.errors import VerificationError
 
 from releasekit.config import SigningConfig
 from releasekit.errors import SignatureInvalid
-from releasekit.signing.policy import _diagnose, _expected_identity, _IdentityPolicy
-from releasekit.signing.trust import _instance_name, _verifier
+from releasekit.signing.policy import IdentityPolicy, diagnose, expected_identity
+from releasekit.signing.trust import instance_name, make_verifier
 
 if TYPE_CHECKING:
     from sigstore.models import Bundle, TrustedRoot
@@ -60,13 +62,16 @@ def _load_bundle(bundle_file: Path, artifact: Path) -> Bundle:
 
 
 def _bundle_digest(bundle: Bundle) -> str | None:
-    signature = bundle._inner.message_signature  # the signed digest
-    if signature is None or signature.message_digest is None:
+    """The sha256 the bundle signed (hex), read from its JSON form; None for a DSSE bundle."""
+    try:
+        data = json.loads(bundle.to_json())
+        digest = data["messageSignature"]["messageDigest"]["digest"]
+        return base64.b64decode(digest).hex()
+    except (KeyError, TypeError, ValueError):
         return None
-    return bytes(signature.message_digest.digest).hex()
 
 
-def _read_to_verify(path: Path) -> bytes:
+def read_to_verify(path: Path) -> bytes:
     """The bytes of a file to verify; a missing file is a SignatureInvalid."""
     try:
         return path.read_bytes()
@@ -76,20 +81,20 @@ def _read_to_verify(path: Path) -> bytes:
         ) from None
 
 
-def _check_artifact(
-    artifact: Path, bundle_file: Path, verifier: Verifier, policy: _IdentityPolicy, instance: str
+def check_artifact(
+    artifact: Path, bundle_file: Path, verifier: Verifier, policy: IdentityPolicy, instance: str
 ) -> str:
     """Verify one file; return its sha256 (hex). Raises SignatureInvalid."""
     from cryptography.x509 import ExtensionNotFound
     from sigstore.errors import Error as SigstoreError
 
-    data = _read_to_verify(artifact)
+    data = read_to_verify(artifact)
     bundle = _load_bundle(bundle_file, artifact)
     digest = hashlib.sha256(data).hexdigest()
     try:
         verifier.verify_artifact(data, bundle, policy)
     except VerificationError as exc:
-        raise _diagnose(
+        raise diagnose(
             exc,
             artifact.name,
             digest=digest,
@@ -127,9 +132,9 @@ def verify(
     """
     artifact = Path(artifact)
     bundle_file = Path(bundle) if bundle is not None else bundle_path(artifact)
-    policy = _IdentityPolicy(identity, issuer, regexp=identity_is_regexp)
-    verifier = _verifier(staging=staging, offline=offline, trusted_root=trusted_root)
-    _check_artifact(artifact, bundle_file, verifier, policy, _instance_name(staging, trusted_root))
+    policy = IdentityPolicy(identity, issuer, regexp=identity_is_regexp)
+    verifier = make_verifier(staging=staging, offline=offline, trusted_root=trusted_root)
+    check_artifact(artifact, bundle_file, verifier, policy, instance_name(staging, trusted_root))
     log.info("verified %s: signed by %r via %r", artifact.name, identity, issuer)
 
 
@@ -148,14 +153,14 @@ def verify_files(
     The identity template of ``[tool.releasekit.signing]`` is filled with ``{tag}``,
     ``{name}`` and ``{version}`` (escaped when it is a regular expression).
     """
-    identity = _expected_identity(signing, name=name, version=version, tag=tag)
-    policy = _IdentityPolicy(identity, signing.issuer, regexp=signing.identity_is_regexp)
-    verifier = _verifier(staging=signing.staging, offline=offline, trusted_root=trusted_root)
-    instance = _instance_name(signing.staging, trusted_root)
+    identity = expected_identity(signing, name=name, version=version, tag=tag)
+    policy = IdentityPolicy(identity, signing.issuer, regexp=signing.identity_is_regexp)
+    verifier = make_verifier(staging=signing.staging, offline=offline, trusted_root=trusted_root)
+    instance = instance_name(signing.staging, trusted_root)
     evidence = []
     for file in files:
         path = Path(file)
-        digest = _check_artifact(path, bundle_path(path), verifier, policy, instance)
+        digest = check_artifact(path, bundle_path(path), verifier, policy, instance)
         log.info("verified the signature of %s", path.name)
         evidence.append(
             f"{path.name}: sigstore signature OK (sha256 {digest[:16]}..., identity "
@@ -181,13 +186,13 @@ def check_downloaded(
     The bundle is ``<bundle_dir>/<expected_name>.sigstore.json``; ``file`` may be
     stored under any name.  Returns an evidence line.
     """
-    identity = _expected_identity(signing, name=name, version=version, tag=tag)
-    policy = _IdentityPolicy(identity, signing.issuer, regexp=signing.identity_is_regexp)
-    verifier = _verifier(staging=signing.staging, offline=offline, trusted_root=trusted_root)
-    instance = _instance_name(signing.staging, trusted_root)
+    identity = expected_identity(signing, name=name, version=version, tag=tag)
+    policy = IdentityPolicy(identity, signing.issuer, regexp=signing.identity_is_regexp)
+    verifier = make_verifier(staging=signing.staging, offline=offline, trusted_root=trusted_root)
+    instance = instance_name(signing.staging, trusted_root)
     bundle_file = Path(bundle_dir) / (expected_name + BUNDLE_SUFFIX)
     try:
-        digest = _check_artifact(Path(file), bundle_file, verifier, policy, instance)
+        digest = check_artifact(Path(file), bundle_file, verifier, policy, instance)
     except SignatureInvalid as exc:
         raise SignatureInvalid(
             f"the index served {expected_name!r} that fails its signature check: {exc.message}",

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import os
-import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from releasekit._secrets import register_secret
 from releasekit.errors import SigningError
-from releasekit.signing.trust import _client_trust_config
+from releasekit.signing.trust import client_trust_config
+from releasekit.trusted import token_claims
 
 if TYPE_CHECKING:
     from sigstore.oidc import IdentityToken
@@ -51,14 +49,15 @@ def _parse_token(raw: str, source: str) -> IdentityToken:
         ) from None
 
 
-def identity_token(*, staging: bool = False, interactive: bool | None = None) -> IdentityToken:
+def identity_token(*, interactive: bool, staging: bool = False) -> IdentityToken:
     """The OIDC identity token to sign with.
 
     Tried in order: the ``SIGSTORE_IDENTITY_TOKEN`` environment variable; ambient CI
     credentials (GitHub Actions, GitLab, Buildkite, CircleCI, Google Cloud, as the
     ``id`` package detects them); the browser flow of the sigstore instance's OIDC
-    provider, only when ``interactive`` (default: stdin is a terminal and ``CI`` is
-    unset).  Nothing found is a :class:`SigningError` naming the three ways.
+    provider, only when ``interactive`` (the caller says whether a person is there to
+    sign in: the nox and invoke adapters do, from the terminal and ``CI``).  Nothing
+    found is a :class:`SigningError` naming the three ways.
     """
     from sigstore.oidc import IdentityError, detect_credential
 
@@ -80,16 +79,12 @@ def identity_token(*, staging: bool = False, interactive: bool | None = None) ->
         log.info("using the ambient CI identity token")
         return _parse_token(ambient, "the CI's ambient credentials")
 
-    if interactive is None:
-        interactive = bool(
-            sys.stdin is not None and sys.stdin.isatty() and not os.environ.get("CI")
-        )
     if interactive:
         return _browser_token(staging=staging)
 
     raise SigningError(
         "no sigstore identity token found: SIGSTORE_IDENTITY_TOKEN is unset, "
-        "no CI credentials were detected, and there is no terminal for the browser sign-in",
+        "no CI credentials were detected, and no browser sign-in was allowed",
         _THREE_WAYS,
     )
 
@@ -101,7 +96,7 @@ def _browser_token(*, staging: bool) -> IdentityToken:
     instance = "staging" if staging else "production"
     log.info("opening the browser to sign in to sigstore %s", instance)
     try:
-        trust = _client_trust_config(staging)
+        trust = client_trust_config(staging)
         issuer = Issuer(trust.signing_config.get_oidc_url())
         return issuer.identity_token()
     except (SigstoreError, IssuerError) as exc:
@@ -109,16 +104,6 @@ def _browser_token(*, staging: bool) -> IdentityToken:
             f"the browser sign-in to sigstore {instance} failed: {exc}",
             "check your network and retry, or set SIGSTORE_IDENTITY_TOKEN instead",
         ) from None
-
-
-def _token_claims(token: IdentityToken) -> dict[str, Any]:
-    """The (unverified) claims of ``token``: the middle part of the JWT."""
-    try:
-        payload = str(token).split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
 
 
 def certificate_identity(token: IdentityToken) -> str | None:
@@ -129,7 +114,7 @@ def certificate_identity(token: IdentityToken) -> str | None:
     and Google: the email.
     ``None`` for issuers whose SAN rule releasekit does not know.
     """
-    claims = _token_claims(token)
+    claims = token_claims(str(token))
     if token.issuer == GITHUB_ACTIONS_ISSUER and "job_workflow_ref" in claims:
         return f"https://github.com/{claims['job_workflow_ref']}"
     if "ci_config_ref_uri" in claims:

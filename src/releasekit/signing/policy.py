@@ -1,8 +1,12 @@
 """Who must have signed: certificate identity policies, and why a check failed.
 
-A policy is what ``sigstore.verify.Verifier`` calls with the signing certificate; a
-mismatch is raised as :class:`_PolicyMismatch` so that :func:`_diagnose` can say in
-one line what did not match (identity, issuer, repository, workflow).
+A policy is what ``sigstore.verify.Verifier`` calls with the signing certificate.
+The rules are sigstore's own (``sigstore.verify.policy``: ``Identity``,
+``OIDCIssuer``, and for a PyPI trusted publisher the checks of
+``pypi_attestations.GitHubPublisher``); a mismatch is raised as
+:class:`PolicyMismatch` so that :func:`diagnose` can say in one line what did not
+match (identity, issuer, repository, workflow).  The certificate's Fulcio
+extensions are read with ``cryptography`` (``x509`` and its DER decoder).
 """
 
 from __future__ import annotations
@@ -20,44 +24,43 @@ if TYPE_CHECKING:
     from cryptography.x509 import Certificate
     from sigstore.oidc import IdentityToken
 
-_ISSUER_V1_OID = "1.3.6.1.4.1.57264.1.1"
-_ISSUER_V2_OID = "1.3.6.1.4.1.57264.1.8"
-_SOURCE_REPOSITORY_URI_OID = "1.3.6.1.4.1.57264.1.12"
-_BUILD_CONFIG_URI_OID = "1.3.6.1.4.1.57264.1.18"
+# Fulcio's certificate extensions (https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md):
+# 1.1 holds raw bytes; 1.8 and later hold a DER UTF8String
+ISSUER_V1_OID = "1.3.6.1.4.1.57264.1.1"
+ISSUER_V2_OID = "1.3.6.1.4.1.57264.1.8"
+SOURCE_REPOSITORY_URI_OID = "1.3.6.1.4.1.57264.1.12"
+SOURCE_REPOSITORY_DIGEST_OID = "1.3.6.1.4.1.57264.1.13"
+SOURCE_REPOSITORY_REF_OID = "1.3.6.1.4.1.57264.1.14"
+BUILD_CONFIG_URI_OID = "1.3.6.1.4.1.57264.1.18"
 _SIGSTORE_OTHERNAME_OID = "1.3.6.1.4.1.57264.1.7"
 
 
-def _der_utf8(der: bytes) -> str:
-    """Decode a DER UTF8String (how Fulcio writes its 1.8+ extensions)."""
-    if len(der) < 2 or der[0] != 0x0C:
-        return der.decode(errors="replace")
-    size, offset = der[1], 2
-    if size & 0x80:
-        count = size & 0x7F
-        size, offset = int.from_bytes(der[2 : 2 + count], "big"), 2 + count
-    return der[offset : offset + size].decode(errors="replace")
-
-
-def _extension_bytes(cert: Certificate, oid: str) -> bytes | None:
+def extension_text(cert: Certificate, oid: str) -> str | None:
+    """The text of a Fulcio extension of ``cert``; None when it is absent or unreadable."""
     from cryptography import x509
+    from cryptography.hazmat import asn1
 
     try:
-        ext = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(oid))
+        value = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(oid)).value
     except x509.ExtensionNotFound:
         return None
-    value = ext.value
-    return value.value if isinstance(value, x509.UnrecognizedExtension) else None
+    if not isinstance(value, x509.UnrecognizedExtension):
+        return None
+    if oid == ISSUER_V1_OID:
+        return value.value.decode(errors="replace")
+    try:
+        text: str = asn1.decode_der(str, value.value)
+    except ValueError:
+        return None
+    return text
 
 
-def _certificate_issuer(cert: Certificate) -> str | None:
-    raw = _extension_bytes(cert, _ISSUER_V1_OID)
-    if raw is not None:
-        return raw.decode(errors="replace")
-    der = _extension_bytes(cert, _ISSUER_V2_OID)
-    return _der_utf8(der) if der is not None else None
+def certificate_issuer(cert: Certificate) -> str | None:
+    """The OIDC issuer Fulcio wrote into ``cert`` (the 1.1 extension sigstore checks, or 1.8)."""
+    return extension_text(cert, ISSUER_V1_OID) or extension_text(cert, ISSUER_V2_OID)
 
 
-def _certificate_sans(cert: Certificate) -> list[str]:
+def certificate_sans(cert: Certificate) -> list[str]:
     """Every identity in the certificate's SAN, like sigstore's Identity policy reads them."""
     from cryptography import x509
 
@@ -75,7 +78,7 @@ def _certificate_sans(cert: Certificate) -> list[str]:
     return names
 
 
-class _PolicyMismatch(VerificationError):
+class PolicyMismatch(VerificationError):
     """A certificate that chains fine but names someone else (raised inside sigstore)."""
 
     def __init__(self, what: str, expected: str, actual: str) -> None:
@@ -85,18 +88,17 @@ class _PolicyMismatch(VerificationError):
         self.actual = actual
 
 
-class _IdentityPolicy:
+class IdentityPolicy:
     """Certificate identity (SAN) and OIDC issuer, as ``sigstore verify identity`` checks.
 
     Exact identities go through sigstore's own ``policy.Identity``; a regular
     expression must ``re.fullmatch`` one SAN (like cosign's ``--certificate-identity-regexp``)
-    while the issuer extension must still match exactly.
+    while sigstore's ``policy.OIDCIssuer`` still checks the issuer exactly.
     """
 
     def __init__(self, identity: str, issuer: str, *, regexp: bool) -> None:
         self.identity = identity
         self.issuer = issuer
-        self.regexp = regexp
         self._pattern: re.Pattern[str] | None = None
         if regexp:
             try:
@@ -110,54 +112,78 @@ class _IdentityPolicy:
     def verify(self, cert: Certificate) -> None:
         from sigstore.verify import policy
 
-        actual_issuer = _certificate_issuer(cert)
-        sans = _certificate_sans(cert)
+        sans = certificate_sans(cert)
         try:
             if self._pattern is None:
                 policy.Identity(identity=self.identity, issuer=self.issuer).verify(cert)
                 return
             policy.OIDCIssuer(self.issuer).verify(cert)
         except VerificationError:
+            actual_issuer = certificate_issuer(cert)
             if actual_issuer != self.issuer:
-                raise _PolicyMismatch("issuer", self.issuer, str(actual_issuer)) from None
-            raise _PolicyMismatch("identity", self.identity, ", ".join(sans)) from None
+                raise PolicyMismatch("issuer", self.issuer, str(actual_issuer)) from None
+            raise PolicyMismatch("identity", self.identity, ", ".join(sans)) from None
         if not any(self._pattern.fullmatch(name) for name in sans):
-            raise _PolicyMismatch("identity", self.identity, ", ".join(sans))
+            raise PolicyMismatch("identity", self.identity, ", ".join(sans))
 
 
-class _GitHubPublisherPolicy:
-    """A PEP 740 publish attestation from GitHub Actions in ``repository`` (and workflow)."""
+class PublisherPolicy:
+    """A PEP 740 publish attestation from GitHub Actions: this repository, this workflow.
 
-    def __init__(self, repository: str, workflow: str | None) -> None:
+    The rule of ``pypi_attestations.GitHubPublisher`` (what PyPI checks), built from
+    sigstore's policies so that it also runs under a verifier of any root of trust:
+    issuer GitHub Actions, source repository ``https://github.com/OWNER/REPO``, and
+    build config ``.../.github/workflows/WORKFLOW@REF`` where REF is the certificate's
+    own source ref or commit.  A certificate from another workflow of the same
+    repository fails.
+    """
+
+    def __init__(self, repository: str, workflow: str) -> None:
         self.repository = repository.strip("/")
         self.workflow = workflow
+        self.repository_uri = f"https://github.com/{self.repository}"
+        self.workflow_prefix = f"{self.repository_uri}/.github/workflows/{workflow}@"
 
     def verify(self, cert: Certificate) -> None:
-        issuer_der = _extension_bytes(cert, _ISSUER_V2_OID)
-        issuer = _der_utf8(issuer_der) if issuer_der is not None else _certificate_issuer(cert)
+        from sigstore.verify import policy
+
+        refs = (
+            extension_text(cert, SOURCE_REPOSITORY_DIGEST_OID),
+            extension_text(cert, SOURCE_REPOSITORY_REF_OID),
+        )
+        rule = policy.AllOf(
+            [
+                policy.OIDCIssuerV2(GITHUB_ACTIONS_ISSUER),
+                policy.OIDCSourceRepositoryURI(self.repository_uri),
+                policy.AnyOf(
+                    [policy.OIDCBuildConfigURI(self.workflow_prefix + ref) for ref in refs if ref]
+                ),
+            ]
+        )
+        try:
+            rule.verify(cert)
+        except VerificationError:
+            raise self._mismatch(cert) from None
+
+    def _mismatch(self, cert: Certificate) -> PolicyMismatch:
+        issuer = extension_text(cert, ISSUER_V2_OID) or certificate_issuer(cert)
         if issuer != GITHUB_ACTIONS_ISSUER:
-            raise _PolicyMismatch("issuer", GITHUB_ACTIONS_ISSUER, str(issuer))
-        expected_repo = f"https://github.com/{self.repository}"
-        repo_der = _extension_bytes(cert, _SOURCE_REPOSITORY_URI_OID)
-        repo = _der_utf8(repo_der) if repo_der is not None else ""
-        if repo != expected_repo:
-            raise _PolicyMismatch("repository", expected_repo, repo)
-        if self.workflow:
-            config_der = _extension_bytes(cert, _BUILD_CONFIG_URI_OID)
-            config = _der_utf8(config_der) if config_der is not None else ""
-            prefix = f"{expected_repo}/.github/workflows/{self.workflow}@"
-            if not config.startswith(prefix):
-                raise _PolicyMismatch("workflow", prefix + "...", config)
+            return PolicyMismatch("issuer", GITHUB_ACTIONS_ISSUER, str(issuer))
+        repository = extension_text(cert, SOURCE_REPOSITORY_URI_OID) or ""
+        if repository != self.repository_uri:
+            return PolicyMismatch("repository", self.repository_uri, repository)
+        config = extension_text(cert, BUILD_CONFIG_URI_OID) or ""
+        return PolicyMismatch("workflow", self.workflow_prefix + "<its ref>", config)
 
 
-def _diagnose(
+def diagnose(
     exc: VerificationError, name: str, *, digest: str, signed_digest: str | None, instance: str
 ) -> SignatureInvalid:
     """Turn sigstore's verification failure into the one line a user can act on."""
     from sigstore.errors import CertValidationError
 
     text = str(exc)
-    if isinstance(exc, _PolicyMismatch):
+    if isinstance(exc, PolicyMismatch):
         if exc.what == "identity":
             return SignatureInvalid(
                 f"{name!r} was signed by {exc.actual!r}, not by the expected identity "
@@ -211,7 +237,8 @@ def _diagnose(
     )
 
 
-def _expected_identity(signing: SigningConfig, *, name: str, version: str, tag: str) -> str:
+def expected_identity(signing: SigningConfig, *, name: str, version: str, tag: str) -> str:
+    """The configured identity with ``{name}``, ``{version}``, ``{tag}`` filled in."""
     if signing.identity_is_regexp:
         fields = {"name": re.escape(name), "version": re.escape(version), "tag": re.escape(tag)}
     else:
@@ -219,7 +246,7 @@ def _expected_identity(signing: SigningConfig, *, name: str, version: str, tag: 
     return render_template(signing.identity, **fields)
 
 
-def _signing_policy(token: IdentityToken, cert: Certificate) -> _IdentityPolicy:
+def signing_policy(token: IdentityToken, cert: Certificate) -> IdentityPolicy:
     """Who just signed: the token's identity and (federated) issuer.
 
     For issuers whose SAN rule is unknown, the certificate's own SAN stands in for the
@@ -227,6 +254,6 @@ def _signing_policy(token: IdentityToken, cert: Certificate) -> _IdentityPolicy:
     """
     identity = certificate_identity(token)
     if identity is None:
-        sans = _certificate_sans(cert)
+        sans = certificate_sans(cert)
         identity = sans[0] if sans else token.identity
-    return _IdentityPolicy(identity, token.federated_issuer, regexp=False)
+    return IdentityPolicy(identity, token.federated_issuer, regexp=False)

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from releasekit._dist_names import dist_filename_or_none
 from releasekit.errors import ReleaseError, SignatureInvalid, SigningError
-from releasekit.signing.attestations import _check_attestation, attestation_path
-from releasekit.signing.bundles import _check_artifact, bundle_path
+from releasekit.signing.attestations import attestation_path, check_attestation
+from releasekit.signing.bundles import bundle_path, check_artifact
 from releasekit.signing.identity import identity_token
-from releasekit.signing.policy import _signing_policy
-from releasekit.signing.trust import _client_trust_config
+from releasekit.signing.policy import IdentityPolicy, signing_policy
+from releasekit.signing.trust import client_trust_config
 
 if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
     from sigstore.models import Bundle, ClientTrustConfig
     from sigstore.oidc import IdentityToken
+    from sigstore.sign import Signer
+    from sigstore.verify import Verifier
 
 __all__ = ["make_attestations", "sign_files"]
 
@@ -85,28 +90,47 @@ def _files(files: Sequence[Path]) -> list[Path]:
     return paths
 
 
-def sign_files(
-    files: Sequence[Path],
-    *,
-    token: IdentityToken | None = None,
-    staging: bool = False,
-    trust_config: ClientTrustConfig | None = None,
-) -> list[Path]:
-    """Sign every file; write and verify ``<file>.sigstore.json``; return the bundles.
+@dataclass(frozen=True)
+class _Made:
+    """What signing one file wrote, the certificate it was signed with, and its check."""
 
-    ``token`` defaults to :func:`identity_token`; ``trust_config`` to sigstore
-    production (or staging).  Each bundle is verified at once against the identity and
-    issuer that signed it under the same trust root; one that does not verify is
-    removed and is a :class:`SigningError`.
+    out: Path
+    certificate: Certificate
+    # check(verifier, policy, instance): raises SignatureInvalid when ``out`` does not verify
+    check: Callable[[Verifier, IdentityPolicy, str], None]
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """Bundles or attestations: the words for them, and how one is made."""
+
+    noun: str  # "bundle", "attestation"
+    verb: str  # "signing", "attesting"
+    make: Callable[[Signer, Path], _Made]
+
+
+def _sign_each(
+    paths: list[Path],
+    kind: _Kind,
+    *,
+    token: IdentityToken | None,
+    staging: bool,
+    trust_config: ClientTrustConfig | None,
+    interactive: bool,
+) -> list[Path]:
+    """Sign each file with one certificate; verify each result at once; return them.
+
+    A result that does not verify is removed and is a :class:`SigningError`; every
+    other failure (sigstore's, the network's, the disk's) becomes one too.
     """
     from sigstore.sign import SigningContext
     from sigstore.verify import Verifier
 
-    paths = _files(files)
-    token = token if token is not None else identity_token(staging=staging)
-    trust = trust_config if trust_config is not None else _client_trust_config(staging)
+    if token is None:
+        token = identity_token(staging=staging, interactive=interactive)
+    trust = trust_config if trust_config is not None else client_trust_config(staging)
     instance = "given" if trust_config is not None else ("staging" if staging else "production")
-    bundles: list[Path] = []
+    made: list[Path] = []
     current = ", ".join(repr(p.name) for p in paths)  # before the certificate: all of them
     try:
         context = SigningContext.from_trust_config(trust)
@@ -114,27 +138,38 @@ def sign_files(
         with context.signer(token) as signer:  # asks Fulcio for the certificate
             for path in paths:
                 current = repr(path.name)
-                log.info("signing %s as %s", path.name, token.identity)
-                bundle = signer.sign_artifact(path.read_bytes())
-                out = bundle_path(path)
-                out.write_text(bundle.to_json(), encoding="utf-8")
-                log.info("wrote %s (transparency log index %s)", out.name, _log_index(bundle))
-                policy = _signing_policy(token, bundle.signing_certificate)
+                log.info("%s %s as %s", kind.verb, path.name, token.identity)
+                result = kind.make(signer, path)
+                policy = signing_policy(token, result.certificate)
                 try:
-                    _check_artifact(path, out, verifier, policy, instance)
+                    result.check(verifier, policy, instance)
                 except SignatureInvalid as exc:
-                    out.unlink(missing_ok=True)
+                    result.out.unlink(missing_ok=True)
                     raise SigningError(
-                        f"the bundle just made for {path.name!r} does not verify: {exc.message}",
+                        f"the {kind.noun} just made for {path.name!r} does not verify: "
+                        f"{exc.message}",
                         exc.hint,
                     ) from None
-                log.info("verified %s: %s via %s", out.name, policy.identity, policy.issuer)
-                bundles.append(out)
+                log.info("verified %s: %s via %s", result.out.name, policy.identity, policy.issuer)
+                made.append(result.out)
     except ReleaseError:
         raise
-    except Exception as exc:  # sigstore's, requests', cryptography's, OSError: all enter here
-        raise _signing_failure(current, exc, token) from None
-    return bundles
+    except Exception as exc:  # sigstore's, pypi_attestations', requests', OSError: all enter here
+        what = current if kind.noun == "bundle" else f"an attestation for {current}"
+        raise _signing_failure(what, exc, token) from None
+    return made
+
+
+def _make_bundle(signer: Signer, path: Path) -> _Made:
+    bundle = signer.sign_artifact(path.read_bytes())
+    out = bundle_path(path)
+    out.write_text(bundle.to_json(), encoding="utf-8")
+    log.info("wrote %s (transparency log index %s)", out.name, _log_index(bundle))
+
+    def check(verifier: Verifier, policy: IdentityPolicy, instance: str) -> None:
+        check_artifact(path, out, verifier, policy, instance)
+
+    return _Made(out, bundle.signing_certificate, check)
 
 
 def _log_index(bundle: Bundle) -> str:
@@ -145,62 +180,77 @@ def _log_index(bundle: Bundle) -> str:
         return "?"
 
 
+def _make_attestation(signer: Signer, path: Path) -> _Made:
+    from pypi_attestations import Attestation, Distribution
+
+    attestation = Attestation.sign(signer, Distribution.from_file(path))
+    out = attestation_path(path)
+    out.write_text(attestation.model_dump_json(), encoding="utf-8")
+    log.info("wrote %s", out.name)
+
+    def check(verifier: Verifier, policy: IdentityPolicy, instance: str) -> None:
+        check_attestation(path, attestation, verifier, policy, instance)
+
+    return _Made(out, attestation.to_bundle().signing_certificate, check)
+
+
+_BUNDLES = _Kind("bundle", "signing", _make_bundle)
+_ATTESTATIONS = _Kind("attestation", "attesting", _make_attestation)
+
+
+def sign_files(
+    files: Sequence[Path],
+    *,
+    token: IdentityToken | None = None,
+    staging: bool = False,
+    trust_config: ClientTrustConfig | None = None,
+    interactive: bool = False,
+) -> list[Path]:
+    """Sign every file; write and verify ``<file>.sigstore.json``; return the bundles.
+
+    ``token`` defaults to :func:`identity_token` (with ``interactive``: whether it may
+    open a browser to sign in); ``trust_config`` to sigstore production (or staging).
+    Each bundle is verified at once against the identity and issuer that signed it
+    under the same trust root; one that does not verify is removed and is a
+    :class:`SigningError`.
+    """
+    return _sign_each(
+        _files(files),
+        _BUNDLES,
+        token=token,
+        staging=staging,
+        trust_config=trust_config,
+        interactive=interactive,
+    )
+
+
 def make_attestations(
     files: Sequence[Path],
     *,
     token: IdentityToken | None = None,
     staging: bool = False,
     trust_config: ClientTrustConfig | None = None,
+    interactive: bool = False,
 ) -> list[Path]:
     """Make a PEP 740 publish attestation ``<file>.publish.attestation`` per dist.
 
     Each is verified at once (signature, log entry, identity and issuer of the signer,
     and that it names this file's name and sha256).  PyPI and TestPyPI accept them
-    only with trusted publishing.
+    only with trusted publishing.  ``token`` and ``interactive`` as for
+    :func:`sign_files`.
     """
-    from pypi_attestations import Attestation, Distribution
-    from sigstore.sign import SigningContext
-    from sigstore.verify import Verifier
-
     paths = _files(files)
-    dists = []
     for path in paths:
-        try:
-            dists.append(Distribution.from_file(path))
-        except ValueError:
+        if dist_filename_or_none(path.name) is None:
             raise SigningError(
                 f"cannot attest {path.name!r}: not a wheel or sdist file name",
                 "attestations are made for the files in dist/<name>/ (.whl, .tar.gz)",
-            ) from None
-    token = token if token is not None else identity_token(staging=staging)
-    trust = trust_config if trust_config is not None else _client_trust_config(staging)
-    instance = "given" if trust_config is not None else ("staging" if staging else "production")
-    made: list[Path] = []
-    current = ", ".join(repr(p.name) for p in paths)
-    try:
-        context = SigningContext.from_trust_config(trust)
-        verifier = Verifier(trusted_root=trust.trusted_root)
-        with context.signer(token) as signer:
-            for path, dist in zip(paths, dists, strict=True):
-                current = repr(path.name)
-                log.info("attesting %s as %s", path.name, token.identity)
-                attestation = Attestation.sign(signer, dist)
-                out = attestation_path(path)
-                out.write_text(attestation.model_dump_json(), encoding="utf-8")
-                policy = _signing_policy(token, attestation.to_bundle().signing_certificate)
-                try:
-                    _check_attestation(path, attestation, verifier, policy, instance)
-                except SignatureInvalid as exc:
-                    out.unlink(missing_ok=True)
-                    raise SigningError(
-                        f"the attestation just made for {path.name!r} does not verify: "
-                        f"{exc.message}",
-                        exc.hint,
-                    ) from None
-                log.info("wrote and verified %s", out.name)
-                made.append(out)
-    except ReleaseError:
-        raise
-    except Exception as exc:  # pypi_attestations', sigstore's, requests', OSError
-        raise _signing_failure(f"an attestation for {current}", exc, token) from None
-    return made
+            )
+    return _sign_each(
+        paths,
+        _ATTESTATIONS,
+        token=token,
+        staging=staging,
+        trust_config=trust_config,
+        interactive=interactive,
+    )

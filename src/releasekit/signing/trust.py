@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["TRUST_CONFIG_ENV"]
 
 
-def _instance_name(staging: bool, trusted_root: object) -> str:
+def instance_name(staging: bool, trusted_root: object) -> str:
     if trusted_root is not None:
         return "given"
     return "staging" if staging else "production"
@@ -44,7 +44,7 @@ def _env_trust_config() -> ClientTrustConfig | None:
         ) from None
 
 
-def _client_trust_config(staging: bool) -> ClientTrustConfig:
+def client_trust_config(staging: bool) -> ClientTrustConfig:
     from sigstore.errors import Error as SigstoreError
     from sigstore.models import ClientTrustConfig
 
@@ -61,7 +61,9 @@ def _client_trust_config(staging: bool) -> ClientTrustConfig:
         ) from None
 
 
-def _verifier(*, staging: bool, offline: bool, trusted_root: TrustedRoot | Path | None) -> Verifier:
+def make_verifier(
+    *, staging: bool, offline: bool, trusted_root: TrustedRoot | Path | None
+) -> Verifier:
     from sigstore.errors import Error as SigstoreError
     from sigstore.models import TrustedRoot
     from sigstore.verify import Verifier
