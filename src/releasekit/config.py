@@ -4,16 +4,15 @@ The root ``pyproject.toml`` holds the workspace keys (``packages``,
 ``indexes``, ``signing``) and defaults for the per-package keys; a package's
 own ``pyproject.toml`` may override the per-package keys.  Every problem is a
 :class:`~releasekit.errors.ConfigError` that names the key and, for a typo,
-the nearest valid one.
+the nearest valid one.  What makes an index URL acceptable (https, no login in
+it) is :mod:`releasekit.index_urls`.
 """
 
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import re
 import shlex
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,8 +22,8 @@ import tomlkit
 import tomlkit.exceptions
 import tomlkit.toml_document
 
-from releasekit._secrets import register_secret
 from releasekit.errors import ConfigError
+from releasekit.index_urls import check_index_url
 
 __all__ = [
     "BUILTIN_INDEXES",
@@ -413,73 +412,6 @@ def _timeouts(where: str, table: Mapping[str, Any], base: IndexConfig) -> IndexC
     return base
 
 
-def _netloc(url: str) -> str:
-    """The ``[userinfo@]host[:port]`` part of ``url`` (with or without a scheme)."""
-    rest = url.partition("://")[2] if "://" in url else url
-    for end in "/?#":
-        rest = rest.partition(end)[0]
-    return rest
-
-
-def _masked_url(url: str) -> str:
-    """``url`` with its user name and password (if any) shown as ``***``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        scheme, rest = "", url
-    netloc = _netloc(url)
-    path = rest[len(netloc) :]
-    if "@" in netloc:
-        netloc = "***@" + netloc.rpartition("@")[2]
-    return f"{scheme}{sep}{netloc}{path}"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_index_url(
-    where: str, key: str, value: object, *, allow_http: bool, login_env: str = ""
-) -> None:
-    """An index URL: http(s), a host, no credentials in it, https unless loopback or opted in."""
-    netloc = _netloc(value) if isinstance(value, str) else ""
-    if isinstance(value, str) and "@" in netloc:
-        userinfo = netloc.rpartition("@")[0]
-        for secret in (userinfo, userinfo.partition(":")[2]):
-            # never shown, even by a later error quoting the file
-            register_secret(secret)
-            register_secret(urllib.parse.unquote(secret))
-        raise ConfigError(
-            f"{where}.{key} must not hold a login (user:password@): {_masked_url(value)!r}",
-            "remove it from the URL: give upload credentials as TWINE_USERNAME / TWINE_PASSWORD"
-            + (f", a read login as {login_env}USERNAME / {login_env}PASSWORD" if login_env else "")
-            + ", or keep them in keyring; a credential in pyproject.toml is committed and "
-            "shipped in the sdist (see docs/how-to/credentials.md)",
-        )
-    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-        raise ConfigError(
-            f"{where}.{key} must be an http(s) URL, not {value!r}",
-            f'set {key} = "https://.../" in [{where}]',
-        )
-    host = urllib.parse.urlsplit(value).hostname
-    if not host:
-        raise ConfigError(
-            f"{where}.{key} {value!r} names no host",
-            f'set {key} = "https://HOST/..." in [{where}]',
-        )
-    if value.startswith("http://") and not allow_http and not _is_loopback(host):
-        raise ConfigError(
-            f"{where}.{key} {value!r} is plain http to {host!r}: credentials and files "
-            "would cross the network unencrypted and could be changed on the way",
-            "use https://, or if this index is on a network you trust, "
-            f"add allow-http = true to [{where}]",
-        )
-
-
 def _indexes(table: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, IndexConfig]:
     where_defaults = "tool.releasekit"
     indexes = {
@@ -510,7 +442,7 @@ def _indexes(table: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str,
                 continue
             value = spec.get(key)
             login_env = IndexConfig(name, None, None).env_prefix
-            _check_index_url(where, key, value, allow_http=allow_http, login_env=login_env)
+            check_index_url(where, key, value, allow_http=allow_http, login_env=login_env)
             assert isinstance(value, str)  # noqa: S101 - checked just above
             urls[key] = value if value.endswith("/") else value + "/"
         index = IndexConfig(
