@@ -107,6 +107,7 @@ class _Kind:
     noun: str  # "bundle", "attestation"
     verb: str  # "signing", "attesting"
     make: Callable[[Signer, Path], _Made]
+    failed: str = "{names}"  # what could not be signed, in "sigstore could not sign ..."
 
 
 def _sign_each(
@@ -155,8 +156,7 @@ def _sign_each(
     except ReleaseError:
         raise
     except Exception as exc:  # sigstore's, pypi_attestations', requests', OSError: all enter here
-        what = current if kind.noun == "bundle" else f"an attestation for {current}"
-        raise _signing_failure(what, exc, token) from None
+        raise _signing_failure(kind.failed.format(names=current), exc, token) from None
     return made
 
 
@@ -195,7 +195,7 @@ def _make_attestation(signer: Signer, path: Path) -> _Made:
 
 
 _BUNDLES = _Kind("bundle", "signing", _make_bundle)
-_ATTESTATIONS = _Kind("attestation", "attesting", _make_attestation)
+_ATTESTATIONS = _Kind("attestation", "attesting", _make_attestation, "an attestation for {names}")
 
 
 def sign_files(
