@@ -152,11 +152,15 @@ def run_commands(runner: CommandRunner, target: Target, kind: str) -> str:
     return f"{len(commands)} command(s) passed"
 
 
-def run_in_environment(command: Sequence[str], cwd: Path) -> None:
-    """Run a lint/test command in ``cwd`` with this interpreter's scripts first on PATH."""
+def run_in_environment(command: Sequence[str], cwd: Path, *, capture: bool = False) -> None:
+    """Run a lint/test command in ``cwd`` with this interpreter's scripts first on PATH.
+
+    Its output goes to the terminal as it comes; with ``capture`` it is kept,
+    and shown only in the error if the command fails.
+    """
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     args = list(command)
     if args and args[0] == "python":
         args[0] = sys.executable
-    run_process(args, cwd=cwd, env=env, capture=False, what=shlex.join(args))
+    run_process(args, cwd=cwd, env=env, capture=capture, what=shlex.join(args))

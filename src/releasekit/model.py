@@ -200,12 +200,6 @@ def target_dists(target: Target) -> Dists:
     return target.dists
 
 
-_DETAIL_WIDTH = 90
-
-
 def _concise(detail: str) -> str:
-    """A detail for the summary table: one line, no indent, at most _DETAIL_WIDTH long."""
-    line = " ".join(detail.split())
-    if len(line) > _DETAIL_WIDTH:
-        line = line[: _DETAIL_WIDTH - 3].rstrip() + "..."
-    return line
+    """A detail for the summary table: one line, no indent (the table wraps it, whole)."""
+    return " ".join(detail.split())

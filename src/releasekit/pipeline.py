@@ -379,7 +379,8 @@ def run_release(
     check_step_order(steps)
     run.steps = steps
     run.publishing = any(step.remote for step in steps)
-    report = ReleaseReport(run.records, unsigned=run.publishing and not run.signing_on)
+    signs = any(step.name == "sign" for step in steps)  # a plain publish signs nothing
+    report = ReleaseReport(run.records, unsigned=run.publishing and signs and not run.signing_on)
     for target in run.targets:
         try:
             target.skip_reason = fully_published(run, target)
@@ -438,6 +439,7 @@ def run_release(
     report.notes = _notes(run)
     report.unsigned = (
         run.publishing
+        and signs
         and not any(t.signed for t in run.targets)
         and any(not t.skip_reason for t in run.targets)
     )
