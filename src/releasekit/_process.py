@@ -30,6 +30,7 @@ from releasekit.errors import CommandFailed
 __all__ = ["find_uv", "redact_text", "run", "spawn", "stop"]
 
 log = logging.getLogger("releasekit")
+commands = logging.getLogger("releasekit.command")  # every command run: shown with -v
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
@@ -73,7 +74,7 @@ def run(
     limit = time_left(timeout)
     if deadline is not None and deadline.expired():
         raise deadline.exceeded(f"about to run {what or shown}")
-    log.debug("$ %s%s", shown, f"  (in {cwd})" if cwd else "")
+    commands.debug("$ %s%s", shown, f"  (in {cwd})" if cwd else "")
     try:
         proc = subprocess.run(
             args,
@@ -137,7 +138,7 @@ def spawn(
     gets an environment without credentials.
     """
     args = [os.fspath(part) for part in command]
-    log.debug("$ %s  (background, output in %s)", shlex.join(args), log_file)
+    commands.debug("$ %s  (background, output in %s)", shlex.join(args), log_file)
     stdin = subprocess.PIPE if lifeline else subprocess.DEVNULL
     with log_file.open("ab") as output:
         return subprocess.Popen(

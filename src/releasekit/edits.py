@@ -266,11 +266,11 @@ def apply_edits(edits: Sequence[FileEdit]) -> None:
             if step.edit.removes:
                 step.backup = _temp_beside(step.edit.path)
                 step.edit.path.replace(step.backup)
-                log.info("removed %s (%s)", step.edit.path, step.edit.reason)
+                log.debug("removed %s (%s)", step.edit.path, step.edit.reason)
                 continue
             if step.temp is not None:
                 step.temp.replace(step.edit.path)
-            log.info("wrote %s (%s)", step.edit.path, step.edit.reason)
+            log.debug("wrote %s (%s)", step.edit.path, step.edit.reason)
     except BaseException as exc:
         problems = _restore(steps, created_dirs)
         if problems:
