@@ -121,7 +121,7 @@ def test_bad_input_is_one_error_line_and_a_hint_and_leaves_repo_and_index_unchan
     out = result.stdout
     assert result.returncode != 0, out
     assert "Traceback" not in out
-    (error,) = [line for line in out.splitlines() if "Session" in line and "aborted" in line]
+    (error,) = [line for line in out.splitlines() if line.startswith("error: ")]
     assert message in error, out
     following = out.splitlines()[out.splitlines().index(error) + 1]
     assert following.startswith("hint: ") and hint in following, out

@@ -6,6 +6,7 @@ config key (or a renamed one) is documented in the same change.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -359,6 +360,7 @@ def test_the_tutorial_preflight_failure_is_real(oxi_repo: Path) -> None:
         cwd=oxi_repo,
         capture_output=True,
         text=True,
+        env={**os.environ, "COLUMNS": "80"},  # the page shows an 80-column terminal
     )
     assert result.returncode != 0
     shown = [

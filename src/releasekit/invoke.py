@@ -12,7 +12,9 @@ line and a non-zero exit (:class:`invoke.Exit`); ``--debug`` on invoke (or
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import logging
 import os
 import sys
@@ -23,10 +25,11 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.parser.argument import Argument
-from invoke.tasks import Task, task
+from invoke.tasks import Task
+from invoke.tasks import task as invoke_task
 from packaging.version import Version
 
-from releasekit import git
+from releasekit import console, git
 from releasekit._text import shown_path
 from releasekit.bump import apply_version_changes, plan_bumps, uv_lock_path
 from releasekit.edits import apply_edits
@@ -40,7 +43,7 @@ from releasekit.news import (
     render_groups,
 )
 from releasekit.notes import notes_location, notes_state, notes_style, plan_notes, require_notes
-from releasekit.report import format_pairs, show_progress
+from releasekit.report import format_status
 from releasekit.session_names import nox_command, use_noxfile
 from releasekit.status import package_status
 from releasekit.version_source import (
@@ -63,20 +66,46 @@ def _debug() -> bool:
     )
 
 
+class _Task(Task[Any]):
+    """A task with ``-q/--quiet`` and ``-v/--verbose`` (read by :func:`reports_errors`)."""
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        return [
+            *super().get_arguments(ignore_unknown_help),
+            Argument(names=("quiet", "q"), kind=bool, default=False, help=_QUIET),
+            Argument(names=("verbose", "v"), kind=bool, default=False, help=_VERBOSE),
+        ]
+
+
+_QUIET = "print only errors and the last line (what to do next)"
+_VERBOSE = "also print every command run (git, uv)"
+task = functools.partial(invoke_task, klass=_Task)
+
+
 def reports_errors(body: F) -> F:
-    """Turn a ReleaseError into invoke's clean exit: message, hint, exit code 1."""
+    """Turn a ReleaseError into invoke's clean exit: message, hint, exit code 1.
+
+    With ``--quiet`` only the last line the task prints is shown (errors always).
+    """
 
     @functools.wraps(body)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        show_progress(sys.stderr, debug=_debug())
+    def wrapper(*args: Any, quiet: bool = False, verbose: bool = False, **kwargs: Any) -> Any:
+        level = console.QUIET if quiet else console.VERBOSE if verbose else console.NORMAL
+        console.show_progress(sys.stderr, debug=_debug(), verbosity=level)
+        shown = io.StringIO() if quiet and not kwargs.get("json") else None
         try:
-            return body(*args, **kwargs)
+            with contextlib.redirect_stdout(shown) if shown else contextlib.nullcontext():
+                return body(*args, **kwargs)
         except ReleaseError as exc:
             if _debug():
                 raise
-            raise Exit(f"error: {exc.render()}", code=1) from None
+            console.say(f"error: {exc.render()}", sys.stderr)
+            raise Exit(code=1) from None
         except KeyboardInterrupt:
             raise Exit("interrupted: nothing was left half-written", code=130) from None
+        finally:
+            if shown is not None and shown.getvalue().strip():
+                print(shown.getvalue().strip().splitlines()[-1])
 
     return wrapper  # type: ignore[return-value]
 
@@ -271,7 +300,7 @@ class _TextUnlessCheck(Argument):
         self.set_value(arg, cast=True)
 
 
-class _NewsTask(Task[Any]):
+class _NewsTask(_Task):
     def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
         args: list[Argument] = super().get_arguments(ignore_unknown_help)
         by_name = {arg.name: arg for arg in args}
@@ -450,7 +479,6 @@ def status(
     """A table per package: version, literals, tag, notes, indexes, sibling pins, next action."""
     from releasekit.output import error_document, status_document
 
-    human = sys.stderr if json else sys.stdout
     try:
         workspace = _workspace()
         packages = [workspace.get(package)] if package else workspace.select(all_packages=True)
@@ -460,30 +488,8 @@ def status(
         if json:
             print(_dumps(error_document("status", exc)))
         raise
-    for item, state in zip(packages, states, strict=True):
-        rows: list[tuple[str, str]] = [
-            ("version at source", state.version),
-            ("version source", state.source),
-            ("version literals", "; ".join(state.literals) or "none"),
-            ("tag", f"{state.tag} ({state.tag_state})"),
-            ("release notes", state.notes),
-            *((f"latest on {k}", v) for k, v in state.indexes.items()),
-            ("sibling pins", state.pins),
-            ("marked by rollback", ", ".join(state.marked) or "none"),
-            ("next action", state.next_action),
-        ]
-        print(f"{item.name} ({item.rel})", file=human)
-        print(format_pairs(rows), file=human)
-        print(file=human)
-    loops = workspace.sibling_loops()
-    if loops and not package:
-        print(
-            "sibling loops through extras or dependency groups "
-            "(allowed; releases follow runtime requirements):",
-            file=human,
-        )
-        for loop in loops:
-            print("  " + " -> ".join(p.name for p in loop), file=human)
+    loops = workspace.sibling_loops() if not package else []
+    print(format_status(states, loops), file=sys.stderr if json else sys.stdout)
     if json:
         print(_dumps(status_document(states)))
 

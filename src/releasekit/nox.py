@@ -44,12 +44,12 @@ from nox.command import CommandFailed as NoxCommandFailed
 from packaging.version import InvalidVersion as PackagingInvalidVersion
 from packaging.version import Version
 
-from releasekit import checks, commands, model, output, pipeline, steps
+from releasekit import checks, commands, console, model, output, pipeline, steps
 from releasekit._process import find_uv
 from releasekit._secrets import scrubbed_env
 from releasekit.errors import CommandFailed, ReleaseError, SessionClash, UnknownSession
 from releasekit.interrupt import unwind_on_signals
-from releasekit.report import format_duration, show_progress
+from releasekit.report import format_duration
 from releasekit.session_names import set_session_names
 from releasekit.version_source import read_version
 from releasekit.versions import parse_version
@@ -102,6 +102,8 @@ def _parser(name: str, *, index: bool = False) -> _Parser:
     )
     parser.add_argument("--all", action="store_true", help="every package, in dependency order")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="errors and the result only")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also every command run")
     parser.add_argument("--plan", action="store_true", help="print the steps, run nothing")
     parser.add_argument(
         "--json", action="store_true", help="one JSON document on stdout, human output on stderr"
@@ -172,7 +174,7 @@ def _report_errors(session: nox.Session, body: Callable[[], None]) -> None:
     """
     debug = "--debug" in session.posargs or bool(os.environ.get("RELEASEKIT_DEBUG"))
     json_mode = "--json" in session.posargs
-    show_progress(sys.stderr, debug=debug)
+    console.show_progress(sys.stderr, debug=debug, verbosity=console.verbosity(session.posargs))
     logging.getLogger("charset_normalizer").setLevel(logging.DEBUG if debug else logging.WARNING)
     with output.json_stdout(json_mode) as emit:
         token = _emit.set(emit) if json_mode else None
@@ -186,7 +188,8 @@ def _report_errors(session: nox.Session, body: Callable[[], None]) -> None:
                 raise
             if json_mode:
                 emit(output.error_document(_KINDS.get(session.name, "release"), exc))
-            session.error(exc.render())
+            console.say(f"error: {exc.render()}", sys.stderr)  # not run into nox's "(took...)"
+            session.error("see the error above")
         finally:
             if token is not None:
                 _emit.reset(token)
@@ -208,7 +211,7 @@ def _child_env(session: nox.Session) -> dict[str, str | None]:
     return {**scrubbed_env(), **session.env}  # the session venv's own variables win
 
 
-def _runner(session: nox.Session) -> model.CommandRunner:
+def _runner(session: nox.Session, *, quiet: bool = False) -> model.CommandRunner:
     """Run lint/test commands in the session's venv when it has one."""
     if not isinstance(session.virtualenv, nox.virtualenv.PassthroughEnv):
 
@@ -232,7 +235,7 @@ def _runner(session: nox.Session) -> model.CommandRunner:
                     ) from None
 
         return in_session
-    return commands.run_in_environment
+    return functools.partial(commands.run_in_environment, capture=quiet)
 
 
 def _install_tools(session: nox.Session, packages: Sequence[Package], kinds: Sequence[str]) -> None:
@@ -308,7 +311,7 @@ def _run_steps(
         workspace,
         packages,
         options=options,
-        command_runner=_runner(session),
+        command_runner=_runner(session, quiet=console.verbosity(session.posargs) < 0),
         confirm=_confirm,
         versions=args.versions,
         steps=steps,
@@ -321,20 +324,19 @@ def _run_steps(
             else "local steps only"
         )
         names = [s.name for s in steps if s.name != "testpypi" or run.testpypi is not None]
-        session.log(f"{name}: {what} ({where}); steps: {', '.join(names)}")
+        say = console.unless_quiet(session.log, session.posargs)
+        say(f"{name}: {what} ({where}); steps: {', '.join(names)}")
 
         def on_step(step: pipeline.Step, target: pipeline.Target) -> None:
-            session.log(f"── {step.name} · {target.package.name} {target.version} ──")
+            say(f"── {step.name} · {target.package.name} {target.version} ──")
 
         def on_record(record: pipeline.StepRecord) -> None:
             detail = f": {record.detail}" if record.detail else ""
-            session.log(
-                f"   {record.step} {record.result} in {format_duration(record.seconds)}{detail}"
-            )
+            say(f"   {record.step} {record.result} in {format_duration(record.seconds)}{detail}")
 
         report = pipeline.run_release(run, steps, on_step=on_step, on_record=on_record)
         doc = output.release_document(name, run, report, steps)  # while the files are there
-    print(report.summary(), flush=True)
+    console.show_summary(report, console.verbosity(session.posargs), f"{name} ok: {what} ({where})")
     if ns.json:
         _emit_json(doc)
     output.write_actions_files(doc)

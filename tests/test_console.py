@@ -1,0 +1,126 @@
+"""What the terminal shows: colour or none, tables within the width, -q and -v, said once."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from releasekit.report import format_table
+from tests.conftest import git
+
+ESCAPE = "\x1b["
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def run(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m ARGS`` in ``repo`` without a terminal, with ``env`` on top of ours."""
+    base = {k: v for k, v in os.environ.items() if k not in {"NO_COLOR", "FORCE_COLOR", "CI"}}
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=repo,
+        env={**base, "COLUMNS": "80", **env},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def table_lines(out: str) -> list[str]:
+    """The summary table: from its header to the 'N step(s) in' line."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("step "))
+    end = next(i for i, line in enumerate(lines) if re.match(r"\d+ step\(s\) in", line))
+    return lines[start:end]
+
+
+def test_no_color_rehearsal_is_plain_and_its_tables_fit_80_columns(oxi_repo: Path) -> None:
+    result = run(oxi_repo, "nox", "-s", "release", "--", "oxi-core", "--rehearse", NO_COLOR="1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ESCAPE not in result.stdout + result.stderr
+    table = table_lines(result.stdout)
+    assert len(table) >= 12  # a row per step, long details wrapped under themselves
+    assert all(len(line) <= 80 for line in table), "\n".join(table)
+    assert not any("…" in line or "..." in line for line in table)
+    # the details that are too long are there whole, on continuation lines
+    assert "oxi_core-0.1.0a1-py3-none-any.whl" in "\n".join(table)
+    assert re.search(r"^ {20,}\S", "\n".join(table), re.M)  # a wrapped detail's second line
+    assert "this release is unsigned" in result.stdout
+
+
+def test_force_color_and_quiet_rehearsal_shows_the_final_line_in_colour(oxi_repo: Path) -> None:
+    args = ("nox", "-s", "release", "--", "oxi-core", "--rehearse", "-q")
+    result = run(oxi_repo, *args, FORCE_COLOR="1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (final,) = result.stdout.splitlines()
+    assert ESCAPE in final  # coloured although stdout is a pipe
+    assert re.fullmatch(
+        r"release ok: oxi-core 0\.1\.0a1 \(index: local \(rehearsal\)\), 12 step\(s\) in [\d.]+ s",
+        ANSI.sub("", final),
+    )
+    others = [ANSI.sub("", line) for line in result.stderr.splitlines()]
+    assert all(line.startswith("nox > ") for line in others), result.stderr  # only nox's own
+
+
+def test_quiet_failure_is_the_error_block_only(oxi_repo: Path) -> None:
+    (oxi_repo / "src/oxi_core/__init__.py").write_text('__version__ = "0.0.0"\n')
+    git(oxi_repo, "commit", "-qam", "oops")
+    result = run(oxi_repo, "nox", "-s", "release", "--", "oxi-core", "--rehearse", "-q")
+    assert result.returncode != 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "FAILED at step 'preflight' (oxi-core)"
+    assert lines[-1] == "then run: nox -s release -- oxi-core --rehearse -q"
+    assert any(line.startswith("hint: fix every problem listed") for line in lines)
+    assert not any(line.startswith(("step ", "preflight ")) for line in lines)  # no table
+    assert all(line.startswith("nox > ") for line in result.stderr.splitlines()), result.stderr
+
+
+def test_verbose_shows_every_command_and_normal_does_not(oxi_repo: Path) -> None:
+    verbose = run(oxi_repo, "nox", "-s", "release", "--", "oxi-core", "--plan", "-v")
+    assert verbose.returncode == 0, verbose.stderr
+    assert re.search(r"^\$ git ", verbose.stderr, re.M), verbose.stderr
+    normal = run(oxi_repo, "nox", "-s", "release", "--", "oxi-core", "--plan")
+    assert not re.search(r"^\$ ", normal.stderr, re.M)
+    task = run(oxi_repo, "invoke", "tag", "--dry", "-v")
+    assert task.returncode == 0, task.stderr
+    assert re.search(r"^\$ git ", task.stderr, re.M), task.stderr
+    assert task.stdout.startswith("dry run: would tag 'oxi-core-v0.1.0a1'")
+
+
+def test_bump_says_each_file_once_and_quiet_says_the_next_step(oxi_repo: Path) -> None:
+    result = run(oxi_repo, "invoke", "bump", "--pre", "--package", "oxi-core")
+    assert result.returncode == 0, result.stderr
+    said = result.stdout + result.stderr
+    assert "wrote" not in said
+    assert said.count("adapters/_reference/pyproject.toml") == 1
+    assert said.count("docs/release-notes/v0.1.0a2.md") == 1
+    git(oxi_repo, "checkout", "-q", "--", ".")
+    git(oxi_repo, "clean", "-qfd")
+    quiet = run(oxi_repo, "invoke", "bump", "--pre", "--package", "oxi-core", "-q")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.splitlines() == [
+        "next: review, commit (3 files), then `nox -s release -- oxi-core`"
+    ]
+    assert quiet.stderr == ""
+
+
+def test_a_task_error_is_two_lines_on_stderr_even_when_quiet(oxi_repo: Path) -> None:
+    result = run(oxi_repo, "invoke", "bump", "--to", "banana", "-q")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: invalid version 'banana': not a PEP 440 version",
+        "hint: write it like '1.2.0', '1.2.0rc1', '1.2.0.post1' or '1.2.0.dev1'",
+    ]
+
+
+def test_a_table_wraps_long_cells_within_the_width_and_cuts_nothing() -> None:
+    detail = "uploaded " + ", ".join(f"pkg-{n}-0.1.0-py3-none-any.whl" for n in range(8))
+    text = format_table(("step", "result", "detail"), [("publish", "ok", detail)], width=80)
+    lines = text.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert lines[2].startswith("publish  ok      uploaded")
+    assert " ".join(" ".join(line[16:].split()) for line in lines[2:]) == detail  # all of it
+    assert "…" not in text
