@@ -16,15 +16,12 @@ never taken from a command line, never logged, and are redacted from every error
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import requests
 from packaging.utils import canonicalize_name
@@ -33,6 +30,7 @@ from packaging.version import Version
 
 from releasekit._process import redact_text
 from releasekit._secrets import register_secret
+from releasekit._twine import one_attempt_settings, twine_quietly
 from releasekit.config import IndexConfig
 from releasekit.errors import (
     ConfigError,
@@ -54,11 +52,8 @@ from releasekit.index import (
     files_on_index,
     parse_dist_filename,
 )
-from releasekit.network import TimeoutAdapter, describe_failure, is_refused
-
-if TYPE_CHECKING:
-    from twine.package import PackageFile
-    from twine.settings import Settings
+from releasekit.network import describe_failure, is_refused
+from releasekit.progress import MIN_BYTES
 
 __all__ = [
     "PublishPlan",
@@ -274,79 +269,6 @@ def _attestations_of(path: Path) -> list[str]:
     )
 
 
-@contextlib.contextmanager
-def _twine_output(secrets: Sequence[str]) -> Iterator[None]:
-    """Keep twine's console output off the terminal; log it (redacted) instead."""
-    buffer = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(buffer):
-            yield
-    finally:
-        for line in buffer.getvalue().splitlines():
-            if line.strip():
-                log.debug("twine: %s", redact_text(line, secrets))
-
-
-def _one_attempt_settings(index: IndexConfig, **options: Any) -> Settings:
-    """twine Settings whose repository tries each upload once, with ``index``'s timeouts.
-
-    twine repeats a 5xx upload up to five times at once; releasekit retries
-    itself, per file, with backoff and a log line per retry.  twine sets no
-    timeout at all: an index that never answers would hold the upload forever.
-    """
-    from twine.repository import Repository
-    from twine.settings import Settings
-
-    class OneAttemptRepository(Repository):
-        def upload(self, package: PackageFile, max_redirects: int = 5) -> requests.Response:
-            return super().upload(package, max_redirects=1)
-
-    class OneAttemptSettings(Settings):
-        def create_repository(self) -> Repository:
-            repository = OneAttemptRepository(
-                str(self.repository_config["repository"]),
-                self.username,
-                self.password,
-                self.disable_progress_bar,
-            )
-            for prefix in ("http://", "https://"):
-                retries = getattr(repository.session.get_adapter(prefix), "max_retries", 0)
-                repository.session.mount(
-                    prefix,
-                    TimeoutAdapter(
-                        connect=index.connect_timeout,
-                        read=index.read_timeout,
-                        max_retries=retries,
-                    ),
-                )
-            repository.set_certificate_authority(self.cacert)
-            repository.set_client_certificate(self.client_cert)
-            return repository
-
-    return OneAttemptSettings(**options)
-
-
-class _DropTwineAdvice(logging.Filter):
-    """twine's CLI advice ("Retry 1 of 1", "Retry with --verbose") misleads here."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not ("upload appears to have failed" in message or "--verbose" in message)
-
-
-@contextlib.contextmanager
-def _quiet_twine_advice() -> Iterator[None]:
-    loggers = [logging.getLogger("twine.repository"), logging.getLogger("twine.utils")]
-    quiet = _DropTwineAdvice()
-    for logger in loggers:
-        logger.addFilter(quiet)
-    try:
-        yield
-    finally:
-        for logger in loggers:
-            logger.removeFilter(quiet)
-
-
 def _credentials_hint(index: IndexConfig, name: str) -> str:
     if index.is_pypi:
         return (
@@ -360,108 +282,136 @@ def _credentials_hint(index: IndexConfig, name: str) -> str:
     )
 
 
-def _upload_one(
-    index: IndexConfig,
-    name: str,
-    path: Path,
-    *,
-    credentials: UploadCredentials,
-    attestations: bool,
-    secrets: Sequence[str],
-) -> None:
-    """Upload ``path`` with twine; raise a ReleaseError, or _Transient to retry."""
-    from twine import exceptions as twine_exceptions
-    from twine.commands.upload import upload
+@dataclass(frozen=True)
+class _Upload:
+    """One file's upload: where, as whom, with what; what errors must never show."""
 
-    upload_url = index.upload_url or ""
-    uploads = [str(path)]
-    if attestations:
-        found = _attestations_of(path)
-        if not found:
-            raise SigningError(
-                f"no attestation beside {path.name!r} (looked for {path.name}.*.attestation)",
-                "run `nox -s sign` first, or publish without attestations",
-            )
-        uploads += found
-    try:
-        with _twine_output(secrets), _quiet_twine_advice():
-            settings = _one_attempt_settings(
-                index,
-                repository_url=upload_url,
-                username=credentials.username,
-                password=credentials.password,
-                non_interactive=True,
-                disable_progress_bar=True,
-                attestations=attestations,
-            )
-            upload(settings, uploads)
-    except requests.HTTPError as exc:
-        response = exc.response
-        status = response.status_code if response is not None else 0
-        reason = (response.reason or "") if response is not None else ""
-        body = (response.text or "") if response is not None else ""
-        said = redact_text(f"HTTP {status} {reason}".strip(), secrets)
-        if status >= 500:
-            raise _Transient(said) from None
-        if status in (401, 403):
-            raise CredentialsError(
-                f"{index.name!r} refused the upload of {path.name!r} ({said}); "
-                f"credentials from {credentials.source}",
-                _credentials_hint(index, name),
-            ) from None
-        if status == 400 and any(m in (reason + body).lower() for m in _ALREADY_EXISTS):
-            raise VersionExists(
-                f"{index.name!r} already has {path.name!r} ({said})",
-                "re-run publish to compare hashes; if the bytes differ, the version is burnt: "
-                "bump it (e.g. `invoke bump --pre`) and release again",
-            ) from None
-        first_line = body.strip().splitlines()[0] if body.strip() else ""
-        detail = redact_text(reason or first_line, secrets)
-        raise UploadRejected(
-            f"{index.name!r} rejected {path.name!r}: HTTP {status} {detail}".rstrip(),
-            "read the index's reason; fix the file (`nox -s build` checks it) and publish again",
-        ) from None
-    except requests.exceptions.SSLError:
-        raise IndexUnreachable(
-            f"TLS to {index.name!r} at {upload_url!r} failed (certificate not trusted?)",
+    index: IndexConfig
+    name: str  # the distribution's name, for hints
+    path: Path
+    credentials: UploadCredentials
+    attestations: bool
+    secrets: Sequence[str]
+
+    def redact(self, text: str) -> str:
+        return redact_text(text, self.secrets)
+
+
+def _files_to_send(upload: _Upload) -> list[str]:
+    """The dist, and with attestations on, its ``<file>.*.attestation`` files (required)."""
+    path = upload.path
+    if not upload.attestations:
+        return [str(path)]
+    found = _attestations_of(path)
+    if not found:
+        raise SigningError(
+            f"no attestation beside {path.name!r} (looked for {path.name}.*.attestation)",
+            "run `nox -s sign` first, or publish without attestations",
+        )
+    return [str(path), *found]
+
+
+def _http_failure(upload: _Upload, exc: requests.HTTPError) -> Exception:
+    """What an index's HTTP error answer means: retry (5xx), credentials, burnt, rejected."""
+    response, index, name = exc.response, upload.index, upload.path.name
+    status = response.status_code if response is not None else 0
+    reason = (response.reason or "") if response is not None else ""
+    body = (response.text or "") if response is not None else ""
+    said = upload.redact(f"HTTP {status} {reason}".strip())
+    if status >= 500:
+        return _Transient(said)
+    if status in (401, 403):
+        return CredentialsError(
+            f"{index.name!r} refused the upload of {name!r} ({said}); "
+            f"credentials from {upload.credentials.source}",
+            _credentials_hint(index, upload.name),
+        )
+    if status == 400 and any(m in (reason + body).lower() for m in _ALREADY_EXISTS):
+        return VersionExists(
+            f"{index.name!r} already has {name!r} ({said})",
+            "re-run the same publish: it compares the index's sha256 with yours and skips "
+            "the file if they match",
+        )
+    first_line = body.strip().splitlines()[0] if body.strip() else ""
+    detail = upload.redact(reason or first_line)
+    return UploadRejected(
+        f"{index.name!r} rejected {name!r}: HTTP {status} {detail}".rstrip(),
+        "fix what the index names, rebuild (`nox -s build` checks the files), and publish again",
+    )
+
+
+def _connection_failure(upload: _Upload, exc: requests.RequestException) -> Exception:
+    """A failure before any answer: TLS and a refused connection are final, the rest transient."""
+    index, url = upload.index, upload.index.upload_url or ""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return IndexUnreachable(
+            f"TLS to {index.name!r} at {url!r} failed (certificate not trusted?)",
             "check the URL; for a private CA set REQUESTS_CA_BUNDLE to its certificate bundle",
-        ) from None
-    except requests.ConnectionError as exc:
-        if is_refused(exc):
-            raise IndexUnreachable(
-                f"index {index.name!r} could not be reached at {upload_url!r} (connection refused)",
-                "check the upload URL and that the index is up; re-run publish to resume",
-            ) from None
-        raise _Transient(_reason(index, exc)) from None
-    except (requests.Timeout, requests.RequestException) as exc:  # cut off mid-answer
-        raise _Transient(_reason(index, exc)) from None
-    except twine_exceptions.NonInteractive:
-        raise CredentialsError(
-            f"no credentials for {index.name!r} (tried {credentials.source})",
+        )
+    if isinstance(exc, requests.ConnectionError) and is_refused(exc):
+        return IndexUnreachable(
+            f"index {index.name!r} could not be reached at {url!r} (connection refused)",
+            "check the upload URL and that the index is up, then publish again to resume",
+        )
+    return _Transient(_reason(index, exc))  # reset, timed out, cut off mid-answer
+
+
+def _twine_failure(upload: _Upload, exc: Exception) -> Exception:
+    """twine's own exceptions, as releasekit's errors."""
+    from twine import exceptions as twine_exceptions
+
+    index, name, said = upload.index, upload.path.name, upload.redact(str(exc))
+    if isinstance(exc, twine_exceptions.NonInteractive):
+        return CredentialsError(
+            f"no credentials for {index.name!r} (tried {upload.credentials.source})",
             "set TWINE_USERNAME and TWINE_PASSWORD in the environment, or store them in keyring",
-        ) from None
-    except twine_exceptions.TrustedPublishingFailure as exc:
-        raise CredentialsError(
-            f"trusted publishing to {index.name!r} failed: "
-            f"{redact_text(str(exc), secrets).splitlines()[0]}",
+        )
+    if isinstance(exc, twine_exceptions.TrustedPublishingFailure):
+        return CredentialsError(
+            f"trusted publishing to {index.name!r} failed: {said.splitlines()[0]}",
             "check the trusted publisher on the index (owner, repository, workflow, environment) "
             "and that the job has `id-token: write`",
-        ) from None
-    except twine_exceptions.InvalidDistribution as exc:
-        raise DistCheckFailed(
-            f"twine refused {path.name!r}: {redact_text(str(exc), secrets)}",
-            "rebuild with `nox -s build` and check the file",
-        ) from None
-    except twine_exceptions.InvalidConfiguration as exc:
-        raise ConfigError(
-            f"twine cannot upload to {upload_url!r}: {redact_text(str(exc), secrets)}",
+        )
+    if isinstance(exc, twine_exceptions.InvalidDistribution):
+        return DistCheckFailed(
+            f"twine refused {name!r}: {said}", "rebuild with `nox -s build` and check the file"
+        )
+    if isinstance(exc, twine_exceptions.InvalidConfiguration):
+        return ConfigError(
+            f"twine cannot upload to {index.upload_url!r}: {said}",
             "check upload-url in [tool.releasekit.indexes] (it must end with '/')",
-        ) from None
+        )
+    return UploadRejected(
+        f"upload of {name!r} to {index.name!r} failed: {said}",
+        "fix the cause twine names, then publish again: files already uploaded are skipped",
+    )
+
+
+def _upload_one(upload: _Upload) -> None:
+    """Upload one dist with twine; raise a ReleaseError, or _Transient to retry."""
+    from twine import exceptions as twine_exceptions
+    from twine.commands.upload import upload as twine_upload
+
+    files = _files_to_send(upload)
+    settings = one_attempt_settings(
+        upload.index,
+        upload.path.name,
+        repository_url=upload.index.upload_url or "",
+        username=upload.credentials.username,
+        password=upload.credentials.password,
+        non_interactive=True,
+        disable_progress_bar=True,  # releasekit reports the bytes itself
+        attestations=upload.attestations,
+    )
+    try:
+        with twine_quietly(upload.secrets):
+            twine_upload(settings, files)
+    except requests.HTTPError as exc:
+        raise _http_failure(upload, exc) from None
+    except requests.RequestException as exc:
+        raise _connection_failure(upload, exc) from None
     except twine_exceptions.TwineException as exc:
-        raise UploadRejected(
-            f"upload of {path.name!r} to {index.name!r} failed: {redact_text(str(exc), secrets)}",
-            "read the reason above, fix it, and publish again: uploaded files are skipped",
-        ) from None
+        raise _twine_failure(upload, exc) from None
 
 
 def _confirm_on_index(index: IndexConfig, name: str, version: str, path: Path) -> bool:
@@ -475,6 +425,69 @@ def _confirm_on_index(index: IndexConfig, name: str, version: str, path: Path) -
                 _burnt_hint(name, version, index),
             )
     return False
+
+
+def _gave_up(upload: _Upload, exc: _Transient, attempts: int, there: Sequence[str]) -> Exception:
+    """The error after the last retry: a silent index (timeout) or a failing one."""
+    failed = (
+        f"upload of {upload.path.name!r} to {upload.index.name!r} failed after {attempts} "
+        f"attempts: {exc}; on the index: {', '.join(there) or 'none'}"
+    )
+    if "-timeout)" in str(exc):
+        return IndexTimeout(
+            failed,
+            "the index took the upload but never answered: publish again later (files "
+            "already there are skipped); for a slow index, raise read-timeout in [tool.releasekit]",
+        )
+    return IndexError_(
+        failed,
+        "the index is failing: publish again later; files already there are skipped",
+    )
+
+
+def _upload_with_retries(
+    upload: _Upload, version: str, *, retries: int, backoff: float, there: Sequence[str]
+) -> None:
+    """Upload, retrying transient failures with backoff; 'already there, same bytes' is done."""
+    for attempt in range(retries + 1):
+        try:
+            _upload_one(upload)
+        except VersionExists:
+            if _confirm_on_index(upload.index, upload.name, version, upload.path):
+                log.info("%s reached %s (same sha256)", upload.path.name, upload.index.name)
+                return
+            raise
+        except _Transient as exc:
+            if attempt == retries:
+                raise _gave_up(upload, exc, retries + 1, there) from None
+            delay = backoff * 2**attempt
+            log.warning(
+                "upload of %s to %s failed (%s); retry %d of %d in %.1f s",
+                upload.path.name, upload.index.name, exc, attempt + 1, retries, delay,
+            )  # fmt: skip
+            time.sleep(delay)
+            continue
+        if upload.path.stat().st_size < MIN_BYTES:  # a larger one's meter said it is done
+            log.info("uploaded %s to %s", upload.path.name, upload.index.name)
+        return
+
+
+def _how(credentials: UploadCredentials) -> str:
+    if credentials.username == _ANONYMOUS[0] and credentials.password == _ANONYMOUS[1]:
+        return "anonymously (no credentials set; an open index takes that)"
+    return f"with credentials from {credentials.source}"
+
+
+def _credentials_for(index: IndexConfig) -> UploadCredentials:
+    """:func:`upload_credentials`, with trusted publishing's token minted now."""
+    credentials = upload_credentials(index)
+    if credentials.password is not None:
+        return credentials
+    from releasekit.trusted import mint_upload_token  # the exchange is ours, not twine's
+
+    return UploadCredentials(
+        TOKEN_USERNAME, mint_upload_token(index), "trusted publishing (token minted for this job)"
+    )
 
 
 def publish(
@@ -496,7 +509,8 @@ def publish(
     that, and so on.  ``on_upload`` is called with each file name as soon as the
     index has it (the caller's record of what left).  With ``attestations``,
     each dist's ``<file>.*.attestation`` files go with it (PyPI and TestPyPI
-    only; other indexes get the dists alone).
+    only; other indexes get the dists alone).  Files of 3 MB and more report
+    their bytes as they go (:mod:`releasekit.progress`).
     """
     if not index.upload_url:
         raise ConfigError(
@@ -516,63 +530,16 @@ def publish(
             index.name,
         )
         attestations = False
-    credentials = upload_credentials(index)
-    if credentials.password is None:  # trusted publishing: the exchange is ours, not twine's
-        from releasekit.trusted import mint_upload_token
-
-        credentials = UploadCredentials(
-            TOKEN_USERNAME,
-            mint_upload_token(index),
-            "trusted publishing (token minted for this job)",
-        )
+    credentials = _credentials_for(index)
     secrets = [credentials.password] if credentials.password else []
-    log.info("uploading to %s as %s", index.upload_url, credentials.source)
+    log.info("uploading to %s (%s) %s", index.name, index.upload_url, _how(credentials))
     uploaded: list[str] = []
     skipped = [p.name for p in plan.already]
     for path in plan.to_upload:
-        for attempt in range(retries + 1):
-            try:
-                _upload_one(
-                    index,
-                    name,
-                    path,
-                    credentials=credentials,
-                    attestations=attestations,
-                    secrets=secrets,
-                )
-            except VersionExists:
-                if _confirm_on_index(index, name, version, path):
-                    log.info("%s reached %s (same sha256)", path.name, index.name)
-                    break
-                raise
-            except _Transient as exc:
-                if attempt < retries:
-                    delay = backoff * 2**attempt
-                    log.warning(
-                        "upload of %s to %s failed (%s); retry %d of %d in %.1f s",
-                        path.name, index.name, exc, attempt + 1, retries, delay,
-                    )  # fmt: skip
-                    time.sleep(delay)
-                    continue
-                done = ", ".join(uploaded + skipped) or "none"
-                failed = (
-                    f"upload of {path.name!r} to {index.name!r} failed after "
-                    f"{retries + 1} attempts: {exc}; on the index: {done}"
-                )
-                if "-timeout)" in str(exc):
-                    raise IndexTimeout(
-                        failed,
-                        "the index accepted the upload but never answered: re-run the same "
-                        "publish later (files already there are skipped); for a slow index, "
-                        "raise read-timeout in [tool.releasekit]",
-                    ) from None
-                raise IndexError_(
-                    failed,
-                    "the index is failing; re-run the same publish later: files already there "
-                    "are skipped and the rest uploaded",
-                ) from None
-            log.info("uploaded %s to %s", path.name, index.name)
-            break
+        upload = _Upload(index, name, path, credentials, attestations, secrets)
+        _upload_with_retries(
+            upload, version, retries=retries, backoff=backoff, there=uploaded + skipped
+        )
         uploaded.append(path.name)
         if on_upload is not None:
             on_upload(path.name)
