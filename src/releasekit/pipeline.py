@@ -48,7 +48,7 @@ from packaging.version import Version
 from releasekit import checks, git
 from releasekit.commands import default_test_commands, run_in_environment
 from releasekit.config import IndexConfig
-from releasekit.errors import ConfigError, DigestMismatch, ReleaseError
+from releasekit.errors import ConfigError, DigestMismatch, ReleaseError, VersionBurnt
 from releasekit.interrupt import unwind_on_signals
 from releasekit.model import (
     CommandRunner,
@@ -428,7 +428,9 @@ def run_release(
                 report.failed_step = step.name
                 report.failed_package = _failed_packages(exc, run.targets) or target.package.name
                 report.error = exc
-                report.next_command = _next_command(run, step)
+                # a burnt version is never repeated: its hint says to bump, and nothing else
+                burnt = isinstance(exc, VersionBurnt)
+                report.next_command = None if burnt else _next_command(run, step)
                 if report.sent:
                     report.left = _what_left(run)
                 report.notes = _notes(run)
