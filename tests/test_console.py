@@ -7,9 +7,18 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from releasekit import pipeline
+from releasekit.errors import UploadRejected, VersionBurnt
 from releasekit.report import format_table
 from tests.conftest import git
+from tests.test_gate import make_run
+
+if TYPE_CHECKING:
+    from tests.pypiserver_fixtures import PypiServer
+
+pytest_plugins = ["tests.pypiserver_fixtures"]
 
 ESCAPE = "\x1b["
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -124,3 +133,24 @@ def test_a_table_wraps_long_cells_within_the_width_and_cuts_nothing() -> None:
     assert lines[2].startswith("publish  ok      uploaded")
     assert " ".join(" ".join(line[16:].split()) for line in lines[2:]) == detail  # all of it
     assert "…" not in text
+
+
+def test_a_burnt_version_says_bump_and_never_then_run_the_same(
+    oxi_repo: Path, pypiserver: PypiServer
+) -> None:
+    def burnt(run: pipeline.ReleaseRun, target: pipeline.Target) -> str:
+        raise VersionBurnt(
+            "'staging' already has different content for 'oxi_core-0.1.0a1.tar.gz'",
+            "bump the version (e.g. `invoke bump --pre`) and release that",
+        )
+
+    def refused(run: pipeline.ReleaseRun, target: pipeline.Target) -> str:
+        raise UploadRejected("'staging' rejected 'oxi_core-0.1.0a1.tar.gz': HTTP 400", "fix it")
+
+    gate = pipeline.Step("gate", lambda run, target: "ok")  # this test is about the block
+    for action, repeat in ((burnt, False), (refused, True)):
+        steps = [gate, pipeline.Step("publish", action, remote=True)]
+        report = pipeline.run_release(make_run(oxi_repo, pypiserver, steps), steps)
+        block = report.failure()
+        assert "hint: " in block
+        assert ("then run: " in block) is repeat, block

@@ -436,12 +436,14 @@ def _gave_up(upload: _Upload, exc: _Transient, attempts: int, there: Sequence[st
     if "-timeout)" in str(exc):
         return IndexTimeout(
             failed,
-            "the index took the upload but never answered: publish again later (files "
-            "already there are skipped); for a slow index, raise read-timeout in [tool.releasekit]",
+            "the index accepted the upload but never answered: re-run the same publish later "
+            "(files already there are skipped); for a slow index, raise read-timeout in "
+            "[tool.releasekit]",
         )
     return IndexError_(
         failed,
-        "the index is failing: publish again later; files already there are skipped",
+        "the index is failing; re-run the same publish later: files already there are skipped "
+        "and the rest uploaded",
     )
 
 
