@@ -83,6 +83,7 @@ class _Marks(RegexHighlighter):
 
 
 _MARKS = _Marks()
+_STILL_WAITING = 30.0  # seconds between "still waiting" lines in a log
 _LEVEL_STYLES = {logging.WARNING: "yellow", logging.ERROR: "bold red", logging.CRITICAL: "bold red"}
 
 
@@ -161,6 +162,7 @@ class _ConsoleHandler(logging.Handler):
         self.progress: Progress | None = None
         self.tasks: dict[object, TaskID] = {}
         self.groups: dict[str, list[Text]] = {}
+        self.marks: dict[int, float] = {}  # without a terminal: when to say "still waiting"
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -213,10 +215,15 @@ class _ConsoleHandler(logging.Handler):
     def _waiting(self, event: Waiting) -> None:
         if event.finished:
             self._done(event.key)
+            self.marks.pop(event.key, None)
         elif self.live:
             self._task(event.key, f"waiting for {event.what}", kind="wait", total=None)
-        else:
+        elif event.key not in self.marks:
+            self.marks[event.key] = _STILL_WAITING
             self.console.print(f"waiting for {event.what}")
+        elif event.seconds >= self.marks[event.key]:  # a log gets a line every 30 s
+            self.marks[event.key] += _STILL_WAITING
+            self.console.print(f"still waiting for {event.what}: {event.seconds:.0f} s")
 
     def _task(self, key: object, label: str, *, kind: str, total: int | None) -> TaskID:
         if self.progress is None:

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 __all__ = [
     "MIN_BYTES",
     "Transfer",
+    "Wait",
     "Waiting",
+    "byte_meter",
     "current_group",
     "grouped",
     "transfer_meter",
-    "waiting",
 ]
 
 log = logging.getLogger("releasekit.progress")
@@ -54,7 +55,8 @@ class Waiting:
     """A wait that may be long (an index listing a new version); ``finished`` at its end."""
 
     key: int
-    what: str  # "local to list oxi-core 0.1.0a2"
+    what: str  # "local to list oxi-core 0.1.0a2 (up to 180 s)"
+    seconds: float  # waited so far
     finished: bool = False
 
 
@@ -91,15 +93,38 @@ def transfer_meter(
     return report
 
 
-@contextlib.contextmanager
-def waiting(what: str) -> Iterator[None]:
-    """Around a wait: a live elapsed time on a terminal (``what`` names what is awaited)."""
-    key = next(_ids)
-    _emit(Waiting(key, what), f"waiting for {what}")
-    try:
-        yield
-    finally:
-        _emit(Waiting(key, what, finished=True), f"done waiting for {what}")
+def byte_meter(verb: str, name: str, where: str) -> Callable[[int, int], None]:
+    """A ``(done, total)`` callback for a transfer whose size is known once it starts."""
+    meter: Callable[[int], None] | None = None
+    started = False
+
+    def report(done: int, total: int) -> None:
+        nonlocal meter, started
+        if not started:
+            started, meter = True, transfer_meter(verb, name, where, total)
+        if meter is not None:
+            meter(done)
+
+    return report
+
+
+class Wait:
+    """A wait that may be long: :meth:`tick` at each look (the first starts it); :meth:`close`."""
+
+    def __init__(self, what: str) -> None:
+        self.key = next(_ids)
+        self.what = what
+        self.seconds = 0.0
+        self.started = False
+
+    def tick(self, seconds: float) -> None:
+        self.started, self.seconds = True, seconds
+        _emit(Waiting(self.key, self.what, seconds), f"waiting for {self.what}: {seconds:.0f} s")
+
+    def close(self) -> None:
+        if self.started:
+            self.started = False
+            _emit(Waiting(self.key, self.what, self.seconds, finished=True), "done waiting")
 
 
 @contextlib.contextmanager
