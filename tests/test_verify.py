@@ -121,7 +121,7 @@ def test_a_failing_check_before_install_stops_verify(
 def test_a_version_that_never_appears_fails_after_the_timeout(
     pypiserver: PypiServer, oxi_dists: Dists, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level("INFO", logger="releasekit")
+    caplog.set_level("DEBUG", logger="releasekit.progress")  # the wait's reports
     pypiserver.put(oxi_dists.wheel)  # 0.1.0a1 is there; 0.1.0a9 never comes
     start = time.monotonic()
     with pytest.raises(VersionNotOnIndex) as excinfo:
@@ -131,13 +131,13 @@ def test_a_version_that_never_appears_fails_after_the_timeout(
     assert "does not list oxi-core 0.1.0a9 after 2 s" in str(excinfo.value)
     assert "'local'" in str(excinfo.value)
     assert "--timeout" in excinfo.value.hint and "verify-timeout" in excinfo.value.hint
-    assert "waiting for oxi-core 0.1.0a9 on local: 0 s of 2 s" in caplog.text
+    assert "waiting for local to list oxi-core 0.1.0a9 (up to 2 s): 0 s" in caplog.text
 
 
 def test_wait_for_version_waits_for_every_kind_asked_and_logs_each_poll(
     pypiserver: PypiServer, oxi_dists: Dists, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level("INFO", logger="releasekit")
+    caplog.set_level("DEBUG", logger="releasekit.progress")  # the wait's reports
     pypiserver.put(oxi_dists.sdist)
     (only,) = wait_for_version(pypiserver.index, NAME, VERSION, timeout=1)
     assert only.filename == oxi_dists.sdist.name
@@ -148,8 +148,8 @@ def test_wait_for_version_waits_for_every_kind_asked_and_logs_each_poll(
         )
     waits = [r.getMessage() for r in caplog.records if r.getMessage().startswith("waiting")]
     assert len(waits) >= 4
-    assert waits[0] == "waiting for oxi-core 0.1.0a1 on local: 0 s of 1.5 s"
-    assert "waiting for oxi-core 0.1.0a1 on local: 1 s of 1.5 s" in waits
+    assert waits[0] == "waiting for local to list oxi-core 0.1.0a1 (up to 1.5 s): 0 s"
+    assert "waiting for local to list oxi-core 0.1.0a1 (up to 1.5 s): 1 s" in waits
 
 
 def test_verify_ignores_the_users_find_links_and_extra_indexes(

@@ -19,7 +19,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -307,9 +307,17 @@ def versions_on_index(index: IndexConfig, name: str) -> list[Version]:
 
 
 def download_from_index(
-    index: IndexConfig, file: IndexFile, dest_dir: Path, *, timeout: float | None = None
+    index: IndexConfig,
+    file: IndexFile,
+    dest_dir: Path,
+    *,
+    timeout: float | None = None,
+    on_bytes: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Download ``file`` into ``dest_dir``; its sha256 must match the index's when listed."""
+    """Download ``file`` into ``dest_dir``; its sha256 must match the index's when listed.
+
+    ``on_bytes(done, total)`` is called as the bytes arrive (total 0 when unknown).
+    """
     if Path(file.filename).name != file.filename or file.filename in {"", ".", ".."}:
         raise IndexFailure(
             f"index {index.name!r} lists a file name that is a path: {file.filename!r}",
@@ -328,10 +336,14 @@ def download_from_index(
             if response.status_code in (401, 403):
                 _needs_login(index, file.url, response.status_code, login)
             response.raise_for_status()
+            total, done = int(response.headers.get("Content-Length") or 0), 0
             with target.open("wb") as stream:
                 for chunk in response.iter_content(1 << 16):
                     stream.write(chunk)
                     digest.update(chunk)
+                    done += len(chunk)
+                    if on_bytes is not None:
+                        on_bytes(done, total)
     except requests.HTTPError as exc:
         target.unlink(missing_ok=True)
         raise _download_refused(index, file, exc) from None

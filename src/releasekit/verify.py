@@ -52,6 +52,7 @@ from releasekit.index import (
     files_on_index,
     read_login,
 )
+from releasekit.progress import Wait, byte_meter, grouped
 from releasekit.smoke import prove_installed
 from releasekit.venvs import InstallOptions, create_venv, install_into
 
@@ -162,9 +163,25 @@ def wait_for_version(
 ) -> list[IndexFile]:
     """Poll ``index`` until it lists ``name`` ``version`` (a file of each of ``kinds``).
 
-    Logs the elapsed time at each poll; raises :class:`VersionNotOnIndex`
-    after ``timeout`` seconds.  Returns the version's files.
+    Reports the wait (:class:`releasekit.progress.Wait`) once the first look
+    misses; raises :class:`VersionNotOnIndex` after ``timeout`` seconds.
+    Returns the version's files.
     """
+    with contextlib.closing(
+        Wait(f"{index.name} to list {name} {version} (up to {timeout:g} s)")
+    ) as wait:
+        return _wait_for_version(index, name, version, timeout, interval, kinds, wait)
+
+
+def _wait_for_version(  # noqa: PLR0917 - wait_for_version's own arguments, passed on
+    index: IndexConfig,
+    name: str,
+    version: str,
+    timeout: float,
+    interval: float,
+    kinds: Sequence[str],
+    wait: Wait,
+) -> list[IndexFile]:
     start = time.monotonic()
     polled = False
     files: list[IndexFile] = []
@@ -186,9 +203,7 @@ def wait_for_version(
         elapsed = time.monotonic() - start
         if elapsed >= timeout:
             break
-        log.info(
-            "waiting for %s %s on %s: %d s of %g s", name, version, index.name, elapsed, timeout
-        )
+        wait.tick(elapsed)
         time.sleep(max(0.0, min(interval, timeout - elapsed)))
     if files:
         there = ", ".join(f.filename for f in files)
@@ -276,7 +291,8 @@ def _fetch(
     chosen = _pick(files, kind)
     if before_install is None and expected is None and kind == "wheel" and not download:
         return chosen, None  # the installer takes it from the index by name
-    downloaded = download_from_index(index, chosen, root / "downloads")
+    meter = byte_meter("download", chosen.filename, f"from {index.name}")
+    downloaded = download_from_index(index, chosen, root / "downloads", on_bytes=meter)
     if chosen.sha256 is None:
         log.warning("%s lists no sha256 for %s", index.name, chosen.filename)
     if expected is not None:
@@ -475,19 +491,20 @@ def _verify(
         }
 
         def verify_kind(kind: DistKind) -> list[str]:
-            log.info("verifying the %s of %s %s from %s", kind, name, version, index.name)
-            return _install_and_prove(
-                index,
-                name,
-                version,
-                kind=kind,
-                fetched=fetched[kind],
-                root=roots[kind],
-                console_scripts=console_scripts,
-                smoke=smoke,
-                dependency_index=dependency_index,
-                own_names=own_names,
-            )
+            with grouped(kind):  # the wheel's lines, then the sdist's: not interleaved
+                log.info("verifying the %s of %s %s from %s", kind, name, version, index.name)
+                return _install_and_prove(
+                    index,
+                    name,
+                    version,
+                    kind=kind,
+                    fetched=fetched[kind],
+                    root=roots[kind],
+                    console_scripts=console_scripts,
+                    smoke=smoke,
+                    dependency_index=dependency_index,
+                    own_names=own_names,
+                )
 
         with (
             _build_epoch(source_date_epoch),
