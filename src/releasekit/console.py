@@ -32,6 +32,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
+from rich.table import Column
 from rich.text import Text
 from rich.theme import Theme
 
@@ -83,6 +84,7 @@ class _Marks(RegexHighlighter):
 
 
 _MARKS = _Marks()
+_LABEL = Column(ratio=1, no_wrap=True, overflow="ellipsis")  # a live line: the label gives way
 _STILL_WAITING = 30.0  # seconds between "still waiting" lines in a log
 _LEVEL_STYLES = {logging.WARNING: "yellow", logging.ERROR: "bold red", logging.CRITICAL: "bold red"}
 
@@ -230,10 +232,10 @@ class _ConsoleHandler(logging.Handler):
             self.progress = Progress(
                 _OnlyFor("wait", SpinnerColumn()),
                 _OnlyFor("group", SpinnerColumn()),
-                TextColumn("{task.description}"),
-                _OnlyFor("transfer", BarColumn()),
-                _OnlyFor("transfer", DownloadColumn()),
-                _OnlyFor("transfer", TransferSpeedColumn()),
+                TextColumn("{task.description}", table_column=_LABEL),
+                _OnlyFor("transfer", BarColumn(bar_width=20)),
+                _OnlyFor("transfer", DownloadColumn(table_column=Column(no_wrap=True))),
+                _OnlyFor("transfer", TransferSpeedColumn(table_column=Column(no_wrap=True))),
                 TimeElapsedColumn(),
                 console=self.console,
                 transient=True,
