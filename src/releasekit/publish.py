@@ -36,7 +36,7 @@ from releasekit.errors import (
     ConfigError,
     CredentialsError,
     DistCheckFailed,
-    IndexError_,
+    IndexFailure,
     IndexTimeout,
     IndexUnreachable,
     InvalidVersion,
@@ -440,7 +440,7 @@ def _gave_up(upload: _Upload, exc: _Transient, attempts: int, there: Sequence[st
             "(files already there are skipped); for a slow index, raise read-timeout in "
             "[tool.releasekit]",
         )
-    return IndexError_(
+    return IndexFailure(
         failed,
         "the index is failing; re-run the same publish later: files already there are skipped "
         "and the rest uploaded",
