@@ -254,6 +254,9 @@ def _hermetic_env(
         monkeypatch.setenv(key, value)
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    # tables wrap within COLUMNS: a wide log keeps each row on one line for the assertions
+    # (tests of the wrapping set their own width)
+    monkeypatch.setenv("COLUMNS", "300")
     for key in (
         "TWINE_USERNAME",
         "TWINE_PASSWORD",
