@@ -351,7 +351,7 @@ def _connection_failure(upload: _Upload, exc: requests.RequestException) -> Exce
     if isinstance(exc, requests.ConnectionError) and is_refused(exc):
         return IndexUnreachable(
             f"index {index.name!r} could not be reached at {url!r} (connection refused)",
-            "check the upload URL and that the index is up, then publish again to resume",
+            "check the upload URL and that the index is up; re-run publish to resume",
         )
     return _Transient(_reason(index, exc))  # reset, timed out, cut off mid-answer
 
