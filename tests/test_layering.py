@@ -38,10 +38,7 @@ GIT_MODULE = "git.py"
 # deletes its line; a line that no longer matches a violation fails the suite, so the
 # list only shrinks.  A key is (rule, module, where): ``where`` is the function's
 # qualified name, or "" for a rule about the whole module.
-KNOWN_VIOLATIONS: frozenset[tuple[str, str, str]] = frozenset(
-    {
-    }
-)
+KNOWN_VIOLATIONS: frozenset[tuple[str, str, str]] = frozenset({})
 
 
 @dataclass(frozen=True)
