@@ -369,3 +369,39 @@ def test_the_embedded_index_is_never_looked_up_in_keyring(
     assert looked_up == [], "a new port every run: keyring cannot name the embedded index"
     staging = upload_credentials(IndexConfig("staging", url, url + "simple/"))
     assert staging.source.startswith("keyring") and looked_up == [url]
+
+
+@pytest.fixture
+def name_used_before() -> Iterator[str]:
+    """A loopback upload URL answering as PyPI does for a deleted file's name: 400, used."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Refuse(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(400, "This filename has already been used, use a different version")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def test_a_file_name_used_before_but_not_listed_is_burnt_and_says_bump(
+    upload_env: PypiServer, oxi_dists: Dists, name_used_before: str
+) -> None:
+    index = _upload_to(upload_env, name_used_before)  # read from an index without the files
+    with pytest.raises(VersionBurnt) as caught:
+        publish(index, oxi_dists.files, name=NAME, version=VERSION, retries=0)
+    assert "the file name was used before" in caught.value.message
+    assert "bump the version" in caught.value.hint and "re-run" not in caught.value.hint

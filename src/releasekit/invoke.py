@@ -459,7 +459,10 @@ def untag(
         return
     done = git.delete_tag(workspace.root, name, remote or None)
     if not done:
-        raise TagError(f"there is no tag {name!r} here or on {remote!r}", "nothing to delete")
+        raise TagError(
+            f"there is no tag {name!r} here or on {remote!r}: nothing was deleted",
+            "check the name with `git tag -l` and `invoke status` (tag-format, --package)",
+        )
     print(f"deleted {name} ({', '.join(done)})")
 
 

@@ -454,11 +454,15 @@ def _upload_with_retries(
     for attempt in range(retries + 1):
         try:
             _upload_one(upload)
-        except VersionExists:
+        except VersionExists as exc:
             if _confirm_on_index(upload.index, upload.name, version, upload.path):
                 log.info("%s reached %s (same sha256)", upload.path.name, upload.index.name)
                 return
-            raise
+            # refused as taken yet not listed: the name was used before (deleted files count)
+            raise VersionBurnt(
+                f"{exc.message}, and does not list it: the file name was used before",
+                _burnt_hint(upload.name, version, upload.index),
+            ) from None
         except _Transient as exc:
             if attempt == retries:
                 raise _gave_up(upload, exc, retries + 1, there) from None
@@ -517,7 +521,8 @@ def publish(
     if not index.upload_url:
         raise ConfigError(
             f"index {index.name!r} has no upload URL",
-            "the embedded 'local' index gets its URL when it starts: use index.local_index()",
+            "the embedded 'local' index exists only inside a rehearsal: "
+            "nox -s release -- --rehearse, or publish with --index NAME",
         )
     plan = plan_publish(index, name, version, files)
     for path in plan.already:
