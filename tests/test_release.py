@@ -63,7 +63,7 @@ def summary_rows(output: str) -> list[tuple[str, str, str]]:
     return row.findall(output)
 
 
-def test_the_runbook_story_literal_then_bump_then_release_then_nothing_to_do(
+def test_the_runbook_story_literal_then_bump_then_release_then_nothing_to_do(  # noqa: PLR0915  the runbook's story, step by step
     oxi_repo: Path, pypiserver: PypiServer
 ) -> None:
     """0.1.0a1 shipped a hardcoded __version__; release 0.1.0a2 the way the runbook says."""

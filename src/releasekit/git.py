@@ -210,7 +210,7 @@ def delete_tag(repo: Path, tag: str, remote: str | None = "origin") -> list[str]
     return done
 
 
-def tag_name_problem(tag: str) -> str | None:
+def tag_name_problem(tag: str) -> str | None:  # noqa: PLR0911  one return per rule of git check-ref-format, in git's order
     """Why ``refs/tags/<tag>`` is not a valid git ref name, or None (no git needed).
 
     The rules of ``git check-ref-format``: no space, control character or any

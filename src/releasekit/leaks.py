@@ -104,7 +104,7 @@ _EXAMPLE_HOSTS = re.compile(
 )
 
 
-def _real_url_password(match: re.Match[str]) -> bool:
+def _real_url_password(match: re.Match[str]) -> bool:  # noqa: PLR0911  each kind of placeholder password is ruled out on its own line
     user, password, host = match.group("user"), match.group("password"), match.group("host")
     lowered = password.lower()
     if len(password) < 8 or password.isdigit() or password == user:

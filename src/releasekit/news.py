@@ -245,7 +245,7 @@ def _item_lines(item: str, nl: str) -> list[str]:
     return [line + nl for line in item.split("\n")]
 
 
-def plan_entry_groups(
+def plan_entry_groups(  # noqa: PLR0912  one branch per notes layout (file or changelog section, new or filled)
     package: Package,
     version: Version,
     groups: Mapping[str, Sequence[str]],

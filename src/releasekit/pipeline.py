@@ -359,7 +359,7 @@ def _next_command(run: ReleaseRun, step: Step) -> str:
     return command
 
 
-def run_release(
+def run_release(  # noqa: PLR0912  the runner's loop: gate, skip, resume, fail and record per step
     run: ReleaseRun,
     steps: Sequence[Step] = DEFAULT_STEPS,
     *,

@@ -320,7 +320,7 @@ def install_into(
         log.info("installed %s (from %s)", ", ".join(installed), where)
 
 
-def _installer_command(
+def _installer_command(  # noqa: PLR0912  uv and pip spell each option differently
     venv: Venv, uv: str | None, options: InstallOptions, ordered: Sequence[str]
 ) -> tuple[list[str], list[str]]:
     """The installer's command for ``venv``, and its options from ``options``."""

@@ -217,7 +217,7 @@ def _next_level(current: Version, level: int) -> Version:
     return _make(current, _increment(current, level))
 
 
-def _next_pre(current: Version, phase: str, level: int | None) -> Version:
+def _next_pre(current: Version, phase: str, level: int | None) -> Version:  # noqa: PLR0911  the --pre rules of docs/reference/bump-rules.md, one return each
     if level is not None:
         if _is_preview(current) and _release_level(current) == level:
             return _next_pre(current, phase, None)  # 0.2.0a1 --minor --pre -> 0.2.0a2
@@ -269,7 +269,7 @@ def _next_dev(current: Version, target: Version | None) -> Version:
     return _make(target, pre=target.pre, post=target.post, dev=1)
 
 
-def plan_bump(current: str | Version, request: BumpRequest) -> Version:
+def plan_bump(current: str | Version, request: BumpRequest) -> Version:  # noqa: PLR0912  the bump flags' table, read top to bottom like bump-rules.md
     """The version after ``current`` per ``request`` (pure; see docs/reference/bump-rules.md).
 
     The result is always above ``current`` and never a local version; a

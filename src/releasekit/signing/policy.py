@@ -176,7 +176,7 @@ class PublisherPolicy:
         return PolicyMismatch("workflow", self.workflow_prefix + "<its ref>", config)
 
 
-def diagnose(
+def diagnose(  # noqa: PLR0911  one return per cause of a verification failure
     exc: VerificationError, name: str, *, digest: str, signed_digest: str | None, instance: str
 ) -> SignatureInvalid:
     """Turn sigstore's verification failure into the one line a user can act on."""
