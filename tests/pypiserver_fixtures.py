@@ -22,17 +22,16 @@ by importing the fixtures into a test module.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -43,6 +42,7 @@ from releasekit.config import IndexConfig
 from releasekit.index import local_index
 from tests.conftest import BACKENDS, closure, make_wheel
 from tests.fault_proxy import Fault, FaultProxy
+from tests.standin import StandInHandler, serving, url_of
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "oxi"
 USERNAME = "uploader"
@@ -141,19 +141,15 @@ class FlakyFront:
     index: IndexConfig = field(init=False)
     failed: int = 0
     forwarded_uploads: int = 0
-    _server: ThreadingHTTPServer | None = field(default=None, repr=False)
+    _serving: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
 
     def start(self) -> FlakyFront:
         front = self
         target = urlsplit(self.target)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass  # quiet: pytest shows failures its own way
-
+        class Handler(StandInHandler):
             def _forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
+                body = self.read_body() or None
                 if self.command == "POST" and body is not None:
                     is_wheel = b'.whl"' in body
                     fail = is_wheel and (front.failures is None or front.failed < front.failures)
@@ -188,20 +184,12 @@ class FlakyFront:
             do_GET = _forward
             do_POST = _forward
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        port = self._server.server_address[1]
-        self.index = IndexConfig(
-            "flaky",
-            upload_url=f"http://127.0.0.1:{port}/",
-            simple_url=f"http://127.0.0.1:{port}/simple/",
-        )
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        url = url_of(self._serving.enter_context(serving(Handler, "flaky-front")))
+        self.index = IndexConfig("flaky", upload_url=f"{url}/", simple_url=f"{url}/simple/")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        self._serving.close()
 
 
 @pytest.fixture
