@@ -26,6 +26,7 @@ Use it through the ``fault_proxy`` fixture of ``tests.pypiserver_fixtures``
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import http.client
@@ -36,12 +37,13 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import PurePosixPath
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from releasekit.config import IndexConfig
+from tests.standin import StandInHandler, serving
 
 __all__ = ["Fault", "FaultProxy"]
 
@@ -87,7 +89,7 @@ class FaultProxy:
     hold_limit: float = 120.0
     requests_seen: list[tuple[str, str]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = field(default=None, repr=False)
-    _thread: threading.Thread | None = field(default=None, repr=False)
+    _serving: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -125,11 +127,8 @@ class FaultProxy:
         proxy = self
         upstream = urlsplit(self.target)
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(StandInHandler):
             protocol_version = "HTTP/1.0"  # one request per connection: simple to fault
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass  # quiet: pytest shows failures its own way
 
             def _body(self) -> bytes | None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -212,23 +211,13 @@ class FaultProxy:
             do_GET = _handle
             do_POST = _handle
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, name="fault-proxy", daemon=True
-        )
-        self._thread.start()
+        self._server = self._serving.enter_context(serving(Handler, "fault-proxy"))
         return self
 
     def stop(self) -> None:
         """Stop serving, end every held or dripping connection, close the port."""
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._serving.close()
 
     def __enter__(self) -> FaultProxy:
         return self.start() if self._server is None else self
