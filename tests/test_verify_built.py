@@ -200,6 +200,47 @@ def test_the_rebuilt_wheel_is_compared_with_the_published_one(
         verify_published(published.index, NAME, VERSION, timeout=600, require_reproducible=True)
 
 
+def test_the_sdist_the_wheel_was_built_from_is_not_built_again(
+    published: PypiServer, oxi_dists: Dists, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    built = {path.name: file_sha256(path) for path in oxi_dists.files}
+    caplog.set_level("INFO", logger="releasekit")
+    report = verify_published(
+        published.index, NAME, VERSION, timeout=600, expected=built, wheel_built_from_sdist=True
+    )
+    assert report.checked == ("wheel", "sdist")
+    assert f"  installed {NAME} {VERSION}" in report.lines  # the wheel's proof
+    assert (
+        f"sdist: {oxi_dists.sdist.name} from local: the bytes {WHEEL} was built from "
+        "(sha256 checked), so the wheel's proof above is its proof; not built again"
+    ) in report.lines
+    assert report.reproducible is None
+    assert "building a wheel from the published sdist" not in caplog.text
+
+    # another sdist on the index is refused before anything is installed
+    other = tmp_path / "other" / oxi_dists.sdist.name
+    other.parent.mkdir()
+    other.write_bytes(oxi_dists.sdist.read_bytes() + b"\0")
+    shutil.copy2(other, published.directory / oxi_dists.sdist.name)
+    with pytest.raises(DigestMismatch, match=re.escape(oxi_dists.sdist.name)):
+        verify_published(
+            published.index, NAME, VERSION, timeout=600, expected=built, wheel_built_from_sdist=True
+        )
+
+
+def test_a_required_reproducibility_check_still_builds_the_sdist_again(
+    published: PypiServer, oxi_dists: Dists
+) -> None:
+    built = {path.name: file_sha256(path) for path in oxi_dists.files}
+    report = verify_published(
+        published.index, NAME, VERSION, timeout=600, expected=built,
+        wheel_built_from_sdist=True, require_reproducible=True,
+    )  # fmt: skip
+    assert report.reproducible is not None
+    assert report.reproducible.startswith(f"reproducible: {WHEEL} rebuilt from the published")
+    assert sum(line.startswith(("wheel: ", "sdist: ")) for line in report.lines) == 2
+
+
 # --- as users run it ---------------------------------------------------------------------
 
 

@@ -393,6 +393,7 @@ def verify_published(
     expected_source: str = "the release record",
     source_date_epoch: int | None = None,
     require_reproducible: bool = False,
+    wheel_built_from_sdist: bool = False,
 ) -> VerifyReport:
     """Install ``name`` ``version`` from ``index`` into fresh venvs and prove it.
 
@@ -422,6 +423,13 @@ def verify_published(
     ``source_date_epoch``) is compared with the published wheel: the report's
     ``reproducible`` line says byte-identical or which members differ, and
     ``require_reproducible`` makes a difference a :class:`NotReproducible`.
+
+    ``wheel_built_from_sdist`` says that ``expected``'s wheel was built from
+    ``expected``'s sdist (the release's own build step does that).  Then, with
+    both kinds and unless ``require_reproducible``, the sdist is not built a
+    second time: the index must serve exactly the sdist bytes the wheel was
+    built from (checked like every file against ``expected``), so the proof of
+    the wheel - built from those bytes, installed and run - is the sdist's.
     """
     unknown = [k for k in kinds if k not in KINDS]
     if not kinds or unknown:
@@ -447,6 +455,7 @@ def verify_published(
             expected_source=expected_source,
             source_date_epoch=source_date_epoch,
             require_reproducible=require_reproducible,
+            wheel_built_from_sdist=wheel_built_from_sdist,
         )
 
 
@@ -466,6 +475,7 @@ def _verify(
     expected_source: str,
     source_date_epoch: int | None,
     require_reproducible: bool,
+    wheel_built_from_sdist: bool,
 ) -> VerifyReport:
     chosen_kinds = kinds
     files = wait_for_version(index, name, version, timeout=timeout, kinds=chosen_kinds)
@@ -475,6 +485,13 @@ def _verify(
 
         checked = check_served(expected, files, index=index.name, source=expected_source)
     compare = set(chosen_kinds) == set(KINDS)
+    # The wheel this run built from its sdist is verified below (installed and run);
+    # when the index serves that very sdist, byte for byte (_fetch refuses anything
+    # else), building it again would build the same bytes into the same wheel: the
+    # wheel's proof is the sdist's.  A required reproducibility check still rebuilds.
+    same_sdist = compare and wheel_built_from_sdist and expected is not None
+    same_sdist = same_sdist and not require_reproducible
+    installed = ("wheel",) if same_sdist else chosen_kinds
     with contextlib.ExitStack() as stack:
         roots: dict[DistKind, Path] = {}
         for kind in chosen_kinds:
@@ -509,19 +526,20 @@ def _verify(
         with (
             _build_epoch(source_date_epoch),
             ThreadPoolExecutor(
-                max_workers=len(chosen_kinds), thread_name_prefix="releasekit-verify"
+                max_workers=len(installed), thread_name_prefix="releasekit-verify"
             ) as pool,
         ):
             # each thread runs in a copy of this context: the deadline goes with it
             running = [
-                pool.submit(contextvars.copy_context().run, verify_kind, kind)
-                for kind in chosen_kinds
+                pool.submit(contextvars.copy_context().run, verify_kind, kind) for kind in installed
             ]
         lines: list[str] = []
         for future in running:  # the first kind's failure is the one raised
             lines += future.result()
         reproducible = None
-        if compare:
+        if same_sdist:
+            lines.append(_same_sdist_line(index, fetched))
+        elif compare:
             reproducible = _reproducible_line(
                 fetched["wheel"][1], roots["sdist"] / "built", source_date_epoch
             )
@@ -536,6 +554,19 @@ def _verify(
             )
     lines += checked + ([reproducible] if reproducible else [])
     return VerifyReport(name, version, index.name, chosen_kinds, tuple(lines), reproducible)
+
+
+def _same_sdist_line(
+    index: IndexConfig, fetched: Mapping[DistKind, tuple[IndexFile, Path | None]]
+) -> str:
+    """The sdist's line when it is the very sdist the verified wheel was built from."""
+    sdist, wheel = fetched["sdist"][0], fetched["wheel"][0]
+    line = (
+        f"sdist: {sdist.filename} from {index.name}: the bytes {wheel.filename} was built from "
+        "(sha256 checked), so the wheel's proof above is its proof; not built again"
+    )
+    log.info("%s", line)
+    return line
 
 
 def _reproducible_line(published: Path | None, built_dir: Path, epoch: int | None) -> str | None:
