@@ -15,11 +15,14 @@ clear nor encoded (see :func:`releasekit._secrets.redact`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from releasekit import _secrets
@@ -27,10 +30,54 @@ from releasekit._text import output_tail
 from releasekit.deadline import SLACK, active_deadline, time_left
 from releasekit.errors import CommandFailed
 
-__all__ = ["find_uv", "redact_text", "run", "spawn", "stop"]
+__all__ = ["environ_set", "find_uv", "redact_text", "run", "spawn", "stop"]
 
 log = logging.getLogger("releasekit")
 commands = logging.getLogger("releasekit.command")  # every command run: shown with -v
+
+_ENVIRON_LOCK = threading.Lock()
+
+
+@dataclass
+class _Blocks:
+    """The blocks of :func:`environ_set` inside for one name, and the value before them."""
+
+    inside: int
+    before: str | None  # None: the name was not set
+
+
+_ENVIRON_BLOCKS: dict[str, _Blocks] = {}
+
+
+@contextlib.contextmanager
+def environ_set(name: str, value: str, *, unless_set: bool = False) -> Iterator[None]:
+    """``name=value`` in this process's environment (every process started inherits it).
+
+    With ``unless_set`` a value the environment had before is kept.  Threads
+    may be inside such blocks for the same name at once (the builds of a
+    release run concurrently): the value before the first block comes back when
+    the last one ends, never while another still needs it.
+    """
+    with _ENVIRON_LOCK:
+        blocks = _ENVIRON_BLOCKS.get(name)
+        if blocks is None:
+            blocks = _ENVIRON_BLOCKS[name] = _Blocks(0, os.environ.get(name))
+            if blocks.before is None or not unless_set:
+                os.environ[name] = value
+        elif not unless_set:
+            os.environ[name] = value
+        blocks.inside += 1
+    try:
+        yield
+    finally:
+        with _ENVIRON_LOCK:
+            blocks.inside -= 1
+            if not blocks.inside:
+                del _ENVIRON_BLOCKS[name]
+                if blocks.before is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = blocks.before
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:

@@ -1,0 +1,125 @@
+"""One step for several packages at once, each package's output kept in one block.
+
+:func:`run_concurrently` runs ``action(item)`` for every item in a thread pool
+bounded by the cores.  What each item's thread logs (and the threads it starts
+in a copy of its context, as verify does) is held back; the outcomes come back
+in the items' order, each with its held log records, which
+:meth:`Outcome.replay` hands to the log's handlers.  A caller that says what
+starts, replays, then says how it ended, item after item, prints what a run
+one after another would print: one block per item, never interleaved lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+__all__ = ["Outcome", "run_concurrently", "worker_count"]
+
+Item = TypeVar("Item")
+Value = TypeVar("Value")
+
+Held = list[tuple[logging.Handler, logging.LogRecord]]
+
+# The held records of the item whose action runs in this context (None: emit at once).
+_HELD: contextvars.ContextVar[Held | None] = contextvars.ContextVar("releasekit_held", default=None)
+
+
+@dataclass
+class Outcome(Generic[Item, Value]):
+    """How one item's action ended: its value or its exception, its time, its output."""
+
+    item: Item
+    value: Value | None = None
+    error: BaseException | None = None
+    seconds: float = 0.0
+    held: Held = field(default_factory=list, repr=False)
+
+    def replay(self) -> None:
+        """Hand the held log records to their handlers, in the order they were logged."""
+        held, self.held = self.held, []
+        for handler, record in held:
+            handler.handle(record)
+
+
+class _Hold(logging.Filter):
+    """On one handler: a record logged for an item running concurrently waits for replay."""
+
+    def __init__(self, handler: logging.Handler) -> None:
+        super().__init__()
+        self.handler = handler
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        held = _HELD.get()
+        if held is None:
+            return True
+        held.append((self.handler, record))
+        return False
+
+
+def _handlers() -> list[logging.Handler]:
+    loggers = [logging.getLogger()] + [
+        logger
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]
+    return list(dict.fromkeys(handler for logger in loggers for handler in logger.handlers))
+
+
+@contextlib.contextmanager
+def _holding() -> Iterator[None]:
+    holds = [_Hold(handler) for handler in _handlers()]
+    for hold in holds:
+        hold.handler.addFilter(hold)
+    try:
+        yield
+    finally:
+        for hold in holds:
+            hold.handler.removeFilter(hold)
+
+
+def worker_count(items: int) -> int:
+    """Threads for ``items`` items: one each, at most one per core."""
+    return max(1, min(items, os.cpu_count() or 1))
+
+
+def _one(item: Item, action: Callable[[Item], Value]) -> Outcome[Item, Value]:
+    outcome: Outcome[Item, Value] = Outcome(item)
+    _HELD.set(outcome.held)  # this thread runs in its own copy of the caller's context
+    started = time.monotonic()
+    try:
+        outcome.value = action(item)
+    except BaseException as exc:  # handed to the caller, in the items' order
+        outcome.error = exc
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def run_concurrently(
+    items: Sequence[Item], action: Callable[[Item], Value]
+) -> Iterator[Outcome[Item, Value]]:
+    """``action(item)`` for every item, at most one thread per core; outcomes in order.
+
+    Every item runs to its end (a failure of one does not cancel the others);
+    each outcome is yielded once it and every item before it have ended, with
+    its log records held until the caller calls :meth:`Outcome.replay`.  Each
+    thread runs in a copy of the caller's context (deadlines go with it).
+    """
+    with (
+        _holding(),
+        ThreadPoolExecutor(
+            max_workers=worker_count(len(items)), thread_name_prefix="releasekit-step"
+        ) as pool,
+    ):
+        running = [
+            pool.submit(contextvars.copy_context().run, _one, item, action) for item in items
+        ]
+        for future in running:
+            yield future.result()
