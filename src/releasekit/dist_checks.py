@@ -16,6 +16,7 @@ import email.parser
 import io
 import logging
 import tarfile
+import threading
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ __all__ = ["check_dists"]
 log = logging.getLogger("releasekit")
 
 
+_TWINE_LOCK = threading.Lock()
+
+
 @dataclass(frozen=True)
 class _Problem:
     message: str
@@ -53,21 +57,24 @@ def _twine_check(path: Path) -> tuple[bool, list[str]]:
     from twine.commands.check import check
     from twine.exceptions import TwineException
 
-    buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    twine_log = logging.getLogger("twine")
-    old_propagate = twine_log.propagate
-    twine_log.addHandler(handler)
-    twine_log.propagate = False
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            failed = check([str(path)], strict=True)
-    except TwineException as exc:
-        return True, [f"{type(exc).__name__}: {exc}"]
-    finally:
-        twine_log.removeHandler(handler)
-        twine_log.propagate = old_propagate
+    # twine's logger and sys.stdout belong to the whole process: one check at a time
+    # (the packages of a release are checked concurrently)
+    with _TWINE_LOCK:
+        buffer = io.StringIO()
+        handler = logging.StreamHandler(buffer)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        twine_log = logging.getLogger("twine")
+        old_propagate = twine_log.propagate
+        twine_log.addHandler(handler)
+        twine_log.propagate = False
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                failed = check([str(path)], strict=True)
+        except TwineException as exc:
+            return True, [f"{type(exc).__name__}: {exc}"]
+        finally:
+            twine_log.removeHandler(handler)
+            twine_log.propagate = old_propagate
     lines = [line.strip() for line in buffer.getvalue().splitlines() if line.strip()]
     return bool(failed), [line.replace(str(path), path.name) for line in lines]
 

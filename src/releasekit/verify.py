@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-import os
 import re
 import tempfile
 import time
@@ -31,6 +30,7 @@ from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name
 
 from releasekit._dist_names import parse_dist_filename
+from releasekit._process import environ_set
 from releasekit.config import IndexConfig
 from releasekit.deadline import deadline_scope
 from releasekit.dists import build_wheel_from_sdist
@@ -141,15 +141,8 @@ def _build_epoch(epoch: int | None) -> Iterator[None]:
     if epoch is None:
         yield
         return
-    before = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
-    try:
+    with environ_set("SOURCE_DATE_EPOCH", str(epoch)):
         yield
-    finally:
-        if before is None:
-            os.environ.pop("SOURCE_DATE_EPOCH", None)
-        else:
-            os.environ["SOURCE_DATE_EPOCH"] = before
 
 
 def wait_for_version(
