@@ -248,6 +248,14 @@ def test_a_tampered_index_fails_verify_and_the_next_release_run(
     oxi_repo: Path, pypiserver: PypiServer, tmp_path: Path
 ) -> None:
     repo = oxi_repo
+    pyproject = repo / "pyproject.toml"
+    # reproducible = true: the release's verify builds the published sdist again and
+    # compares (without it, the sdist this run built its wheel from is not built again)
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.releasekit]\n", "[tool.releasekit]\nreproducible = true\n"
+        )
+    )
     use_index(repo, pypiserver.index)
     release = ("-s", "release", "--", "oxi-core", "--index", "staging")
     released = nox(repo, *release, server=pypiserver)

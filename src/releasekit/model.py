@@ -53,6 +53,9 @@ class Step:
     action: Callable[[ReleaseRun, Target], str | None]
     remote: bool = False  # True: it changes something off this machine
     description: str = ""
+    # True: safe to run for several packages at once (threads, at most one per core);
+    # its output still comes in one block per package, in dependency order
+    concurrent: bool = False
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Target:
     tag: str
     dist_dir: Path
     dists: Dists | None = None  # once built (or found in the dist folder)
+    built: bool = False  # dists built by this run's build step (the wheel from the sdist)
     skip_reason: str | None = None
     published_to: list[str] = field(default_factory=list)
     signed: bool = False
@@ -148,6 +152,7 @@ class ReleaseReport:
     sent: bool = False  # a remote step ran: something may have left the machine
     left: list[str] = field(default_factory=list)  # on failure after sending: what left
     notes: list[str] = field(default_factory=list)  # lines under the table (reproducible...)
+    seconds: float | None = None  # the run's wall clock (steps of packages may overlap)
 
     @property
     def ok(self) -> bool:
@@ -161,7 +166,10 @@ class ReleaseReport:
         ]
         text = format_table(("step", "package", "result", "time", "detail"), rows)
         total = sum(r.seconds for r in self.records)
-        text += f"\n{len(self.records)} step(s) in {format_duration(total)}"
+        wall = total if self.seconds is None else self.seconds
+        text += f"\n{len(self.records)} step(s) in {format_duration(wall)}"
+        if total - wall >= 0.1:
+            text += f" ({format_duration(total)} of step time: packages ran side by side)"
         for note in self.notes:
             text += f"\n{note}"
         if self.unsigned and self.ok:

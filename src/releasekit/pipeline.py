@@ -47,6 +47,7 @@ from packaging.version import Version
 
 from releasekit import checks, git
 from releasekit.commands import default_test_commands, run_in_environment
+from releasekit.concurrency import run_concurrently
 from releasekit.config import IndexConfig
 from releasekit.errors import ConfigError, DigestMismatch, ReleaseError, VersionBurnt
 from releasekit.interrupt import unwind_on_signals
@@ -359,7 +360,7 @@ def _next_command(run: ReleaseRun, step: Step) -> str:
     return command
 
 
-def run_release(  # noqa: PLR0912  the runner's loop: gate, skip, resume, fail and record per step
+def run_release(
     run: ReleaseRun,
     steps: Sequence[Step] = DEFAULT_STEPS,
     *,
@@ -381,6 +382,7 @@ def run_release(  # noqa: PLR0912  the runner's loop: gate, skip, resume, fail a
     run.publishing = any(step.remote for step in steps)
     signs = any(step.name == "sign" for step in steps)  # a plain publish signs nothing
     report = ReleaseReport(run.records, unsigned=run.publishing and signs and not run.signing_on)
+    started = time.monotonic()
     for target in run.targets:
         try:
             target.skip_reason = fully_published(run, target)
@@ -389,6 +391,7 @@ def run_release(  # noqa: PLR0912  the runner's loop: gate, skip, resume, fail a
             report.failed_step, report.error = first, exc
             report.failed_package = target.package.name if first == "verify" else None
             report.next_command = _next_command(run, steps[0])
+            report.seconds = time.monotonic() - started
             return report
         if target.skip_reason:
             log.info("%s: skipped", target.skip_reason)
@@ -398,46 +401,31 @@ def run_release(  # noqa: PLR0912  the runner's loop: gate, skip, resume, fail a
     for step in steps:
         if step.name == "testpypi" and run.testpypi is None:
             continue
-        for target in run.targets:
-            if target.skip_reason:
-                continue
-            if on_step is not None:
-                on_step(step, target)
-            report.sent = report.sent or (step.remote and not run.options.rehearse)
-            started = time.monotonic()
-            try:
-                detail = step.action(run, target) or ""
-                record = StepRecord(
-                    step.name, target.package.name, "ok", time.monotonic() - started, detail
-                )
-            except SkipStep as skip:
-                record = StepRecord(
-                    step.name, target.package.name, "skipped", time.monotonic() - started, str(skip)
-                )
-            except ReleaseError as exc:
-                record = StepRecord(
-                    step.name,
-                    target.package.name,
-                    "FAILED",
-                    time.monotonic() - started,
-                    exc.message.splitlines()[0],
-                )
-                run.records.append(record)
-                if on_record is not None:
-                    on_record(record)
-                report.failed_step = step.name
-                report.failed_package = _failed_packages(exc, run.targets) or target.package.name
-                report.error = exc
-                # a burnt version is never repeated: its hint says to bump, and nothing else
-                burnt = isinstance(exc, VersionBurnt)
-                report.next_command = None if burnt else _next_command(run, step)
-                if report.sent:
-                    report.left = _what_left(run)
-                report.notes = _notes(run)
-                return report
+        targets = [t for t in run.targets if not t.skip_reason]
+        report.sent = report.sent or (bool(targets) and step.remote and not run.options.rehearse)
+        failures: list[tuple[Target, ReleaseError]] = []
+        for target, record, error in _outcomes(run, step, targets, on_step):
             run.records.append(record)
             if on_record is not None:
                 on_record(record)
+            if error is not None:
+                failures.append((target, error))
+                if not (step.concurrent and len(targets) > 1):
+                    break  # one after another: the first failure stops the step
+        if failures:
+            first_error = failures[0][1]
+            failed = [_failed_packages(e, run.targets) or t.package.name for t, e in failures]
+            report.failed_step = step.name
+            report.failed_package = ", ".join(dict.fromkeys(failed))
+            report.error = first_error
+            # a burnt version is never repeated: its hint says to bump, and nothing else
+            burnt = isinstance(first_error, VersionBurnt)
+            report.next_command = None if burnt else _next_command(run, step)
+            if report.sent:
+                report.left = _what_left(run)
+            report.notes = _notes(run)
+            report.seconds = time.monotonic() - started
+            return report
     report.notes = _notes(run)
     report.unsigned = (
         run.publishing
@@ -445,7 +433,50 @@ def run_release(  # noqa: PLR0912  the runner's loop: gate, skip, resume, fail a
         and not any(t.signed for t in run.targets)
         and any(not t.skip_reason for t in run.targets)
     )
+    report.seconds = time.monotonic() - started
     return report
+
+
+def _attempt(run: ReleaseRun, step: Step, target: Target) -> tuple[StepRecord, ReleaseError | None]:
+    """Run ``step`` for ``target``: its summary line, and the error that stops the release."""
+    started = time.monotonic()
+    name = target.package.name
+    try:
+        detail = step.action(run, target) or ""
+    except SkipStep as skip:
+        return StepRecord(step.name, name, "skipped", time.monotonic() - started, str(skip)), None
+    except ReleaseError as exc:
+        first = exc.message.splitlines()[0]
+        return StepRecord(step.name, name, "FAILED", time.monotonic() - started, first), exc
+    return StepRecord(step.name, name, "ok", time.monotonic() - started, detail), None
+
+
+def _outcomes(
+    run: ReleaseRun,
+    step: Step,
+    targets: Sequence[Target],
+    on_step: Callable[[Step, Target], None] | None,
+) -> Iterator[tuple[Target, StepRecord, ReleaseError | None]]:
+    """``step`` for each target, in order: one after another, or all at once.
+
+    A concurrent step with several targets runs them in threads (at most one
+    per core); every target runs to its end, and each one's output (its log
+    records, held meanwhile) follows ``on_step`` in the targets' order, so the
+    output reads one block per package as one after another would.
+    """
+    if not (step.concurrent and len(targets) > 1):
+        for target in targets:
+            if on_step is not None:
+                on_step(step, target)
+            yield (target, *_attempt(run, step, target))
+        return
+    for outcome in run_concurrently(targets, lambda target: _attempt(run, step, target)):
+        if on_step is not None:
+            on_step(step, outcome.item)
+        outcome.replay()
+        if outcome.error is not None or outcome.value is None:  # not a ReleaseError: a bug
+            raise outcome.error or RuntimeError(f"step {step.name!r} gave no outcome")
+        yield (outcome.item, *outcome.value)
 
 
 @contextlib.contextmanager

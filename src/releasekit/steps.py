@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from releasekit import git
+from releasekit._process import environ_set
 from releasekit._text import shown_path
 from releasekit.commands import run_commands
 from releasekit.config import IndexConfig
@@ -79,15 +80,12 @@ def step_test(release: ReleaseRun, target: Target) -> str:
 
 @contextlib.contextmanager
 def source_date_epoch(repo: Path) -> Iterator[None]:
-    """Set SOURCE_DATE_EPOCH to HEAD's commit time while building (reproducible dists)."""
-    if "SOURCE_DATE_EPOCH" in os.environ:
+    """Set SOURCE_DATE_EPOCH to HEAD's commit time while building (reproducible dists).
+
+    A value the environment already had is kept; concurrent builds share the value.
+    """
+    with environ_set("SOURCE_DATE_EPOCH", str(git.commit_time(repo, "HEAD")), unless_set=True):
         yield
-        return
-    os.environ["SOURCE_DATE_EPOCH"] = str(git.commit_time(repo, "HEAD"))
-    try:
-        yield
-    finally:
-        os.environ.pop("SOURCE_DATE_EPOCH", None)
 
 
 def step_build(release: ReleaseRun, target: Target) -> str:
@@ -101,7 +99,7 @@ def step_build(release: ReleaseRun, target: Target) -> str:
         raise SkipStep(f"resuming: the files in {where}/ match those on {release.index.name}")
     with source_date_epoch(release.workspace.root):
         dists = build_dists(target.package, str(target.version), out_dir=target.dist_dir)
-    target.dists = dists
+    target.dists, target.built = dists, True
     return ", ".join(p.name for p in dists.files)
 
 
@@ -291,11 +289,13 @@ def verify_package(
     kinds: Sequence[DistKind] = ("wheel", "sdist"),
     timeout: float | None = None,
     offline: bool = False,
+    wheel_built_from_sdist: bool = False,
 ) -> VerifyReport:
     """Install ``package`` ``version`` from ``index`` in fresh venvs and prove it.
 
     The verify step and ``nox -s verify`` both come here: ``basis`` is what the
-    index must serve (the files the run built, or the release record), and
+    index must serve (the files the run built, or the release record;
+    ``wheel_built_from_sdist`` when the run built the wheel from that sdist), and
     signing bundles in ``bundle_dir`` are checked against every file before it
     is installed.  Third-party dependencies come from the index's dependency
     index; for the throwaway embedded index, which holds only our packages,
@@ -329,6 +329,7 @@ def verify_package(
         expected_source=basis.source,
         source_date_epoch=basis.source_date_epoch,
         require_reproducible=package.settings.reproducible,
+        wheel_built_from_sdist=wheel_built_from_sdist,
     )
 
 
@@ -346,6 +347,9 @@ def _verify_on(release: ReleaseRun, target: Target, index: IndexConfig) -> str:
         bundle_dir=target.dist_dir,
         timeout=release.options.verify_timeout,
         offline=release.options.rehearse,
+        # the wheel this run built from its sdist: that sdist, served byte for byte, is
+        # not built a second time (its proof is the wheel's; see verify_published)
+        wheel_built_from_sdist=target.built,
     )
     target.reproducible = report.reproducible
     proofs = [line.strip() for line in report.lines if line.startswith(" ")]
@@ -411,16 +415,32 @@ DEFAULT_STEPS: tuple[Step, ...] = (
     Step("preflight", step_preflight, description="clean tree, branch, version, notes, tag, pins"),
     Step("lint", step_lint, description="the configured lint commands"),
     Step("test", step_test, description="the configured test commands"),
-    Step("build", step_build, description="sdist, then the wheel from the sdist"),
-    Step("check", step_check, description="twine check --strict, metadata, leak-lint"),
-    Step("smoke", step_smoke, description="install the wheel in a fresh venv and prove it"),
+    Step("build", step_build, description="sdist, then the wheel from the sdist", concurrent=True),
+    Step(
+        "check",
+        step_check,
+        description="twine check --strict, metadata, leak-lint",
+        concurrent=True,
+    ),
+    Step(
+        "smoke",
+        step_smoke,
+        description="install the wheel in a fresh venv and prove it",
+        concurrent=True,
+    ),
     Step("sign", step_sign, description="sigstore bundle per file (when signing is on)"),
     Step(
         "gate", step_gate, description="index, credentials, remote, tag names, signing: all at once"
     ),
     Step("testpypi", step_testpypi, remote=True, description="publish + verify on TestPyPI"),
     Step("publish", step_publish, remote=True, description="upload what the index lacks"),
-    Step("verify", step_verify, remote=True, description="install from the index, prove it"),
+    Step(
+        "verify",
+        step_verify,
+        remote=True,
+        description="install from the index, prove it",
+        concurrent=True,
+    ),
     Step("tag", step_tag, remote=True, description="annotated tag, pushed"),
     Step(
         "github-release",
