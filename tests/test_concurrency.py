@@ -10,6 +10,8 @@ import contextvars
 import io
 import logging
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -133,3 +135,21 @@ def test_environ_set_keeps_or_restores_the_value_the_user_had(
     with environ_set("RK_TEST_EPOCH", "3"):
         assert os.environ["RK_TEST_EPOCH"] == "3"
     assert os.environ["RK_TEST_EPOCH"] == "1"
+
+
+def test_preload_imports_what_the_later_steps_need_and_ignores_what_fails() -> None:
+    code = (
+        "import sys\n"
+        "from releasekit import preload\n"
+        "preload.STEP_MODULES['later'] = ('no_such_module_here', 'twine.commands.upload')\n"
+        "assert 'twine.commands.upload' not in sys.modules\n"
+        "preload.preload(['lint', 'later']).join()\n"
+        "print('twine.commands.upload' in sys.modules, 'no_such_module_here' in sys.modules)\n"
+        "preload.STEP_MODULES['again'] = ('twine.commands.upload',)\n"
+        "print(preload.preload(['again']))\n"  # nothing left to import: no thread
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    lines = done.stdout.splitlines()
+    assert lines == ["True False", "None"]

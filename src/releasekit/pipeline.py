@@ -62,6 +62,7 @@ from releasekit.model import (
     Target,
     target_dists,
 )
+from releasekit.preload import preload
 from releasekit.report import format_table
 from releasekit.resume import fully_published
 from releasekit.session_names import nox_command
@@ -398,6 +399,7 @@ def run_release(
             run.records.append(
                 StepRecord("all", target.package.name, "skipped", 0.0, target.skip_reason)
             )
+    preload(step.name for step in steps)  # while the first steps wait on their processes
     for step in steps:
         if step.name == "testpypi" and run.testpypi is None:
             continue
