@@ -29,6 +29,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 _PR_SET_PDEATHSIG = 1
@@ -44,7 +45,17 @@ def _die_with_parent() -> None:
 
 
 def _orphaned(parent: int) -> bool:
-    return os.getppid() != parent
+    """The parent is gone, or dying: a parent with threads (releasekit runs some while
+    it works) sends the death signal when the thread that started us ends, which under
+    SIGKILL can come while the rest of the parent is still being torn down, its main
+    thread already a zombie."""
+    if os.getppid() != parent:
+        return True
+    try:
+        stat = Path(f"/proc/{parent}/stat").read_text()
+    except OSError:
+        return False  # no /proc here: trust getppid
+    return stat.rsplit(")", 1)[1].split()[0] in {"Z", "X"}
 
 
 def _leave(remove: Sequence[str]) -> None:
