@@ -17,7 +17,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -112,6 +111,8 @@ def run_concurrently(
     its log records held until the caller calls :meth:`Outcome.replay`.  Each
     thread runs in a copy of the caller's context (deadlines go with it).
     """
+    from concurrent.futures import ThreadPoolExecutor  # deferred: a noxfile imports us
+
     with (
         _holding(),
         ThreadPoolExecutor(
