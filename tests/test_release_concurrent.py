@@ -10,8 +10,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tests.cli import nox
 from tests.conftest import git, repo_state
-from tests.test_release import nox, remote_tags, summary_rows, use_index
+from tests.test_release import remote_tags, summary_rows, use_index
 
 if TYPE_CHECKING:
     from tests.pypiserver_fixtures import PypiServer
