@@ -569,3 +569,59 @@ def test_binary_files_without_text_secrets_are_clean(tmp_path: Path) -> None:
     }
     sdist = make_sdist(tmp_path / "demo_pkg-1.0.tar.gz", members)
     assert scan_dists([sdist]) == []
+
+
+def _across_a_chunk_edge(before: bytes, secret: bytes, after: bytes, filler: bytes) -> bytes:
+    """``before``, filler, ``secret`` cut after its 10th byte by the first chunk's edge, ``after``.
+
+    No chunk then holds enough of the secret for a rule to match without the overlap.
+    """
+    from releasekit.leaks import _CHUNK
+
+    start = _CHUNK - 10
+    padding = start - len(before)
+    data = before + (filler * (padding // len(filler) + 1))[:padding] + secret + after
+    assert data.index(secret) < _CHUNK < data.index(secret) + len(secret)
+    return data
+
+
+def _text_across_lines() -> Case:
+    secret = fake_pypi_token()
+    data = _across_a_chunk_edge(b"# notes\n", f"TOKEN = '{secret}'".encode(), b"\n", b"x = 1\n")
+    return "src/demo_pkg/notes.py", data, secret, "src/demo_pkg/notes.py", "pypi-token"
+
+
+def _text_in_one_long_line() -> Case:
+    secret = "github_pat_" + _alnum(82)
+    data = _across_a_chunk_edge(b"var a=", secret.encode(), b";", b"a,b,c,")
+    return "src/demo_pkg/app.min.js", data, secret, "src/demo_pkg/app.min.js", "github-token"
+
+
+def _key_in_a_binary() -> Case:
+    secret = fake_private_key("RSA")
+    data = _across_a_chunk_edge(
+        b"\x7fELF\x02\x01\x01\x00", secret.encode(), b"\x00", b"\x00\x01\x02\x03"
+    )
+    return "src/demo_pkg/_native.so", data, secret, "src/demo_pkg/_native.so", "private-key"
+
+
+def _utf16_string_in_a_binary() -> Case:
+    secret = "ghp_" + _alnum(36)
+    data = _across_a_chunk_edge(
+        b"MZ\x90\x00", secret.encode("utf-16-le"), b"\x00\x00", b"\x00\x01\x02\x03"
+    )
+    return "bin/tool.exe", data, secret, "bin/tool.exe", "github-token"
+
+
+@pytest.mark.parametrize(
+    "case",
+    [_text_across_lines, _text_in_one_long_line, _key_in_a_binary, _utf16_string_in_a_binary],
+    ids=lambda case: case.__name__.strip("_"),
+)
+def test_a_secret_across_a_chunk_edge_is_caught(tmp_path: Path, case: Callable[[], Case]) -> None:
+    """Big members are scanned a chunk at a time; what straddles two chunks is found."""
+    member, data, _, reported, rule = case()
+    sdist = make_sdist(tmp_path / "demo_pkg-1.0.tar.gz", {**CLEAN, member: data})
+    wheel = make_wheel(tmp_path / "demo_pkg-1.0-py3-none-any.whl", {member: data})
+    leaks = [(leak.dist, leak.member, leak.rule) for leak in scan_dists([sdist, wheel])]
+    assert leaks == [(sdist.name, f"{SDIST_TOP}/{reported}", rule), (wheel.name, reported, rule)]

@@ -23,7 +23,9 @@ reported as ``outer.zip!/inner/path``):
 Text is read as UTF-8, or UTF-16 when the file says so (a byte-order mark, or the
 NUL-every-other-byte shape of UTF-16 text).  A file with a NUL byte early is binary:
 its printable runs (ASCII, and UTF-16LE as Windows binaries store strings) are
-scanned instead, up to :data:`_MAX_READ` bytes of it.
+scanned instead.  Up to :data:`_MAX_READ` bytes of a member are scanned, a chunk at a time,
+each with the last :data:`_OVERLAP` characters before it (from a line start when one is
+near): a secret across a chunk's edge is found whole, and no member sits in memory whole.
 
 A finding never carries the secret: :class:`Leak` keeps a redacted excerpt
 (the first few characters and an ellipsis).  Deliberate fixtures are skipped
@@ -32,8 +34,11 @@ with ``leak-allow`` globs on member paths (relative to the sdist's top folder).
 
 from __future__ import annotations
 
+import codecs
 import fnmatch
+import functools
 import io
+import itertools
 import logging
 import re
 import tarfile
@@ -53,6 +58,10 @@ log = logging.getLogger("releasekit")
 
 _BINARY_SNIFF = 8192  # a NUL byte within this many bytes: not plain text
 _MAX_READ = 64 * 1024 * 1024  # bytes read from one member (a bound for huge or hostile files)
+_CHUNK = 4 * 1024 * 1024  # bytes of a member read and scanned at a time
+# Characters of one chunk's text scanned again with the next: far longer than any match of
+# our rules and the plugins' (the longest: a private key's headers, a PuTTY key's 64 lines).
+_OVERLAP = 64 * 1024
 _MAX_DEPTH = 3  # archives inside archives inside the dist
 _MIN_RUN = 8  # shortest printable run taken from a binary file
 _NESTED_SUFFIXES = (
@@ -374,24 +383,57 @@ def _utf16_without_bom(head: bytes) -> str | None:
     return None
 
 
-def _texts(data: bytes) -> Iterator[str]:
+def _blocks(handle: IO[bytes]) -> Iterator[bytes]:
+    """The first :data:`_MAX_READ` bytes of ``handle``, :data:`_CHUNK` bytes at a time."""
+    for _ in range(_MAX_READ // _CHUNK):
+        block = handle.read(_CHUNK)
+        if not block:
+            return
+        yield block
+
+
+def _overlapping(pieces: Iterable[str]) -> Iterator[str]:
+    """Each piece of text with the end of the ones before it (a window to scan)."""
+    tail = ""
+    for piece in pieces:
+        if not piece:
+            continue
+        window = tail + piece
+        yield window
+        start = window.rfind("\n", 0, max(len(window) - _OVERLAP, 0)) + 1
+        if len(window) - start > 2 * _OVERLAP:
+            start = len(window) - _OVERLAP  # no line start near: the last characters
+        tail = window[start:]
+
+
+def _binary_texts(first: bytes, rest: Iterator[bytes]) -> Iterator[str]:
+    """The printable runs of a binary (compiled code, images, databases), window by window."""
+    tail = b""
+    for block in itertools.chain((first,), rest):
+        window = tail + block
+        yield b"\n".join(_ASCII_RUN.findall(window)).decode("ascii")
+        wide = _UTF16LE_RUN.findall(window)
+        if wide:
+            yield "\n".join(run.decode("utf-16-le") for run in wide)
+        tail = window[-2 * _OVERLAP :]  # UTF-16 text takes two bytes a character
+
+
+def _texts(handle: IO[bytes]) -> Iterator[str]:
     """The text to scan in a member: decoded text, or the printable runs of a binary."""
-    if data.startswith(_UTF16_BOMS):
-        yield data.decode("utf-16", errors="replace")
+    blocks = _blocks(handle)
+    first = next(blocks, b"")
+    if not first:
         return
-    head = data[:_BINARY_SNIFF]
-    if b"\0" not in head:
-        yield data.decode("utf-8", errors="replace")
+    head = first[:_BINARY_SNIFF]
+    encoding = "utf-8" if b"\0" not in head else _utf16_without_bom(head)
+    if first.startswith(_UTF16_BOMS):
+        encoding = "utf-16"
+    if encoding is None:
+        yield from _binary_texts(first, blocks)
         return
-    encoding = _utf16_without_bom(head)
-    if encoding is not None:
-        yield data.decode(encoding, errors="replace")
-        return
-    # Binary (compiled code, images, databases): the text inside it, run by run.
-    yield b"\n".join(_ASCII_RUN.findall(data)).decode("ascii")
-    wide = _UTF16LE_RUN.findall(data)
-    if wide:
-        yield "\n".join(run.decode("utf-16-le") for run in wide)
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    pieces = (decoder.decode(block) for block in itertools.chain((first,), blocks))
+    yield from _overlapping(itertools.chain(pieces, (decoder.decode(b"", final=True),)))
 
 
 def _path_findings(parts: Sequence[str], *, folders: bool = True) -> Iterator[tuple[str, str]]:
@@ -413,29 +455,22 @@ def _path_findings(parts: Sequence[str], *, folders: bool = True) -> Iterator[tu
         yield "aws credentials file", "/".join(parts)
 
 
-def _bounded(handle: IO[bytes] | None) -> bytes:
-    return handle.read(_MAX_READ) if handle is not None else b""
-
-
-_Members = Iterator[tuple[str, bool, Callable[[], bytes]]]
+_Opener = Callable[[], IO[bytes]]
+_Members = Iterator[tuple[str, bool, _Opener]]
 
 
 def _zip_members(archive: zipfile.ZipFile) -> _Members:
     for info in archive.infolist():
-        yield (
-            info.filename,
-            not info.is_dir(),
-            lambda info=info: _bounded(archive.open(info)),  # type: ignore[misc]
-        )
+        yield info.filename, not info.is_dir(), functools.partial(archive.open, info)
 
 
 def _tar_members(tar: tarfile.TarFile) -> _Members:
     for member in tar:
 
-        def read(member: tarfile.TarInfo = member) -> bytes:
-            return _bounded(tar.extractfile(member))
+        def open_(member: tarfile.TarInfo = member) -> IO[bytes]:
+            return tar.extractfile(member) or io.BytesIO()
 
-        yield member.name, member.isfile(), read
+        yield member.name, member.isfile(), open_
 
 
 def _members(dist: Path) -> _Members:
@@ -460,23 +495,14 @@ def _members(dist: Path) -> _Members:
         ) from None
 
 
-def _nested_members(name: str, data: bytes) -> list[tuple[str, bool, bytes]] | None:
-    """The members of an archive held in ``data`` (read now), or None if it is not one."""
-    lowered = name.lower()
-    if not lowered.endswith(_NESTED_SUFFIXES):
-        return None
-    try:
-        if zipfile.is_zipfile(io.BytesIO(data)):
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                return [(path, is_file, read()) for path, is_file, read in _zip_members(archive)]
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            return [(path, is_file, read()) for path, is_file, read in _tar_members(tar)]
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, ValueError):
-        return None  # not an archive after all (or a broken one): scanned as a file
-
-
-def _constant(data: bytes) -> Callable[[], bytes]:
-    return lambda: data
+def _nested_members(data: bytes) -> _Members:
+    """The members of the archive held in ``data``, one at a time (read when opened)."""
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            yield from _zip_members(archive)
+        return
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        yield from _tar_members(tar)
 
 
 def _relative(dist: Path, member: str) -> str:
@@ -499,24 +525,26 @@ def _scan_one(dist: Path, allow: Sequence[str]) -> tuple[list[Leak], int]:
     def add(member: str, rule: str, excerpt: str) -> None:
         found.setdefault((member, rule), Leak(dist.name, member, rule, excerpt))
 
-    def scan(member: str, data: bytes, depth: int) -> None:
+    def scan(member: str, handle: IO[bytes], depth: int) -> None:
         nonlocal scanned
         scanned += 1
-        if depth < _MAX_DEPTH:
-            inner = _nested_members(member, data)
-            if inner is not None:
-                for path, is_file, content in inner:
-                    check(f"{member}!/{path}", is_file, _constant(content), depth + 1)
+        if depth < _MAX_DEPTH and member.lower().endswith(_NESTED_SUFFIXES):
+            data = handle.read(_MAX_READ)  # an archive is read whole to list its members
+            try:
+                for path, is_file, open_ in _nested_members(data):
+                    check(f"{member}!/{path}", is_file, open_, depth + 1)
                 return
+            except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, ValueError):
+                handle = io.BytesIO(data)  # not an archive after all (or a broken one): a file
         name = PurePosixPath(member).name
-        for text in _texts(data):
+        for text in _texts(handle):
             for rule, secret in _content_findings(text):
                 add(member, rule, redact(secret))
             if name == ".pypirc":
                 for match in _PYPIRC_PASSWORD.finditer(text):
                     add(member, ".pypirc password", redact(match.group(1)))
 
-    def check(member: str, is_file: bool, read: Callable[[], bytes], depth: int) -> None:
+    def check(member: str, is_file: bool, open_: _Opener, depth: int) -> None:
         if _allowed(dist, member, allow):
             return
         inner_path = member.rsplit("!/", 1)[-1]
@@ -528,10 +556,11 @@ def _scan_one(dist: Path, allow: Sequence[str]) -> tuple[list[Leak], int]:
             else:
                 add(member, rule, "")
         if is_file:
-            scan(member, read(), depth)
+            with open_() as handle:
+                scan(member, handle, depth)
 
-    for member, is_file, read in _members(dist):
-        check(member, is_file, read, 0)
+    for member, is_file, open_ in _members(dist):
+        check(member, is_file, open_, 0)
     return list(found.values()), scanned
 
 
