@@ -212,8 +212,19 @@ def prove_installed(
     is empty.  Each command must exit 0 and print the version.  Every failure
     is collected into one :class:`~releasekit.errors.SmokeFailed`.
     """
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
     proving = _Proving(name, version, parse_version(version))
-    result = _probe(venv, name, import_names, cwd)
+    commands = _Proving(name, version, proving.wanted)
+    # The probe and the smoke commands are processes that share nothing but the venv, which
+    # they only read: they run side by side (each in this context: the deadline goes along).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="releasekit-smoke") as pool:
+        smoked = pool.submit(
+            contextvars.copy_context().run,
+            _check_smoke_commands, commands, venv, cwd, console_scripts, smoke,
+        )  # fmt: skip
+        result = _probe(venv, name, import_names, cwd)
     installed = result.get("installed")
     if not isinstance(installed, str):
         raise SmokeFailed(
@@ -222,7 +233,10 @@ def prove_installed(
         )
     _check_metadata_version(proving, installed)
     _check_import_versions(proving, installed, result, venv)
-    _check_smoke_commands(proving, venv, cwd, console_scripts, smoke)
+    smoked.result()
+    proving.lines += commands.lines
+    proving.problems += commands.problems
+    proving.hints += commands.hints
     if proving.problems:
         raise SmokeFailed(
             f"{name} {version} does not prove its version: " + "; ".join(proving.problems),
