@@ -121,7 +121,7 @@ def _split_targets(workspace: Workspace, tokens: Sequence[str]) -> Args:
             name, _, text = token.partition("==")
             package = workspace.get(name)
             args.packages.append(name)
-            args.versions[package.canonical_name] = _version(text)
+            args.versions[package.canonical_name] = parse_version(text)
             continue
         try:
             workspace.get(token)
@@ -138,10 +138,6 @@ def _split_targets(workspace: Workspace, tokens: Sequence[str]) -> Args:
             continue
         args.packages.append(token)
     return args
-
-
-def _version(text: str) -> Version:
-    return parse_version(text)
 
 
 def _select(workspace: Workspace, args: Args, all_: bool) -> list[Package]:

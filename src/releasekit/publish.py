@@ -25,8 +25,6 @@ from pathlib import Path
 
 import requests
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion as _PackagingInvalidVersion
-from packaging.version import Version
 
 from releasekit._process import redact_text
 from releasekit._secrets import register_secret
@@ -39,7 +37,6 @@ from releasekit.errors import (
     IndexFailure,
     IndexTimeout,
     IndexUnreachable,
-    InvalidVersion,
     SigningError,
     UploadRejected,
     VersionBurnt,
@@ -54,6 +51,7 @@ from releasekit.index import (
 )
 from releasekit.network import describe_failure, is_refused
 from releasekit.progress import MIN_BYTES
+from releasekit.versions import parse_version
 
 __all__ = [
     "PublishPlan",
@@ -163,12 +161,7 @@ def needs_confirmation(index: IndexConfig, *, yes: bool, interactive: bool) -> b
 
 def _dists_of(name: str, version: str, files: Sequence[Path]) -> list[Path]:
     """The wheels and sdists among ``files``, checked to be ``name`` ``version``."""
-    try:
-        wanted = Version(version)
-    except _PackagingInvalidVersion:
-        raise InvalidVersion(
-            f"invalid version: {version!r}", "give a PEP 440 version such as '0.1.0a2'"
-        ) from None
+    wanted = parse_version(version)
     dists: list[Path] = []
     for path in files:
         if path.name.endswith(_SIDE_FILES):
