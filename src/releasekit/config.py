@@ -434,7 +434,7 @@ def _indexes(table: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str,
         if not isinstance(allow_http, bool):
             raise ConfigError(
                 f"{where}.allow-http must be true or false, not {allow_http!r}",
-                "allow-http = true lets this index be reached over plain http",
+                "write allow-http = true (reach this index over plain http) or false",
             )
         urls: dict[str, str] = {}
         for key in (*INDEX_URL_KEYS, "dependency-index"):

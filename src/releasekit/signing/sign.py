@@ -80,12 +80,14 @@ def _signing_failure(what: str, exc: BaseException, token: IdentityToken) -> Sig
 def _files(files: Sequence[Path]) -> list[Path]:
     paths = [Path(f) for f in files]
     if not paths:
-        raise SigningError("nothing to sign: no files given", "build the distributions first")
+        raise SigningError(
+            "nothing to sign: no files given", "build the distributions first: nox -s build"
+        )
     for path in paths:
         if not path.is_file():
             raise SigningError(
                 f"cannot sign {str(path)!r}: no such file",
-                "build the distributions first (nox -s build)",
+                "build the distributions first: nox -s build",
             )
     return paths
 
