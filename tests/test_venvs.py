@@ -160,6 +160,38 @@ def test_wrong_or_missing_distribution_is_caught(venv: Venv, outside: Path, tmp_
         prove_installed(venv, "rk-other", "1.2.0", cwd=outside)
 
 
+def test_the_probe_reads_any_spelling_of_the_name_and_an_egg_info_layout(
+    venv: Venv, outside: Path, tmp_path: Path
+) -> None:
+    """The probe reads .dist-info itself; the name matches however it is spelled, and an
+    older .egg-info layout (read by importlib.metadata) proves itself the same way."""
+    install_into(
+        venv,
+        [str(make_wheel(tmp_path / "w", "rk-demo", "1.2.0"))],
+        cwd=outside,
+        options=InstallOptions(no_index=True),
+    )
+    for spelling in ("RK_Demo", "rk.demo", "rk-demo"):
+        proof = prove_installed(venv, spelling, "1.2.0", cwd=outside)
+        assert proof.lines[:2] == (f"installed {spelling} 1.2.0", "rk_demo.__version__ == 1.2.0")
+    site = Path(
+        subprocess.run(
+            [str(venv.python), "-Ic", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    )  # fmt: skip
+    (site / "rk_eggy").mkdir()
+    (site / "rk_eggy" / "__init__.py").write_text('__version__ = "3.1"\n')
+    egg = site / "rk_eggy-3.1-py3.egg-info"
+    egg.mkdir()
+    (egg / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: rk-eggy\nVersion: 3.1\n")
+    (egg / "top_level.txt").write_text("rk_eggy\n")
+    proof = prove_installed(venv, "rk-eggy", "3.1", cwd=outside)
+    assert proof.lines == ("installed rk-eggy 3.1", "rk_eggy.__version__ == 3.1")
+    with pytest.raises(SmokeFailed, match=r"the installed rk-eggy is '3\.1', not '3\.2'"):
+        prove_installed(venv, "rk-eggy", "3.2", cwd=outside)
+
+
 def test_configured_smoke_commands(venv: Venv, outside: Path, tmp_path: Path) -> None:
     install_into(
         venv,

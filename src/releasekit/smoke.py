@@ -30,6 +30,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from releasekit._dist_names import dist_filename_or_none, parse_dist_filename
+from releasekit._probe import PROBE, PROBE_MARKER
 from releasekit._process import run
 from releasekit._text import last_line
 from releasekit.errors import CommandFailed, ConfigError, InstallFailed, SmokeFailed
@@ -46,61 +47,6 @@ __all__ = ["Proof", "prove_installed", "smoke_test"]
 log = logging.getLogger("releasekit")
 
 _SMOKE_TIMEOUT = 120.0
-_PROBE_MARKER = "releasekit-probe:"
-
-# Runs inside the fresh venv (``python -I``): which version of NAME is installed,
-# which top-level import names it ships, and what each says its __version__ is.
-_PROBE = r"""
-import importlib, importlib.metadata as md, json, sys
-name, wanted = sys.argv[1], json.loads(sys.argv[2])
-out = {"installed": None, "modules": {}, "prefix": sys.prefix}
-try:
-    dist = md.distribution(name)
-except md.PackageNotFoundError:
-    print("releasekit-probe:" + json.dumps(out))
-    raise SystemExit(0)
-out["installed"] = dist.version
-if wanted is None:
-    wanted = []
-    paths = [
-        "/".join(f.parts) for f in dist.files or []
-        if f.parts and f.parts[0] not in ("..", "__pycache__")
-        and not f.parts[0].endswith((".dist-info", ".data", ".egg-info"))
-        and "__pycache__" not in f.parts
-    ]
-    packages = {p.rsplit("/", 1)[0] for p in paths if p.endswith("/__init__.py")}
-    for path in sorted(paths):
-        parts = path.split("/")
-        stem, _, suffix = parts[-1].partition(".")
-        if suffix != "py" and not suffix.endswith(("so", "pyd")):
-            continue
-        # the outermost regular package holding the file; a namespace package
-        # (a folder without __init__.py, such as opentelemetry/) is looked through
-        names = next(
-            (parts[:i] for i in range(1, len(parts)) if "/".join(parts[:i]) in packages),
-            parts[:-1] + [stem],
-        )
-        if all(n.isidentifier() for n in names) and names[-1] != "__init__":
-            wanted.append(".".join(names))
-    wanted = sorted(
-        {m for m in wanted if not any(m.startswith(o + ".") for o in wanted)},
-        key=lambda m: (m.count("."), m),
-    )
-    if not wanted:
-        wanted = (dist.read_text("top_level.txt") or "").split()
-for module in wanted:
-    try:
-        imported = importlib.import_module(module)
-    except BaseException as exc:
-        out["modules"][module] = {"error": f"{type(exc).__name__}: {exc}"}
-        continue
-    version = getattr(imported, "__version__", None)
-    out["modules"][module] = {
-        "version": None if version is None else str(version),
-        "file": getattr(imported, "__file__", None),
-    }
-print("releasekit-probe:" + json.dumps(out))
-"""
 
 
 @dataclass(frozen=True)
@@ -132,7 +78,7 @@ def _probe(
 ) -> dict[str, object]:
     wanted = json.dumps(None if import_names is None else list(import_names))
     script = venv.path / "releasekit-probe.py"  # in the venv's root, never on sys.path (-I)
-    script.write_text(_PROBE, encoding="utf-8")
+    script.write_text(PROBE, encoding="utf-8")
     proc = run(
         [str(venv.python), "-I", str(script), name, wanted],
         cwd=cwd,
@@ -142,8 +88,8 @@ def _probe(
         timeout=_SMOKE_TIMEOUT,
     )
     for line in reversed((proc.stdout or "").splitlines()):
-        if line.startswith(_PROBE_MARKER):
-            result: dict[str, object] = json.loads(line[len(_PROBE_MARKER) :])
+        if line.startswith(PROBE_MARKER):
+            result: dict[str, object] = json.loads(line[len(PROBE_MARKER) :])
             return result
     raise SmokeFailed(
         f"inspecting the installed {name!r} printed no result: {_summary(proc.stdout or '')!r}",

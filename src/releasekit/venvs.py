@@ -9,6 +9,7 @@ configuration (:func:`install_into`), then ask the venv itself what got installe
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -278,9 +280,12 @@ def install_into(
 
     Never reads the user's pip or uv configuration or their environment
     variables; takes requirements only where ``options`` says.  With a
-    dependency index and ``own_names``, the requirements are resolved first,
-    and a name of ours that would come from the dependency index is refused
-    (:class:`~releasekit.errors.DependencyConfusion`).  A failed install raises
+    dependency index and ``own_names``, the requirements are also resolved, and
+    a name of ours that would come from the dependency index is refused
+    (:class:`~releasekit.errors.DependencyConfusion`): before the install when
+    it may build an sdist (a build runs the package's code), beside it with
+    ``only_binary`` (a wheel's install runs none); either way the refusal
+    comes before this function returns, so before anything installed runs.  A failed install raises
     :class:`~releasekit.errors.InstallFailed` naming the requirement that could
     not be found and where it was looked for.
     """
@@ -296,25 +301,42 @@ def install_into(
             constraint_file = Path(scratch) / "constraints.txt"
             constraint_file.write_text("\n".join(options.constraints) + "\n", encoding="utf-8")
             installer_options += ["-c", str(constraint_file)]
-        if options.dependency_index_url and options.own_names and not options.no_index:
+        checks = bool(options.dependency_index_url and options.own_names and not options.no_index)
+
+        def refuse_confusion() -> None:
             _refuse_dependency_confusion(
                 venv, requirements, uv=uv, options=options, installer_options=installer_options,
                 cwd=cwd, env=env, where=where,
             )  # fmt: skip
-        log.info("installing %s into %s from %s", ", ".join(requirements), venv.path, where)
-        try:
-            proc = run(
-                [*command, *installer_options, *requirements],
-                cwd=cwd,
-                env=env,
-                redact=options.secrets(),
-                what="installing into a fresh venv",
-                hint="the requirements must be available from the chosen index or find-links "
-                "folders",
-                timeout=_INSTALL_TIMEOUT,
-            )
-        except CommandFailed as exc:
-            raise _install_failed(exc, where) from None
+
+        if checks and not options.only_binary:
+            refuse_confusion()  # an sdist builds, running its code: resolve before anything
+            checks = False
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="releasekit-resolve") as pool:
+            # Wheels only: installing runs none of their code, so the resolve that may
+            # refuse this install runs beside it, and its verdict comes first.
+            resolving = None
+            if checks:
+                resolving = pool.submit(contextvars.copy_context().run, refuse_confusion)
+            log.info("installing %s into %s from %s", ", ".join(requirements), venv.path, where)
+            failed: InstallFailed | None = None
+            try:
+                proc = run(
+                    [*command, *installer_options, *requirements],
+                    cwd=cwd,
+                    env=env,
+                    redact=options.secrets(),
+                    what="installing into a fresh venv",
+                    hint="the requirements must be available from the chosen index or find-links "
+                    "folders",
+                    timeout=_INSTALL_TIMEOUT,
+                )
+            except CommandFailed as exc:
+                failed = _install_failed(exc, where)
+            if resolving is not None:
+                resolving.result()  # DependencyConfusion before the install's own error
+            if failed is not None:
+                raise failed from None
     installed = _installed_by(proc.stdout or "")
     if installed:
         log.info("installed %s (from %s)", ", ".join(installed), where)
