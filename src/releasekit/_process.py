@@ -30,7 +30,7 @@ from releasekit._text import output_tail
 from releasekit.deadline import SLACK, active_deadline, time_left
 from releasekit.errors import CommandFailed
 
-__all__ = ["environ_set", "find_uv", "redact_text", "run", "spawn", "stop"]
+__all__ = ["environ_set", "find_uv", "redact_text", "run", "spawn", "spawn_piped", "stop"]
 
 log = logging.getLogger("releasekit")
 commands = logging.getLogger("releasekit.command")  # every command run: shown with -v
@@ -194,6 +194,34 @@ def spawn(
             stdout=output,
             stderr=subprocess.STDOUT,
             env=_secrets.scrubbed_env(),
+        )
+
+
+def spawn_piped(
+    command: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path | None,
+    env: Mapping[str, str],
+    log_file: Path,
+) -> subprocess.Popen[bytes]:
+    """Start a long-running helper that takes requests on its stdin and answers on its stdout.
+
+    Its stderr is appended to ``log_file``.  Its stdin is a pipe whose other end
+    only this process holds, so it is also the helper's lifeline (see :func:`spawn`):
+    closing it, or this process dying, tells the helper to exit.  The caller owns
+    the process and must :func:`stop` it.  ``env`` replaces the environment and
+    is passed without credentials, as everywhere here.
+    """
+    args = [os.fspath(part) for part in command]
+    commands.debug("$ %s%s  (background)", shlex.join(args), f"  (in {cwd})" if cwd else "")
+    with log_file.open("ab") as errors:
+        return subprocess.Popen(
+            args,
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=_secrets.scrubbed_env(env),
         )
 
 

@@ -29,6 +29,7 @@ from packaging.version import InvalidVersion as _PackagingInvalidVersion
 from packaging.version import Version
 
 from releasekit._dist_names import dist_filename_or_none, parse_dist_filename
+from releasekit._hook_runner import HookRunner
 from releasekit._process import find_uv, run
 from releasekit._text import last_line, output_tail
 from releasekit.dist_checks import check_dists
@@ -78,18 +79,6 @@ class Dists:
 
 
 # --- build -------------------------------------------------------------------------
-
-
-def _backend_runner(
-    cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None
-) -> None:
-    """pyproject-hooks runner: the backend runs through releasekit's one process runner."""
-    run(
-        cmd,
-        cwd=Path(cwd) if cwd else None,
-        env={**os.environ, **(extra_environ or {})},
-        what="the build backend",
-    )
 
 
 def _build_failed(exc: Exception, what: str, name: str, fix: str) -> BuildFailed:
@@ -198,12 +187,16 @@ class _BuildEnv:
     runs with come from it.  The requirements are installed with that installer
     and its usual configuration, as build does, but through
     :func:`releasekit._process.run`: the installer gets no credentials, its
-    command is logged, and a deadline bounds it.
+    command is logged, and a deadline bounds it.  The backend's hooks run
+    through ``runner`` (:class:`releasekit._hook_runner.HookRunner`: forked
+    from one process that imported the backend once); installing anything
+    stops its servers, so no hook runs with a backend imported before.
     """
 
-    def __init__(self, env: DefaultIsolatedEnv, uv: str | None) -> None:
+    def __init__(self, env: DefaultIsolatedEnv, uv: str | None, runner: HookRunner) -> None:
         self._env = env
         self._uv = uv
+        self.runner = runner
 
     @property
     def python_executable(self) -> str:
@@ -216,6 +209,7 @@ class _BuildEnv:
         if not requirements:
             return
         wanted = frozenset(requirements)
+        self.runner.forget()
         tool = "uv" if self._uv else "pip"
         log.info("installing the build requirements %s (%s)", ", ".join(sorted(wanted)), tool)
         env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
@@ -270,8 +264,8 @@ def _isolated_env() -> Iterator[_BuildEnv]:
     from build.env import DefaultIsolatedEnv
 
     uv = find_uv()
-    with DefaultIsolatedEnv(installer="uv" if uv else "pip") as env:
-        yield _BuildEnv(env, uv)
+    with DefaultIsolatedEnv(installer="uv" if uv else "pip") as env, HookRunner() as runner:
+        yield _BuildEnv(env, uv, runner)
 
 
 def _build(
@@ -321,9 +315,7 @@ def backend_version(package: Package, detail: str = "") -> Version:
             _build_errors("metadata", package),
             _isolated_env() as env,
         ):
-            builder = build.ProjectBuilder.from_isolated_env(
-                env, package.root, runner=_backend_runner
-            )
+            builder = build.ProjectBuilder.from_isolated_env(env, package.root, runner=env.runner)
             env.install(builder.build_system_requires)
             env.install(builder.get_requires_for_build("wheel"))
             info = Path(builder.metadata_path(Path(scratch) / "out"))
@@ -371,9 +363,7 @@ def build_dists(package: Package, version: str, *, out_dir: Path | None = None) 
             )
             env = envs.enter_context(_isolated_env())
             installed: set[str] = set()
-            builder = build.ProjectBuilder.from_isolated_env(
-                env, package.root, runner=_backend_runner
-            )
+            builder = build.ProjectBuilder.from_isolated_env(env, package.root, runner=env.runner)
             sdist = _build(env, builder, "sdist", built_dir, installed)
             built_version = parse_dist_filename(sdist.name).version
             if built_version != wanted:
@@ -385,14 +375,12 @@ def build_dists(package: Package, version: str, *, out_dir: Path | None = None) 
             log.info("building the wheel of %s %s from the unpacked sdist", package.name, version)
             unpacked = _unpack_sdist(sdist, Path(scratch) / "sdist")
         with _build_errors("wheel (from the sdist)", package):
-            wheel_builder = build.ProjectBuilder.from_isolated_env(
-                env, unpacked, runner=_backend_runner
-            )
+            wheel_builder = build.ProjectBuilder.from_isolated_env(env, unpacked, runner=env.runner)
             if set(wheel_builder.build_system_requires) != set(builder.build_system_requires):
                 log.info("the sdist asks for another build system: a fresh build environment")
                 env = envs.enter_context(_isolated_env())
                 wheel_builder = build.ProjectBuilder.from_isolated_env(
-                    env, unpacked, runner=_backend_runner
+                    env, unpacked, runner=env.runner
                 )
                 installed = set()
             wheel = _build(env, wheel_builder, "wheel", built_dir, installed)
@@ -456,7 +444,7 @@ def build_wheel_from_sdist(sdist: Path, out_dir: Path) -> Path:
             _build_errors("wheel (from the published sdist)", None, name),
             _isolated_env() as env,
         ):
-            builder = build.ProjectBuilder.from_isolated_env(env, unpacked, runner=_backend_runner)
+            builder = build.ProjectBuilder.from_isolated_env(env, unpacked, runner=env.runner)
             return _build(env, builder, "wheel", out_dir, set())
 
 
