@@ -377,10 +377,12 @@ def tiny_backend(tmp_path: Path) -> Iterator[dict[str, str]]:
     (tmp_path / "tiny.py").write_text(
         "import os\nprint('tiny imported')\n"
         "def get_requires_for_build_wheel(config_settings=None):\n"
+        "    import csv, tiny_helper\n"
         "    seen = os.environ.get('TINY', 'unset')\n"
         "    os.environ['TINY'] = 'changed'\n"
         "    return [seen]\n"
     )
+    (tmp_path / "tiny_helper.py").write_text("X = 1\n")
     yield {
         **os.environ,
         "_PYPROJECT_HOOKS_BUILD_BACKEND": "tiny",
@@ -431,6 +433,10 @@ def test_the_server_forks_one_child_per_request_and_exits_at_end_of_file(
             result = json.loads((control / "output.json").read_text())
             assert result["return_val"] == ["unset"]
             assert (tmp_path / f"out{n}").read_text() == "tiny imported\n"
+            # the library modules the hook imported are listed (the server imports them
+            # for the next child), never a module from outside the interpreter's libraries
+            imported = json.loads((tmp_path / f"out{n}.imports").read_text())
+            assert ("csv" in imported) == (n == 1) and "tiny_helper" not in imported
         assert proc.stdin is not None
         proc.stdin.close()
         assert proc.wait(timeout=30) == 0

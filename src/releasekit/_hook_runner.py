@@ -34,6 +34,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -57,8 +58,33 @@ _GRACE = 5.0  # seconds a server has to exit once its stdin is closed
 _SAFETY = 60.0  # an answer that needs no work (a fork, a kill) comes well within this
 
 
+# The library modules the hooks of each backend imported in this process, in order: a
+# server started later imports them up front, so none of its children has to.
+_LEARNED: dict[str, dict[str, None]] = {}
+_LEARNED_LOCK = threading.Lock()
+
+
+def _learn(backend: str, imports: Path) -> None:
+    try:
+        names = json.loads(imports.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(names, list):
+        with _LEARNED_LOCK:
+            _LEARNED.setdefault(backend, {}).update(dict.fromkeys(str(n) for n in names))
+
+
+def _learned(backend: str) -> list[str]:
+    with _LEARNED_LOCK:
+        return list(_LEARNED.get(backend, {}))
+
+
 class _ServerGone(Exception):
     """The hook server closed its stdout: it exited."""
+
+
+class _Refused(Exception):
+    """The hook server forks no more (a module imported ahead started threads)."""
 
 
 def forking_off() -> str | None:
@@ -180,10 +206,14 @@ class HookRunner:
     ) -> None:
         env = _secrets.scrubbed_env({**os.environ, **(extra_environ or {})})
         server = self._server_for(cmd, cwd, env)
-        if server is None:
-            run(cmd, cwd=Path(cwd) if cwd else None, env=env, what=_WHAT)
-            return
-        self._call(server, cmd, cwd or str(Path.cwd()), env)
+        if server is not None:
+            try:
+                self._call(server, cmd, cwd or str(Path.cwd()), env)
+                return
+            except _Refused as exc:
+                log.debug("build backend hooks in plain processes from now: %s", exc)
+                self._drop(server, plain=True)
+        run(cmd, cwd=Path(cwd) if cwd else None, env=env, what=_WHAT)
 
     # -- servers -----------------------------------------------------------------------
 
@@ -218,9 +248,15 @@ class HookRunner:
     def _start(self, cmd: Sequence[str], cwd: str | None, env: Mapping[str, str]) -> _Server | None:
         self._count += 1
         log_file = self._dir() / f"server-{self._count}.log"
+        command = [cmd[0], str(SERVER_SCRIPT), cmd[1]]
+        known = _learned(env.get(_BACKEND, ""))
+        if known:
+            ahead = self._dir() / f"server-{self._count}.imports"
+            ahead.write_text(json.dumps(known), encoding="utf-8")
+            command.append(str(ahead))
         try:
             proc = spawn_piped(
-                [cmd[0], SERVER_SCRIPT, cmd[1]],
+                command,
                 cwd=Path(cwd) if cwd else None,
                 env=env,
                 log_file=log_file,
@@ -273,6 +309,8 @@ class HookRunner:
         }
         try:
             code = self._wait(server, request)
+        except _Refused:
+            raise  # the caller runs the hook the plain way
         except BaseException:
             self._drop(server)
             raise
@@ -285,6 +323,7 @@ class HookRunner:
                 command=args,
                 returncode=124,
             )
+        _learn(env.get(_BACKEND, ""), Path(f"{output_file}.imports"))
         if code != 0:
             output = redact_text(output_file.read_text(encoding="utf-8", errors="replace"))
             tail = output_tail(output)
@@ -320,6 +359,8 @@ class HookRunner:
                 "run again with RELEASEKIT_NO_HOOK_SERVER=1, and report it",
             )
         child = started["pid"]
+        if child is None:
+            raise _Refused(started.get("why", ""))
         hook = request["hook"]
         log.debug("hook %s in forked child %d of hook server %d", hook, child, server.pid)
         try:
@@ -341,9 +382,12 @@ class HookRunner:
             ) from None
         return None
 
-    def _drop(self, server: _Server) -> None:
-        """Stop ``server`` after a hook was interrupted; later hooks start a new one."""
+    def _drop(self, server: _Server, *, plain: bool = False) -> None:
+        """Stop ``server``; later hooks start a new one, or run as plain processes."""
         for key, known in list(self._servers.items()):
             if known is server:
-                del self._servers[key]
+                if plain:
+                    self._servers[key] = None
+                else:
+                    del self._servers[key]
         server.stop()

@@ -1,10 +1,11 @@
 """Run PEP 517 hooks in forked children of one process that imported the backend once.
 
-``python _hook_server.py IN_PROCESS_PY`` — run by the build environment's
+``python _hook_server.py IN_PROCESS_PY [IMPORTS_JSON]`` — run by the build environment's
 interpreter, in the source tree, with the environment of the first hook
 (``_PYPROJECT_HOOKS_BUILD_BACKEND``, ``_PYPROJECT_HOOKS_BACKEND_PATH_JSON``);
 ``IN_PROCESS_PY`` is pyproject-hooks' ``_in_process.py``, the script a
-frontend normally runs once per hook.  This program is stdlib-only: it runs
+frontend normally runs once per hook; ``IMPORTS_JSON`` lists modules to import
+ahead (see ``_warm_up``).  This program is stdlib-only: it runs
 inside the build environment, where releasekit is not installed.
 
 It loads ``_in_process.py`` and imports the backend (``_build_backend()``)
@@ -43,6 +44,7 @@ import os
 import select
 import signal
 import sys
+import sysconfig
 import tempfile
 import threading
 import traceback
@@ -50,6 +52,12 @@ import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+# Where the build environment's own modules live: only those are imported ahead (below).
+_LIBRARIES = tuple(
+    str(Path(sysconfig.get_paths()[name]).resolve())
+    for name in ("purelib", "platlib", "stdlib", "platstdlib")
+)
 
 
 def _answer(fd: int, **fields: Any) -> None:
@@ -72,6 +80,7 @@ def _load(in_process: str) -> ModuleType:
 def _run_child(module: ModuleType, request: dict[str, Any], early: bytes, warned: list[Any]) -> int:
     """In the forked child: run one hook as ``python _in_process.py HOOK DIR`` would."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    before = set(sys.modules)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     output = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -110,13 +119,56 @@ def _run_child(module: ModuleType, request: dict[str, Any], early: bytes, warned
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
+    with contextlib.suppress(OSError):
+        Path(request["output"] + ".imports").write_text(json.dumps(_library_imports(before)))
     return code
+
+
+def _library_imports(before: set[str]) -> list[str]:
+    """The modules of the build environment's libraries imported since ``before``, in order.
+
+    Never a module of the source tree or of an in-tree backend: those must come from
+    the tree each hook builds.
+    """
+    found = []
+    for name, module in list(sys.modules.items()):
+        where = getattr(module, "__file__", None)
+        if name in before or not where or name.startswith(("__main__", "_in_process")):
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            if str(Path(where).resolve()).startswith(_LIBRARIES):
+                found.append(name)
+    return found
+
+
+def _warm_up(imports: Path) -> str | None:
+    """Import what the last hook imported from the libraries, so the next child has it.
+
+    A hook imports most of its backend lazily (hatchling: about a hundred modules on
+    the first hook): importing them once here spares every later child that work.
+    Returns why forking must stop (the imports started threads), or None.
+    """
+    try:
+        names = json.loads(imports.read_text())
+    except (OSError, ValueError):
+        return None
+    with warnings.catch_warnings(record=True):
+        for name in names:
+            if name not in sys.modules:
+                with contextlib.suppress(Exception):
+                    importlib.import_module(name)
+    if threading.active_count() > 1:
+        return "a module the backend imports started threads"
+    return None
 
 
 def _serve_one(
     answers: int, module: ModuleType, request: dict[str, Any], early: bytes, warned: list[Any]
 ) -> bool:
     """Fork a child for ``request``, wait for it; False when stdin closed meanwhile."""
+    if _STOPPED:
+        _answer(answers, pid=None, why=_STOPPED[0])
+        return False
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     done_r, done_w = os.pipe()  # closed (readable) when the child is gone
@@ -144,7 +196,13 @@ def _serve_one(
     _, status = os.waitpid(pid, 0)
     if alive:
         _answer(answers, exit=os.waitstatus_to_exitcode(status))
+        why = _warm_up(Path(request["output"] + ".imports"))  # while releasekit goes on
+        if why:
+            _STOPPED.append(why)
     return alive
+
+
+_STOPPED: list[str] = []  # why this server forks no more children
 
 
 def main(argv: list[str]) -> None:
@@ -161,6 +219,8 @@ def main(argv: list[str]) -> None:
         except BaseException as exc:  # each hook then reports it its own way
             _answer(answers, ready=False, why=f"importing the backend failed: {exc!r}")
             return
+    if len(argv) > 1:  # what the hooks of this backend imported in an earlier server
+        _warm_up(Path(argv[1]))
     if threading.active_count() > 1:
         _answer(answers, ready=False, why="the backend's import started threads")
         return
