@@ -5,7 +5,9 @@ alternate N rounds of ``build_dists`` (sdist, then the wheel from the
 unpacked sdist) with ``RELEASEKIT_NO_HOOK_SERVER=1`` (A: one interpreter and
 one backend import per PEP 517 hook, as pyproject-hooks does by default) and
 without it (B: the backend imported once per build environment, each hook in a
-forked child), and print the median of each and the ratio B/A.
+forked child), and print the median of each and the ratio B/A.  B imports
+ahead the modules earlier builds' hooks imported (learned within the process);
+C is B as the first build of a process, with nothing learned yet.
 
 Run: python bench/bench_hooks.py [--rounds 5]
 """
@@ -21,11 +23,14 @@ from pathlib import Path
 
 from bench_build import VERSION, make_copy
 
+from releasekit import _hook_runner
 from releasekit.dists import build_dists
 from releasekit.workspace import load_workspace
 
 
-def one_build(repo: Path, *, server: bool) -> float:
+def one_build(repo: Path, *, server: bool, first: bool = False) -> float:
+    if first:
+        _hook_runner._LEARNED.clear()
     if server:
         os.environ.pop("RELEASEKIT_NO_HOOK_SERVER", None)
     else:
@@ -45,13 +50,19 @@ def main() -> None:
         one_build(repo, server=True)  # warm the uv cache and the OS file cache
         plain: list[float] = []
         forked: list[float] = []
+        first: list[float] = []
         for _ in range(rounds):
             plain.append(one_build(repo, server=False))
+            first.append(one_build(repo, server=True, first=True))
             forked.append(one_build(repo, server=True))
-    a, b = statistics.median(plain), statistics.median(forked)
-    print(f"A one process per hook : median {a:.2f} s  ({' '.join(f'{t:.2f}' for t in plain)})")
-    print(f"B hooks forked         : median {b:.2f} s  ({' '.join(f'{t:.2f}' for t in forked)})")
-    print(f"B/A {b / a:.2f}  (saved {a - b:.2f} s per build)")
+    a, b, c = (statistics.median(times) for times in (plain, forked, first))
+    for label, times, median in (
+        ("A one process per hook  ", plain, a),
+        ("B hooks forked          ", forked, b),
+        ("C forked, first build   ", first, c),
+    ):
+        print(f"{label}: median {median:.2f} s  ({' '.join(f'{t:.2f}' for t in times)})")
+    print(f"B/A {b / a:.2f} (saved {a - b:.2f} s per build)  C/A {c / a:.2f}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ is the ``runner`` releasekit gives pyproject-hooks instead: it starts
 imports the backend once and forks a child per hook.  Each hook still runs in a
 process of its own, so a backend that changes its working directory, its
 environment or its module globals in one hook does not change the next
-(PEP 517 asks for that); only the import is shared.
+(PEP 517 asks for that); only the import is shared.  After each hook the
+server also imports the library modules that hook imported (most backends
+import their builders lazily), and this module remembers them per backend so
+that servers started later in the process import them up front.
 
 Everything else is as with :func:`releasekit._process.run`: the command is
 logged (``-v``), the environment has no credentials, the hook's output is
