@@ -62,6 +62,8 @@ def _record(hook):
     }}
     with open(os.environ["RK_HOOK_LOG"], "a") as log:
         log.write(json.dumps(seen) + "\\n")
+    if os.environ.get("RK_IMPORT"):
+        __import__(os.environ["RK_IMPORT"])
     if os.environ.get("RK_FAIL") == hook:
         print("checking the frobnicator", file=sys.stderr)
         raise RuntimeError("the frobnicator is missing")
@@ -362,6 +364,45 @@ def test_a_backend_whose_import_starts_threads_runs_in_plain_processes(
     assert not server_pids(debug_log)
 
 
+@needs_fork
+def test_forking_stops_when_a_module_the_hooks_import_starts_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, debug_log: pytest.LogCaptureFixture
+) -> None:
+    import build
+
+    from releasekit import _hook_runner
+
+    monkeypatch.setattr(_hook_runner, "_LEARNED", {})  # this test's module stays its own
+    source = tmp_path / "p"
+    make_project(source, "hatchling", recorder=True)
+    monkeypatch.setenv("RK_HOOK_LOG", str(tmp_path / "hooks.jsonl"))
+    monkeypatch.setenv("RK_IMPORT", "rk_threads")
+    with _isolated_env() as env:
+        purelib = subprocess.run(
+            [env.python_executable, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        (Path(purelib) / "rk_threads.py").write_text(
+            "import threading, time\n"
+            "threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+        )
+        builder = build.ProjectBuilder.from_isolated_env(env, source, runner=env.runner)
+        env.install(builder.build_system_requires)
+        env.install(builder.get_requires_for_build("sdist"))
+        sdist = builder.build("sdist", tmp_path / "out")
+    assert Path(sdist).name == "hk_demo-1.2.0.tar.gz"
+    first, second = hooks_seen(tmp_path / "hooks.jsonl")
+    # the first hook ran forked; the server then imported rk_threads ahead, which started
+    # a thread: the next hook ran as a plain process of releasekit's
+    assert first["ppid"] == server_pids(debug_log)[0] and second["ppid"] == os.getpid()
+    assert "plain processes from now: a module the backend imports started threads" in (
+        debug_log.text
+    )
+    assert not wait_gone(server_pids(debug_log))
+
+
 # --- the server program on its own ----------------------------------------------------
 
 
@@ -477,3 +518,60 @@ def test_the_server_kills_a_running_hook_when_releasekit_dies(
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
+
+
+# --- releasekit interrupted or killed while a hook runs -------------------------------
+
+_BUILDER = """\
+import logging, sys
+from pathlib import Path
+from releasekit.dists import build_dists
+from releasekit.workspace import load_workspace
+
+logging.basicConfig(filename=sys.argv[2], format="%(message)s")
+logging.getLogger("releasekit").setLevel(logging.DEBUG)
+root = Path(sys.argv[1])
+try:
+    build_dists(load_workspace(root).get("hk-demo"), "1.2.0", out_dir=root / "out")
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+"""
+
+
+@needs_fork
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "sigkill"])
+def test_no_hook_process_outlives_releasekit(
+    how: signal.Signals, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_project(tmp_path / "p", "hatchling", recorder=True)
+    monkeypatch.setenv("RK_HOOK_LOG", str(tmp_path / "hooks.jsonl"))
+    monkeypatch.setenv("RK_HANG", "build_sdist")
+    log_file = tmp_path / "releasekit.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BUILDER, str(tmp_path / "p"), str(log_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        end = time.monotonic() + 120  # a safety net: the hook hangs once it starts
+        hanging = re.compile(r"hook build_sdist in forked child (\d+) of hook server (\d+)")
+        while time.monotonic() < end and proc.poll() is None:
+            found = hanging.search(log_file.read_text() if log_file.exists() else "")
+            if found:
+                break
+            time.sleep(0.05)
+        assert found, log_file.read_text() if log_file.exists() else "no log"
+        child, server = int(found[1]), int(found[2])
+        proc.send_signal(how)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if how == signal.SIGINT:  # unwound: the server stopped by releasekit itself
+        assert proc.returncode == 130 and b"interrupted" in output, output
+        assert b"Traceback" not in output
+    else:  # nothing ran in releasekit: the server saw its stdin close
+        assert proc.returncode == -signal.SIGKILL
+    assert not wait_gone([child, server])
