@@ -68,12 +68,13 @@ def _load(in_process: str) -> ModuleType:
     """``_in_process.py`` as a module, with sys.path as running it as a script gives."""
     here = Path(__file__).resolve().parent
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
-    sys.path.insert(0, str(Path(in_process).parent))  # main() removes it, as it does there
+    sys.path.insert(0, str(Path(in_process).parent))  # as running it as a script does
     spec = importlib.util.spec_from_file_location("_in_process", in_process)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {in_process}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    del sys.path[0]  # and gone before the backend's import, as main() removes it there
     return module
 
 
