@@ -418,7 +418,7 @@ def tiny_backend(tmp_path: Path) -> Iterator[dict[str, str]]:
     (tmp_path / "tiny.py").write_text(
         "import os\nprint('tiny imported')\n"
         "def get_requires_for_build_wheel(config_settings=None):\n"
-        "    import csv, tiny_helper\n"
+        "    import colorsys, tiny_helper\n"
         "    seen = os.environ.get('TINY', 'unset')\n"
         "    os.environ['TINY'] = 'changed'\n"
         "    return [seen]\n"
@@ -432,8 +432,11 @@ def tiny_backend(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def _server(env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    """The server under this interpreter; as a module, which coverage measures (a build
+    environment runs it as a file, SERVER_SCRIPT: releasekit is not installed there)."""
+    assert SERVER_SCRIPT.is_file()
     return subprocess.Popen(
-        [sys.executable, str(SERVER_SCRIPT), _in_process_script()],
+        [sys.executable, "-m", "releasekit._hook_server", _in_process_script()],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         cwd=cwd,
@@ -477,7 +480,7 @@ def test_the_server_forks_one_child_per_request_and_exits_at_end_of_file(
             # the library modules the hook imported are listed (the server imports them
             # for the next child), never a module from outside the interpreter's libraries
             imported = json.loads((tmp_path / f"out{n}.imports").read_text())
-            assert ("csv" in imported) == (n == 1) and "tiny_helper" not in imported
+            assert ("colorsys" in imported) == (n == 1) and "tiny_helper" not in imported
         assert proc.stdin is not None
         proc.stdin.close()
         assert proc.wait(timeout=30) == 0

@@ -78,7 +78,10 @@ def _load(in_process: str) -> ModuleType:
     return module
 
 
-def _run_child(module: ModuleType, request: dict[str, Any], early: bytes, warned: list[Any]) -> int:
+# Coverage does not follow the forked children: the tests check what these do, not the lines.
+def _run_child(  # pragma: no cover
+    module: ModuleType, request: dict[str, Any], early: bytes, warned: list[Any]
+) -> int:
     """In the forked child: run one hook as ``python _in_process.py HOOK DIR`` would."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
     before = set(sys.modules)
@@ -125,7 +128,7 @@ def _run_child(module: ModuleType, request: dict[str, Any], early: bytes, warned
     return code
 
 
-def _library_imports(before: set[str]) -> list[str]:
+def _library_imports(before: set[str]) -> list[str]:  # pragma: no cover - in the child
     """The modules of the build environment's libraries imported since ``before``, in order.
 
     Never a module of the source tree or of an in-tree backend: those must come from
