@@ -32,7 +32,6 @@ from tests.cli import user_env
 from tests.conftest import git
 
 SAFETY = pytest.mark.timeout(400)
-SERVER = re.compile(r"local index process: pid (\d+)")
 
 
 def _env(tmpdir: Path) -> dict[str, str]:
@@ -121,6 +120,75 @@ def _left_behind(tmpdir: Path) -> list[str]:
     return sorted(p.name for p in tmpdir.iterdir() if p.name.startswith(("releasekit-", "rk-")))
 
 
+def _servers_in(tmpdir: Path) -> list[int]:
+    """The pypiservers running for a release whose TMPDIR is ``tmpdir`` (their command
+    lines name the folders they remove when orphaned), read from /proc."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"pypiserver" in args and any(str(tmpdir).encode() in arg for arg in args):
+            found.append(int(entry.name))
+    return [pid for pid in found if _alive(pid)]
+
+
+def _server_started(running: Running, tmpdir: Path, limit: float = 300) -> int:
+    """The pid of the embedded index the release started (before it answers: the
+    "local index process" line comes only when the index is waited for)."""
+    ends = time.monotonic() + limit  # a safety limit, not a timing
+    while time.monotonic() < ends and running.proc.poll() is None:
+        pids = _servers_in(tmpdir)
+        if pids:
+            assert len(pids) == 1, pids
+            return pids[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no embedded index started:\n{running.output}")
+
+
+def hold_the_build(repo: Path, started: Path, go: Path) -> None:
+    """oxi-core's build waits, once it began, until ``go`` exists (a hatch build hook that
+    first creates ``started``); committed, so preflight finds a clean tree."""
+    (repo / "hold.txt").write_text(f"{started}\n{go}\n", encoding="utf-8")
+    (repo / "hatch_build.py").write_text(
+        "import time\n"
+        "from pathlib import Path\n\n"
+        "from hatchling.builders.hooks.plugin.interface import BuildHookInterface\n\n\n"
+        "class CustomBuildHook(BuildHookInterface):\n"
+        "    def initialize(self, version, build_data):\n"
+        '        started, go = Path(self.root, "hold.txt").read_text().split()\n'
+        "        Path(started).touch()\n"
+        "        ends = time.monotonic() + 300  # a safety limit for a test that forgot go\n"
+        "        while not Path(go).exists() and time.monotonic() < ends:\n"
+        "            time.sleep(0.1)\n",
+        encoding="utf-8",
+    )
+    _with_build_hook(repo)
+
+
+def break_the_build(repo: Path) -> None:
+    """oxi-core's build fails (a hatch build hook that raises); committed."""
+    (repo / "hatch_build.py").write_text(
+        "from hatchling.builders.hooks.plugin.interface import BuildHookInterface\n\n\n"
+        "class CustomBuildHook(BuildHookInterface):\n"
+        "    def initialize(self, version, build_data):\n"
+        '        raise RuntimeError("this build is broken on purpose")\n',
+        encoding="utf-8",
+    )
+    _with_build_hook(repo)
+
+
+def _with_build_hook(repo: Path) -> None:
+    pyproject = repo / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    # no test commands: the release gets to the build sooner
+    text = re.sub(r"^test = \[.*\]$", "test = []", text, flags=re.M)
+    pyproject.write_text(text + "\n[tool.hatch.build.hooks.custom]\n", encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "oxi-core: a build hook")
+
+
 @pytest.fixture
 def rehearsal(oxi_repo: Path, tmp_path: Path) -> Iterator[tuple[Path, Path, list[Running]]]:
     tmpdir = tmp_path / "tmp"
@@ -148,9 +216,8 @@ def test_a_signal_stops_the_embedded_index_and_removes_the_temp_folders(
     repo, tmpdir, started = rehearsal
     running = Running.start(repo, tmpdir, "-s", "release", "--", "--all", "--rehearse")
     started.append(running)
-    pid = int(running.wait_for(SERVER.pattern).group(1))
-    assert _alive(pid)
     running.wait_for(rf"── {step} · oxi-core")
+    pid = _server_started(running, tmpdir)
     assert any(name.startswith("rk-dist-") for name in _left_behind(tmpdir)), "mid-run"
 
     os.kill(running.proc.pid, signum)  # nox alone, not its process group
@@ -171,8 +238,8 @@ def test_after_sigkill_the_embedded_index_exits_on_its_own(
     repo, tmpdir, started = rehearsal
     running = Running.start(repo, tmpdir, "-s", "release", "--", "--all", "--rehearse")
     started.append(running)
-    pid = int(running.wait_for(SERVER.pattern).group(1))
     running.wait_for(r"── lint · oxi-core")
+    pid = _server_started(running, tmpdir)
 
     os.kill(running.proc.pid, signal.SIGKILL)  # no cleanup can run in releasekit
     running.finish()
@@ -182,6 +249,65 @@ def test_after_sigkill_the_embedded_index_exits_on_its_own(
     assert not [name for name in left if name.startswith(("releasekit-index-", "rk-dist-"))], (
         "the index removed the rehearsal's folders on its way out"
     )
+
+
+@SAFETY
+def test_after_sigkill_during_the_build_the_index_not_yet_waited_for_exits_too(
+    rehearsal: tuple[Path, Path, list[Running]],
+) -> None:
+    """The index starts with the release and is waited for only before the gate: killed
+    while it builds, releasekit never waited for it, and it still goes with its folders."""
+    repo, tmpdir, started = rehearsal
+    building, go = tmpdir.parent / "building", tmpdir.parent / "go"
+    hold_the_build(repo, building, go)
+    try:
+        running = Running.start(repo, tmpdir, "-s", "release", "--", "oxi-core", "--rehearse")
+        started.append(running)
+        ends = time.monotonic() + 300  # a safety limit, not a timing
+        while not building.exists() and running.proc.poll() is None and time.monotonic() < ends:
+            time.sleep(0.1)
+        assert building.exists(), f"the build never began:\n{running.output}"
+        pid = _server_started(running, tmpdir)
+
+        os.kill(running.proc.pid, signal.SIGKILL)  # mid-build: no cleanup can run
+        running.finish()
+
+        assert "local index process" not in running.output, "killed before the wait"
+        assert _gone(pid), f"the orphaned embedded index (pid {pid}) kept running"
+        left = _left_behind(tmpdir)
+        assert not [n for n in left if n.startswith(("releasekit-index-", "rk-dist-"))], left
+    finally:
+        go.touch()  # the orphaned build backend ends too
+
+
+@SAFETY
+def test_a_rehearsal_whose_build_fails_stops_the_index_it_started(
+    oxi_repo: Path, tmp_path: Path
+) -> None:
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    break_the_build(oxi_repo)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "nox", "-s", "release", "--", "oxi-core", "--rehearse"],
+        cwd=oxi_repo,
+        env=_env(tmpdir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
+
+    out = result.stdout
+    assert result.returncode != 0, out
+    assert "FAILED at step 'build' (oxi-core)" in out
+    assert "this build is broken on purpose" in out
+    assert "nothing left this machine" in out
+    stopped = re.search(r"local index on port \d+ stopped \(pid (\d+)\)", out)
+    assert stopped, f"the index it started was not stopped by its pid:\n{out}"
+    assert not _alive(int(stopped.group(1)))
+    assert _servers_in(tmpdir) == []
+    assert _left_behind(tmpdir) == [], out
 
 
 # --- a full disk during the build -------------------------------------------------------

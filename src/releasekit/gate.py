@@ -71,7 +71,8 @@ def preflight_all(release: ReleaseRun) -> dict[str, str]:
     def on_index(sibling: Package, version: Version) -> bool:
         from releasekit.index import files_on_index  # deferred: requests loads slowly
 
-        return bool(files_on_index(release.index, sibling.canonical_name, str(version)))
+        index = release.ready_index()  # a rehearsal's index may still be starting
+        return bool(files_on_index(index, sibling.canonical_name, str(version)))
 
     findings: list[checks.Finding] = []
     active = [t for t in release.targets if not t.skip_reason]

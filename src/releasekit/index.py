@@ -4,7 +4,9 @@
 HTML or PEP 691 JSON, whichever the index serves) and returns the files of
 one version with their sha256 and yanked state; publish and verify decide
 from it.  :func:`local_index` starts a real pypiserver on 127.0.0.1 for
-rehearsals and tests, and stops it, by its own process id, on the way out.
+rehearsals and tests, and stops it, by its own process id, on the way out
+(:func:`start_local_index` starts it without waiting for it to answer; both live
+in :mod:`releasekit.embedded_index`).
 """
 
 from __future__ import annotations
@@ -12,15 +14,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +25,9 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from releasekit._dist_names import dist_filename_or_none
-from releasekit._process import spawn, stop
 from releasekit.config import IndexConfig
 from releasekit.deadline import SLACK, active_deadline, time_left
+from releasekit.embedded_index import LocalIndex, local_index, start_local_index
 from releasekit.errors import (
     ConfigError,
     CredentialsError,
@@ -41,11 +36,11 @@ from releasekit.errors import (
     IndexTimeout,
     IndexUnreachable,
 )
-from releasekit.interrupt import unwind_on_signals
 from releasekit.network import describe_failure, http_session, is_refused, is_timeout
 
 __all__ = [
     "IndexFile",
+    "LocalIndex",
     "ReadLogin",
     "download_from_index",
     "file_sha256",
@@ -53,14 +48,12 @@ __all__ = [
     "local_index",
     "parse_dist_filename",
     "read_login",
+    "start_local_index",
     "versions_on_index",
 ]
 
 log = logging.getLogger("releasekit")
 
-_READY_TIMEOUT = 30.0  # seconds for pypiserver to answer /health
-_STOP_GRACE = 5.0  # seconds between terminate and kill
-_START_ATTEMPTS = 3  # a free port can be taken between choosing and binding it
 LIST_ATTEMPTS = 3  # reads of a project page, when the index hangs or cuts off
 
 
@@ -382,134 +375,3 @@ def _download_refused(index: IndexConfig, file: IndexFile, exc: requests.HTTPErr
         f"(at {file.url!r})",
         hint,
     )
-
-
-# --- the embedded local index (pypiserver) ------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def _read_tail(log_file: Path, lines: int = 20) -> str:
-    try:
-        text = log_file.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
-
-
-def _healthy(port: int) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
-    try:
-        with opener.open(f"http://127.0.0.1:{port}/health", timeout=1) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    stop(proc, grace=_STOP_GRACE)
-
-
-def _start_pypiserver(
-    directory: Path,
-    port: int,
-    htpasswd: Path | None,
-    log_file: Path,
-    remove: Sequence[Path],
-    *,
-    private: bool = False,
-) -> subprocess.Popen[bytes]:
-    if htpasswd is None:
-        auth = ["-a", ".", "-P", "."]
-    else:
-        auth = ["-a", "download,list,update" if private else "update", "-P", str(htpasswd)]
-    # pypiserver, run by a wrapper that ends it (and removes ``remove``) when this
-    # process dies without stopping it: killed by SIGKILL, say
-    lifeline = [str(os.getpid())] + [arg for path in remove for arg in ("--remove", str(path))]
-    command = [
-        sys.executable, "-m", "releasekit._embedded_pypiserver", *lifeline,
-        "--", "pypiserver", "run",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--disable-fallback", "--backend", "simple-dir", "--hash-algo", "sha256",
-        *auth, str(directory),
-    ]  # fmt: skip
-    return spawn(command, log_file=log_file, lifeline=True)
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], port: int, log_file: Path) -> str | None:
-    """None when the server answers /health; otherwise why it did not."""
-    deadline = time.monotonic() + _READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return f"exited with code {proc.returncode}"
-        if _healthy(port):
-            return None
-        time.sleep(0.05)
-    return f"did not answer /health within {_READY_TIMEOUT:g} s"
-
-
-@contextmanager
-def local_index(
-    directory: Path | None = None,
-    *,
-    htpasswd: Path | None = None,
-    port: int | None = None,
-    remove_on_orphan: Sequence[Path] = (),
-    private: bool = False,
-) -> Iterator[IndexConfig]:
-    """Run a pypiserver on 127.0.0.1 for the duration of the ``with`` block.
-
-    Files are served from ``directory`` (default: a temporary directory removed
-    on exit).  Without ``htpasswd`` anyone may upload and read; with it uploads
-    need a user from that file and reading stays open, as on PyPI (with
-    ``private``, reading needs a user from that file too).  The server
-    never falls back to PyPI.  It is stopped by its process id on exit, also
-    when the block raises or is interrupted (Ctrl-C, SIGTERM, SIGHUP: see
-    :func:`releasekit.interrupt.unwind_on_signals`).  If this process dies
-    without stopping it (SIGKILL), the server exits on its own and removes its
-    temporary directory and the folders in ``remove_on_orphan``.
-    """
-    with (
-        unwind_on_signals(),
-        tempfile.TemporaryDirectory(prefix="releasekit-index-") as scratch,
-    ):
-        serve_dir = directory if directory is not None else Path(scratch) / "packages"
-        serve_dir.mkdir(parents=True, exist_ok=True)
-        log_file = Path(scratch) / "pypiserver.log"
-        attempts = 1 if port is not None else _START_ATTEMPTS
-        for attempt in range(1, attempts + 1):
-            chosen = port if port is not None else _free_port()
-            remove = [Path(scratch), *remove_on_orphan]
-            proc = _start_pypiserver(serve_dir, chosen, htpasswd, log_file, remove, private=private)
-            try:
-                problem = _wait_ready(proc, chosen, log_file)
-            except BaseException:
-                _stop(proc)
-                raise
-            if problem is None:
-                break
-            _stop(proc)
-            if attempt == attempts:
-                tail = _read_tail(log_file)
-                raise IndexUnreachable(
-                    f"the local index (pypiserver on 127.0.0.1:{chosen}) {problem}"
-                    + (f"\n{tail}" if tail else ""),
-                    "read the server output above; is pypiserver installed beside releasekit?",
-                )
-            log.info("local index on port %d %s; trying another port", chosen, problem)
-        try:
-            log.info("local index at http://127.0.0.1:%d/ serving %s", chosen, serve_dir)
-            log.info("local index process: pid %d (it ends when releasekit does)", proc.pid)
-            yield IndexConfig(
-                "local",
-                upload_url=f"http://127.0.0.1:{chosen}/",
-                simple_url=f"http://127.0.0.1:{chosen}/simple/",
-            )
-        finally:
-            _stop(proc)
-            log.info("local index on port %d stopped (pid %d)", chosen, proc.pid)

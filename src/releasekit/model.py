@@ -125,6 +125,22 @@ class ReleaseRun:
     publishing: bool = True  # the steps include remote ones (set by run_release)
     steps: tuple[Step, ...] = ()  # the steps of this run (set by run_release)
     whole_run: dict[str, dict[str, str]] = field(default_factory=dict)  # step -> package -> detail
+    # an embedded index still starting: waits until it answers, returns its config
+    index_starting: Callable[[], IndexConfig] | None = None
+
+    def ready_index(self) -> IndexConfig:
+        """:attr:`index`, answering: an embedded index still starting is waited for first.
+
+        A rehearsal starts its embedded index and goes on with the local steps
+        meanwhile; what reads the index calls this (``run_release`` does before
+        the first step that is not a stock local one).  The index may then be on
+        another port than :attr:`index` said before: the port it started on was
+        taken.  Its failure to start raises :class:`~releasekit.errors.IndexUnreachable`.
+        """
+        if self.index_starting is not None:
+            self.index = self.index_starting()
+            self.index_starting = None
+        return self.index
 
     @property
     def staging(self) -> bool:

@@ -126,6 +126,14 @@ __all__ = [
 
 log = logging.getLogger("releasekit")
 
+# The stock local steps, which run while a rehearsal's embedded index is still starting:
+# they do not read it, or wait for it where they do (preflight's sibling pins, resume).
+# Before any other step (the gate, a remote step, a step of the project's own, even one
+# named "build": these are the stock Step objects themselves) the run waits for it.
+_BEFORE_THE_INDEX: tuple[Step, ...] = tuple(
+    step for step in DEFAULT_STEPS if not step.remote and step is not GATE
+)
+
 
 # --- planning ------------------------------------------------------------------------------
 
@@ -384,25 +392,16 @@ def run_release(
     signs = any(step.name == "sign" for step in steps)  # a plain publish signs nothing
     report = ReleaseReport(run.records, unsigned=run.publishing and signs and not run.signing_on)
     started = time.monotonic()
-    for target in run.targets:
-        try:
-            target.skip_reason = fully_published(run, target)
-        except ReleaseError as exc:
-            first = "verify" if isinstance(exc, DigestMismatch) else steps[0].name
-            report.failed_step, report.error = first, exc
-            report.failed_package = target.package.name if first == "verify" else None
-            report.next_command = _next_command(run, steps[0])
-            report.seconds = time.monotonic() - started
-            return report
-        if target.skip_reason:
-            log.info("%s: skipped", target.skip_reason)
-            run.records.append(
-                StepRecord("all", target.package.name, "skipped", 0.0, target.skip_reason)
-            )
+    if not _skip_released(run, steps, report):
+        report.seconds = time.monotonic() - started
+        return report
     preload(step.name for step in steps)  # while the first steps wait on their processes
     for step in steps:
         if step.name == "testpypi" and run.testpypi is None:
             continue
+        if not _index_ready_for(run, step, report):  # the embedded index did not start
+            report.seconds = time.monotonic() - started
+            return report
         targets = [t for t in run.targets if not t.skip_reason]
         report.sent = report.sent or (bool(targets) and step.remote and not run.options.rehearse)
         failures: list[tuple[Target, ReleaseError]] = []
@@ -437,6 +436,42 @@ def run_release(
     )
     report.seconds = time.monotonic() - started
     return report
+
+
+def _skip_released(run: ReleaseRun, steps: Sequence[Step], report: ReleaseReport) -> bool:
+    """Mark the targets already released (the run skips them); False when the index could
+    not tell (the report says why)."""
+    for target in run.targets:
+        try:
+            target.skip_reason = fully_published(run, target)
+        except ReleaseError as exc:
+            first = "verify" if isinstance(exc, DigestMismatch) else steps[0].name
+            report.failed_step, report.error = first, exc
+            report.failed_package = target.package.name if first == "verify" else None
+            report.next_command = _next_command(run, steps[0])
+            return False
+        if target.skip_reason:
+            log.info("%s: skipped", target.skip_reason)
+            run.records.append(
+                StepRecord("all", target.package.name, "skipped", 0.0, target.skip_reason)
+            )
+    return True
+
+
+def _index_ready_for(run: ReleaseRun, step: Step, report: ReleaseReport) -> bool:
+    """Before ``step``: the embedded index still starting is waited for, unless ``step`` is
+    a stock local one; False when it did not start (the report says why; nothing was sent:
+    the steps before were local)."""
+    if run.index_starting is None or any(step is stock for stock in _BEFORE_THE_INDEX):
+        return True
+    try:
+        run.ready_index()
+    except ReleaseError as exc:
+        report.failed_step, report.error = step.name, exc
+        report.next_command = _next_command(run, step)
+        report.notes = _notes(run)
+        return False
+    return True
 
 
 def _attempt(run: ReleaseRun, step: Step, target: Target) -> tuple[StepRecord, ReleaseError | None]:
@@ -503,24 +538,30 @@ def release_run(
     with contextlib.ExitStack() as stack:
         stack.enter_context(unwind_on_signals())  # SIGTERM/SIGHUP unwind this block too
         dist_root = None
-        if options.rehearse:
-            from releasekit.index import local_index  # deferred: requests loads slowly
+        index = workspace.config.index(options.index)
+        index_starting: Callable[[], IndexConfig] | None = None
+        if options.rehearse or index.embedded:
+            from releasekit.embedded_index import start_local_index
 
-            dist_root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rk-dist-")))
-            rehearsal_index = local_index(remove_on_orphan=[dist_root])
-            # third-party dependencies as the real release would get them
-            dependency_url = workspace.config.index(options.index).dependency_url
-            index = _with_timeouts(stack.enter_context(rehearsal_index), workspace)
-            index = replace(index, dependency_url=dependency_url)
-            options = replace(options, index="local", push=False)
-        else:
-            config_index = workspace.config.index(options.index)
-            if config_index.embedded:
-                from releasekit.index import local_index
+            if options.rehearse:
+                dist_root = Path(
+                    stack.enter_context(tempfile.TemporaryDirectory(prefix="rk-dist-"))
+                )
+            # started here, in the thread that runs the release (the server dies with the
+            # thread that starts it); waited for before the first step that needs it
+            server = stack.enter_context(
+                start_local_index(remove_on_orphan=[dist_root] if dist_root else [])
+            )
+            # a rehearsal: third-party dependencies as the real release would get them
+            dependency_url = index.dependency_url if options.rehearse else None
+            index = _embedded(server.config, workspace, dependency_url)
 
-                index = _with_timeouts(stack.enter_context(local_index()), workspace)
-            else:
-                index = config_index
+            def wait_for_index() -> IndexConfig:
+                return _embedded(server.wait(), workspace, dependency_url)
+
+            index_starting = wait_for_index
+            if options.rehearse:
+                options = replace(options, index="local", push=False)
         testpypi = workspace.config.index("testpypi") if options.testpypi_first else None
         targets = plan_release(
             workspace,
@@ -540,12 +581,17 @@ def release_run(
             testpypi=testpypi,
             rerun_command=rerun_command,
             publishing=any(step.remote for step in steps),
+            index_starting=index_starting,
         )
 
 
-def _with_timeouts(index: IndexConfig, workspace: Workspace) -> IndexConfig:
-    """The embedded index, with the connect/read timeouts configured for ``local``."""
+def _embedded(index: IndexConfig, workspace: Workspace, dependency_url: str | None) -> IndexConfig:
+    """The embedded index as a run uses it: the timeouts configured for ``local``, and (a
+    rehearsal) the dependency index of the index the real release would go to."""
     configured = workspace.config.index("local")
     return replace(
-        index, connect_timeout=configured.connect_timeout, read_timeout=configured.read_timeout
+        index,
+        connect_timeout=configured.connect_timeout,
+        read_timeout=configured.read_timeout,
+        dependency_url=dependency_url,
     )

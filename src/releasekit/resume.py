@@ -34,7 +34,8 @@ def fully_published(release: ReleaseRun, target: Target) -> str | None:
 
     if release.options.rehearse or not release.publishing:
         return None
-    files = files_on_index(release.index, target.package.canonical_name, str(target.version))
+    index = release.ready_index()
+    files = files_on_index(index, target.package.canonical_name, str(target.version))
     has_sdist = any(f.filename.endswith(".tar.gz") for f in files)
     has_wheel = any(f.filename.endswith(".whl") for f in files)
     if not (has_sdist and has_wheel):
@@ -74,7 +75,9 @@ def resume_dists(release: ReleaseRun, target: Target) -> Dists | None:
         return None
     remote = {
         f.filename: f.sha256
-        for f in files_on_index(release.index, target.package.canonical_name, str(target.version))
+        for f in files_on_index(
+            release.ready_index(), target.package.canonical_name, str(target.version)
+        )
     }
     if not remote:
         return None

@@ -127,7 +127,8 @@ def step_smoke(release: ReleaseRun, target: Target) -> str:
     # (third-party ones from its dependency index, when it has one); a rehearsal or a
     # build takes them from the dependency index, else PyPI
     if release.publishing and not release.options.rehearse:
-        index_url, dependency_url = release.index.simple_url, release.index.dependency_url
+        index = release.ready_index()
+        index_url, dependency_url = index.simple_url, index.dependency_url
     else:
         index_url, dependency_url = release.index.dependency_url, None
     proof = smoke_test(
