@@ -1,6 +1,8 @@
 """Run pypiserver as the embedded index, tied to the life of the process that started it.
 
 ``python -m releasekit._embedded_pypiserver PARENT_PID [--remove DIR]... -- pypiserver ARGS``
+(:mod:`releasekit.embedded_index` runs this file by its path instead, the same way but
+without importing the releasekit package first: it uses the standard library only)
 
 The embedded index must not outlive releasekit, even when releasekit is
 killed with SIGKILL and runs no cleanup at all.  So this process:

@@ -37,6 +37,13 @@ log = logging.getLogger("releasekit")
 _READY_TIMEOUT = 30.0  # seconds for pypiserver to answer /health
 _STOP_GRACE = 5.0  # seconds between terminate and kill
 _START_ATTEMPTS = 3  # a free port can be taken between choosing and binding it
+# the wrapper run from its file: ``-m releasekit._embedded_pypiserver`` would import the
+# releasekit package first, a fifth of the server's start, and the wrapper needs none of it
+_WRAPPER = (
+    "-c",
+    "import runpy, sys; runpy.run_path(sys.argv.pop(1), run_name='__main__')",
+    str(Path(__file__).with_name("_embedded_pypiserver.py")),
+)
 
 
 def _free_port() -> int:
@@ -89,7 +96,7 @@ def _start_pypiserver(
     # process dies without stopping it: killed by SIGKILL, say
     lifeline = [str(os.getpid())] + [arg for path in remove for arg in ("--remove", str(path))]
     command = [
-        sys.executable, "-m", "releasekit._embedded_pypiserver", *lifeline,
+        sys.executable, *_WRAPPER, *lifeline,
         "--", "pypiserver", "run",
         "--host", "127.0.0.1", "--port", str(port),
         "--disable-fallback", "--backend", "simple-dir", "--hash-algo", "sha256",
