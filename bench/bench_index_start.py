@@ -2,12 +2,12 @@
 
 Runs ``nox -s release -- --rehearse`` on one generated package (bench_release.py's
 ``make_single``), alternating rounds between releasekit's ``src/`` at a git ref (A,
-default ``main``) and at this checkout (B), each picked by ``PYTHONPATH``.  Every
+default ``main``) and at this checkout or ``--head`` REF (B), each picked by ``PYTHONPATH``.  Every
 output line is stamped with the seconds since the command started, so each round
 says when the index answered ("local index at ..."), when build, gate and verify began
 and when it ended.  One warm-up round of each side is not counted; prints the medians.
 
-Run: python bench/bench_index_start.py [--base main] [--rounds 5] [-v]
+Run: python bench/bench_index_start.py [--base main] [--head REF] [--rounds 5] [-v]
 """
 
 from __future__ import annotations
@@ -79,12 +79,14 @@ def one_round(project: Path, src: Path, verbose: bool) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="main", help="the git ref of side A (main)")
+    parser.add_argument("--head", help="the git ref of side B (default: this checkout)")
     parser.add_argument("--rounds", type=int, default=5, help="counted rounds of each side (5)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every round's log")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="releasekit-bench-index-") as tmp:
         scratch = Path(tmp)
-        sides = {"A": _tree_at(options.base, scratch / "base"), "B": HERE.parent / "src"}
+        head = _tree_at(options.head, scratch / "head") if options.head else HERE.parent / "src"
+        sides = {"A": _tree_at(options.base, scratch / "base"), "B": head}
         project = make_single(scratch / "single").root
         results: dict[str, list[dict[str, float]]] = {"A": [], "B": []}
         for counted in [False] + [True] * options.rounds:
@@ -95,7 +97,7 @@ def main() -> int:
                 if counted:
                     results[side].append(marks)
     print(f"medians of {options.rounds} rounds (seconds since the command started):")
-    print(f"  A = {options.base}, B = this checkout")
+    print(f"  A = {options.base}, B = {options.head or 'this checkout'}")
     for side, rounds in results.items():
         columns = [*MARKS, "end"]
         medians = {c: statistics.median(r[c] for r in rounds if c in r) for c in columns}
