@@ -240,6 +240,26 @@ def test_a_rehearsal_whose_index_cannot_start_fails_before_the_gate_and_sends_no
     assert _left_behind(tmpdir_here) == []
 
 
+@SAFETY
+def test_a_release_to_the_embedded_index_reads_it_only_once_it_answers(
+    oxi_repo: Path, taken_ports: Callable[[int], list[int]]
+) -> None:
+    """``--index local`` (no rehearsal): the run reads the index before its first step
+    (what is released already), so it waits for it there."""
+    (taken,) = taken_ports(1)
+    workspace = load_workspace(oxi_repo)
+    options = pipeline.ReleaseOptions(index="local", push=False)
+    steps = _stock("preflight", "build", "gate", "publish")
+    with pipeline.release_run(
+        workspace, [workspace.get("oxi-core")], options=options, steps=steps
+    ) as run:
+        report = pipeline.run_release(run, steps)
+        on_index = {f.filename for f in files_on_index(run.index, "oxi-core", "0.1.0a1")}
+    assert report.ok, report.summary()
+    assert _port(run.index) != taken
+    assert on_index == {"oxi_core-0.1.0a1.tar.gz", "oxi_core-0.1.0a1-py3-none-any.whl"}
+
+
 def test_a_step_of_your_own_named_build_gets_an_answering_index(
     oxi_repo: Path, taken_ports: Callable[[int], list[int]]
 ) -> None:
