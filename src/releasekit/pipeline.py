@@ -69,6 +69,7 @@ from releasekit.session_names import nox_command
 from releasekit.steps import (
     DEFAULT_STEPS,
     GATE,
+    STOCK_LOCAL_STEPS,
     build_epoch,
     step_build,
     step_check,
@@ -125,14 +126,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("releasekit")
-
-# The stock local steps, which run while a rehearsal's embedded index is still starting:
-# they do not read it, or wait for it where they do (preflight's sibling pins, resume).
-# Before any other step (the gate, a remote step, a step of the project's own, even one
-# named "build": these are the stock Step objects themselves) the run waits for it.
-_BEFORE_THE_INDEX: tuple[Step, ...] = tuple(
-    step for step in DEFAULT_STEPS if not step.remote and step is not GATE
-)
 
 
 # --- planning ------------------------------------------------------------------------------
@@ -462,7 +455,7 @@ def _index_ready_for(run: ReleaseRun, step: Step, report: ReleaseReport) -> bool
     """Before ``step``: the embedded index still starting is waited for, unless ``step`` is
     a stock local one; False when it did not start (the report says why; nothing was sent:
     the steps before were local)."""
-    if run.index_starting is None or any(step is stock for stock in _BEFORE_THE_INDEX):
+    if run.index_starting is None or any(step is stock for stock in STOCK_LOCAL_STEPS):
         return True
     try:
         run.ready_index()
@@ -531,7 +524,10 @@ def release_run(
     """Set up a run: the index (the embedded one for a rehearsal), dist dirs, runner.
 
     A rehearsal builds into a temporary directory and publishes to a fresh
-    embedded index; both are gone when the block ends.  ``rerun_command`` is
+    embedded index; both are gone when the block ends.  The embedded index is
+    started here and waited for later (:meth:`ReleaseRun.ready_index`, which
+    :func:`run_release` calls before the first step that is not a stock local
+    one), so the local steps overlap its start.  ``rerun_command`` is
     what the failure block tells the user to run next (default: the
     ``nox -s release`` line for these packages and options).
     """

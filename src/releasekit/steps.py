@@ -453,3 +453,11 @@ DEFAULT_STEPS: tuple[Step, ...] = (
 
 
 GATE: Step = next(step for step in DEFAULT_STEPS if step.name == "gate")
+
+# The stock local steps, which run while a rehearsal's embedded index is still starting:
+# they do not read it, or wait for it where they do (preflight's sibling pins, resume).
+# Before any other step (the gate, a remote step, a step of the project's own, even one
+# named "build": these are the stock Step objects themselves) the run waits for it.
+STOCK_LOCAL_STEPS: tuple[Step, ...] = tuple(
+    step for step in DEFAULT_STEPS if not step.remote and step is not GATE
+)
