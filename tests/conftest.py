@@ -197,6 +197,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(_SIGSTORE_MARK)
 
 
+@pytest.fixture(autouse=True)
+def releasekit_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test's own releasekit cache folder (what the hook server learned): no test
+    reads what another wrote, nor the user's own."""
+    folder = tmp_path_factory.mktemp("releasekit-cache")
+    monkeypatch.setenv("RELEASEKIT_CACHE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def sigstore_fixtures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The real sigstore bundles, with sigstore's TUF cache in a temporary place.

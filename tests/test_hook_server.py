@@ -372,7 +372,9 @@ def test_forking_stops_when_a_module_the_hooks_import_starts_threads(
 
     from releasekit import _hook_runner
 
-    monkeypatch.setattr(_hook_runner, "_LEARNED", {})  # this test's module stays its own
+    monkeypatch.setattr(
+        _hook_runner, "_LEARNED", _hook_runner._Learned()
+    )  # this test's module stays its own
     source = tmp_path / "p"
     make_project(source, "hatchling", recorder=True)
     monkeypatch.setenv("RK_HOOK_LOG", str(tmp_path / "hooks.jsonl"))

@@ -32,6 +32,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import select
 import shlex
 import shutil
@@ -61,25 +62,112 @@ _GRACE = 5.0  # seconds a server has to exit once its stdin is closed
 _SAFETY = 60.0  # an answer that needs no work (a fork, a kill) comes well within this
 
 
-# The library modules the hooks of each backend imported in this process, in order: a
-# server started later imports them up front, so none of its children has to.
-_LEARNED: dict[str, dict[str, None]] = {}
-_LEARNED_LOCK = threading.Lock()
+def _cache_file() -> Path | None:
+    """``$RELEASEKIT_CACHE_DIR/hook-imports.json`` (default: ``$XDG_CACHE_HOME/releasekit``,
+    else ``~/.cache/releasekit``); None when the hook server is off."""
+    if forking_off() is not None:
+        return None
+    folder = os.environ.get("RELEASEKIT_CACHE_DIR")
+    if folder:
+        return Path(folder) / "hook-imports.json"
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "releasekit" / "hook-imports.json"
 
 
-def _learn(backend: str, imports: Path) -> None:
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_MAX_BACKENDS = 32
+_MAX_NAMES = 5000
+
+
+def _names(value: object) -> list[str]:
+    """Module names from a learned list; anything else in it is dropped."""
+    if not isinstance(value, list):
+        return []
+    return [n for n in value[:_MAX_NAMES] if isinstance(n, str) and _MODULE.fullmatch(n)]
+
+
+def _read_cache(path: Path) -> dict[str, list[str]]:
     try:
-        names = json.loads(imports.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    if isinstance(names, list):
-        with _LEARNED_LOCK:
-            _LEARNED.setdefault(backend, {}).update(dict.fromkeys(str(n) for n in names))
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        if path.exists():
+            log.debug("ignoring the hook import cache %s: %s", path, exc)
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    backends = [(str(b), n) for b, n in data.items() if _MODULE.fullmatch(str(b))]
+    return {backend: _names(names) for backend, names in backends[-_MAX_BACKENDS:]}
 
 
-def _learned(backend: str) -> list[str]:
-    with _LEARNED_LOCK:
-        return list(_LEARNED.get(backend, {}))
+class _Learned:
+    """The library modules the hooks of each backend imported, in order.
+
+    A server started later imports them up front, so none of its children has to.
+    What one process learns is kept for the next in the user's cache folder
+    (:func:`_cache_file`): a release's first build then starts as fast as its
+    later ones.  Only module names are kept; the server imports them from the
+    build environment's libraries, and a name it cannot import is skipped.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.names: dict[str, dict[str, None]] = {}
+        self.loaded = False  # the cache file was read
+        self.changed = False  # names the cache file lacks
+
+    def _load(self) -> None:  # the caller holds the lock
+        if not self.loaded:
+            self.loaded = True
+            path = _cache_file()
+            for backend, names in (_read_cache(path) if path else {}).items():
+                self.names.setdefault(backend, {}).update(dict.fromkeys(names))
+
+    def add(self, backend: str, imports: Path) -> None:
+        try:
+            names = _names(json.loads(imports.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return
+        with self.lock:
+            self._load()
+            known = self.names.setdefault(backend, {})
+            new = [n for n in names if n not in known]
+            known.update(dict.fromkeys(new))
+            self.changed = self.changed or bool(new)
+
+    def get(self, backend: str) -> list[str]:
+        with self.lock:
+            self._load()
+            return list(self.names.get(backend, {}))
+
+    def save(self) -> None:
+        """Write what this process learned to the cache file, merged with what it holds.
+
+        Written whole to a temporary file, then renamed over it: a reader never
+        sees half a file.  A failure (a read-only home, a full disk) costs the
+        next run its head start, nothing else.
+        """
+        path = _cache_file()
+        with self.lock:
+            if path is None or not self.changed:
+                return
+            merged = _read_cache(path)
+            for backend, names in self.names.items():
+                merged[backend] = list(dict.fromkeys([*merged.get(backend, []), *names]))
+            kept = {b: n[:_MAX_NAMES] for b, n in list(merged.items())[-_MAX_BACKENDS:]}
+            partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                partial.write_text(json.dumps(kept), encoding="utf-8")
+                partial.replace(path)
+            except OSError as exc:
+                log.debug("could not write the hook import cache %s: %s", path, exc)
+                with contextlib.suppress(OSError):
+                    partial.unlink()
+                return
+            self.changed = False
+
+
+_LEARNED = _Learned()
 
 
 class _ServerGone(Exception):
@@ -196,6 +284,7 @@ class HookRunner:
     def close(self) -> None:
         try:
             self.forget()
+            _LEARNED.save()
         finally:
             if self._scratch is not None:
                 shutil.rmtree(self._scratch, ignore_errors=True)
@@ -252,7 +341,7 @@ class HookRunner:
         self._count += 1
         log_file = self._dir() / f"server-{self._count}.log"
         command = [cmd[0], str(SERVER_SCRIPT), cmd[1]]
-        known = _learned(env.get(_BACKEND, ""))
+        known = _LEARNED.get(env.get(_BACKEND, ""))
         if known:
             ahead = self._dir() / f"server-{self._count}.imports"
             ahead.write_text(json.dumps(known), encoding="utf-8")
@@ -283,7 +372,11 @@ class HookRunner:
             server.stop()
             log.debug("build backend hooks in plain processes: %s", answer.get("why"))
             return None
-        log.debug("hook server %d: the backend %s imported once", server.pid, env.get(_BACKEND))
+        log.debug(
+            "hook server %d: the backend %s imported once, with %d module(s) its hooks "
+            "imported before (learned earlier)",
+            server.pid, env.get(_BACKEND), len(known),
+        )  # fmt: skip
         return server
 
     @staticmethod
@@ -326,7 +419,7 @@ class HookRunner:
                 command=args,
                 returncode=124,
             )
-        _learn(env.get(_BACKEND, ""), Path(f"{output_file}.imports"))
+        _LEARNED.add(env.get(_BACKEND, ""), Path(f"{output_file}.imports"))
         if code != 0:
             output = redact_text(output_file.read_text(encoding="utf-8", errors="replace"))
             tail = output_tail(output)
