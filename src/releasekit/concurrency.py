@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-__all__ = ["Outcome", "run_concurrently", "worker_count"]
+__all__ = ["Outcome", "held_logs", "run_concurrently", "run_held", "worker_count"]
 
 Item = TypeVar("Item")
 Value = TypeVar("Value")
@@ -73,7 +73,8 @@ def _handlers() -> list[logging.Handler]:
 
 
 @contextlib.contextmanager
-def _holding() -> Iterator[None]:
+def held_logs() -> Iterator[None]:
+    """Inside the block, records logged under :func:`run_held` wait for their replay."""
     holds = [_Hold(handler) for handler in _handlers()]
     for hold in holds:
         hold.handler.addFilter(hold)
@@ -89,7 +90,9 @@ def worker_count(items: int) -> int:
     return max(1, min(items, os.cpu_count() or 1))
 
 
-def _one(item: Item, action: Callable[[Item], Value]) -> Outcome[Item, Value]:
+def run_held(item: Item, action: Callable[[Item], Value]) -> Outcome[Item, Value]:
+    """``action(item)`` with its log records held in the outcome (run it in its own context:
+    ``contextvars.copy_context().run(run_held, item, action)``); never raises."""
     outcome: Outcome[Item, Value] = Outcome(item)
     _HELD.set(outcome.held)  # this thread runs in its own copy of the caller's context
     started = time.monotonic()
@@ -114,13 +117,13 @@ def run_concurrently(
     from concurrent.futures import ThreadPoolExecutor  # deferred: a noxfile imports us
 
     with (
-        _holding(),
+        held_logs(),
         ThreadPoolExecutor(
             max_workers=worker_count(len(items)), thread_name_prefix="releasekit-step"
         ) as pool,
     ):
         running = [
-            pool.submit(contextvars.copy_context().run, _one, item, action) for item in items
+            pool.submit(contextvars.copy_context().run, run_held, item, action) for item in items
         ]
         for future in running:
             yield future.result()

@@ -66,6 +66,7 @@ from releasekit.preload import preload
 from releasekit.report import format_table
 from releasekit.resume import fully_published
 from releasekit.session_names import nox_command
+from releasekit.smoke_ahead import smoke_ahead
 from releasekit.steps import (
     DEFAULT_STEPS,
     GATE,
@@ -533,6 +534,7 @@ def release_run(
     """
     with contextlib.ExitStack() as stack:
         stack.enter_context(unwind_on_signals())  # SIGTERM/SIGHUP unwind this block too
+        stack.enter_context(smoke_ahead())  # smoke venvs made during check: removed at the end
         dist_root = None
         index = workspace.config.index(options.index)
         index_starting: Callable[[], IndexConfig] | None = None

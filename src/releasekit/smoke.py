@@ -411,7 +411,68 @@ def smoke_test(
     there).  Then :func:`prove_installed` runs with the
     package's console scripts and ``smoke`` commands.
     """
+    from releasekit import smoke_ahead
+
     wheel = _installable_wheel(dists)
+    where = (find_links, index_url, dependency_index_url, own_names, logins)
+    key = smoke_ahead.wheel_key(wheel, *where) if work_dir is None else None
+    prepared = smoke_ahead.take(key, package.name)
+    with contextlib.ExitStack() as stack:
+        if prepared is not None:
+            stack.enter_context(prepared.stack)
+            work, venv = prepared.work, prepared.venv
+        else:
+            work = _smoke_work_dir(stack, package, work_dir)
+            venv = install_for_smoke(work, package, wheel, *where)
+        proof = prove_installed(
+            venv,
+            package.name,
+            version,
+            cwd=work,
+            console_scripts=package.console_scripts,
+            smoke=[shlex.join(package.command(s, version)) for s in package.settings.smoke],
+        )
+    log.info("smoke test of %s %s passed", package.name, version)
+    return Proof((f"{wheel.name} installed in a fresh venv", *proof.lines))
+
+
+def start_smoke_ahead(
+    package: Package,
+    dists: Dists,
+    *,
+    find_links: Sequence[Path] = (),
+    index_url: str | None = None,
+    dependency_index_url: str | None = None,
+    own_names: Collection[str] = (),
+    logins: Mapping[str, tuple[str, str]] | None = None,
+) -> None:
+    """Make the venv :func:`smoke_test` with these arguments will take, in the background
+    (see :mod:`releasekit.smoke_ahead`); nothing when the wheel is missing."""
+    from releasekit import smoke_ahead
+
+    try:
+        wheel = _installable_wheel(dists)
+    except SmokeFailed:
+        return
+    where = (find_links, index_url, dependency_index_url, own_names, logins)
+    smoke_ahead.start(
+        smoke_ahead.wheel_key(wheel, *where),
+        lambda work: install_for_smoke(work, package, wheel, *where),
+        package.name,
+    )
+
+
+def install_for_smoke(  # noqa: PLR0917 - smoke_test's own arguments, passed on
+    work: Path,
+    package: Package,
+    wheel: Path,
+    find_links: Sequence[Path],
+    index_url: str | None,
+    dependency_index_url: str | None,
+    own_names: Collection[str],
+    logins: Mapping[str, tuple[str, str]] | None,
+) -> Venv:
+    """A fresh venv in ``work`` with ``wheel`` installed (requirements as smoke_test says)."""
     requirements = _requirements(package)
     options, external = _smoke_install_options(
         package,
@@ -431,23 +492,12 @@ def smoke_test(
             " then ".join(u for u in (index_url, dependency_index_url) if u)
             or "the default index (PyPI)",
         )
-    with contextlib.ExitStack() as stack:
-        work = _smoke_work_dir(stack, package, work_dir)
-        venv = create_venv(work / "venv")
-        try:
-            install_into(venv, [str(wheel.absolute())], cwd=work, options=options)
-        except CommandFailed as exc:
-            raise _smoke_install_failed(exc, wheel, requirements, own_names) from exc
-        proof = prove_installed(
-            venv,
-            package.name,
-            version,
-            cwd=work,
-            console_scripts=package.console_scripts,
-            smoke=[shlex.join(package.command(s, version)) for s in package.settings.smoke],
-        )
-    log.info("smoke test of %s %s passed", package.name, version)
-    return Proof((f"{wheel.name} installed in a fresh venv", *proof.lines))
+    venv = create_venv(work / "venv")
+    try:
+        install_into(venv, [str(wheel.absolute())], cwd=work, options=options)
+    except CommandFailed as exc:
+        raise _smoke_install_failed(exc, wheel, requirements, own_names) from exc
+    return venv
 
 
 def _smoke_install_options(

@@ -17,7 +17,7 @@ import os
 import shlex
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from releasekit import git
 from releasekit._process import environ_set
@@ -109,15 +109,19 @@ def step_check(release: ReleaseRun, target: Target) -> str:
     from releasekit.leaks import require_no_leaks
 
     dists = target_dists(target)
+    if any(step.name == "smoke" for step in release.steps):
+        from releasekit.smoke import start_smoke_ahead
+
+        # the smoke step's venv and install are processes: they go on while these checks
+        # run in this one (releasekit.smoke_ahead); a failed check wastes a temporary venv
+        start_smoke_ahead(target.package, dists, **_smoke_arguments(release, target))
     lines = check_dists(target.package, str(target.version), dists)
     require_no_leaks(dists.files, allow=target.package.settings.leak_allow)
     return f"{len(lines)} checks passed, no leaks"
 
 
-def step_smoke(release: ReleaseRun, target: Target) -> str:
-    """Install the wheel in a fresh venv outside the repo; prove its version."""
-    from releasekit.smoke import smoke_test
-
+def _smoke_arguments(release: ReleaseRun, target: Target) -> dict[str, Any]:
+    """Where the smoke install of ``target`` looks: sibling builds, then indexes."""
     siblings = [
         t.dist_dir
         for t in release.targets
@@ -131,16 +135,21 @@ def step_smoke(release: ReleaseRun, target: Target) -> str:
         index_url, dependency_url = index.simple_url, index.dependency_url
     else:
         index_url, dependency_url = release.index.dependency_url, None
-    proof = smoke_test(
-        target.package,
-        str(target.version),
-        target_dists(target),
-        find_links=siblings,
-        index_url=index_url,
-        dependency_index_url=dependency_url,
-        own_names=[p.canonical_name for p in release.workspace.packages],
-        logins=_logins(release.index),
-    )
+    return {
+        "find_links": siblings,
+        "index_url": index_url,
+        "dependency_index_url": dependency_url,
+        "own_names": [p.canonical_name for p in release.workspace.packages],
+        "logins": _logins(release.index),
+    }
+
+
+def step_smoke(release: ReleaseRun, target: Target) -> str:
+    """Install the wheel in a fresh venv outside the repo; prove its version."""
+    from releasekit.smoke import smoke_test
+
+    arguments = _smoke_arguments(release, target)
+    proof = smoke_test(target.package, str(target.version), target_dists(target), **arguments)
     return "; ".join(proof.lines[-2:])
 
 
