@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import requests
 from packaging.utils import canonicalize_name
@@ -37,6 +36,7 @@ from releasekit.errors import (
     IndexUnreachable,
 )
 from releasekit.network import describe_failure, http_session, is_refused, is_timeout
+from releasekit.simple_api import ListedFile, UnreadablePage, project_url, read_project_page
 
 __all__ = [
     "IndexFile",
@@ -199,24 +199,16 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, (requests.ConnectionError, requests.Timeout)) and not is_refused(exc)
 
 
-def _read_page(index: IndexConfig, endpoint: str, name: str, timeout: float | None) -> Any:
-    """One try at ``name``'s project page: the page, or None when the index has no such project."""
-    from pypi_simple import ACCEPT_ANY, NoSuchProjectError, PyPISimple
-    from pypi_simple.errors import UnsupportedContentTypeError, UnsupportedRepoVersionError
-
+def _read_page(
+    index: IndexConfig, endpoint: str, name: str, timeout: float | None
+) -> list[ListedFile] | None:
+    """One try at ``name``'s project page: its files, or None when the index has no such project."""
     read = min(index.read_timeout, timeout) if timeout is not None else index.read_timeout
     login = read_login(index)
-    with (
-        http_session(connect=index.connect_timeout, read=read) as session,
-        PyPISimple(
-            endpoint=endpoint, accept=ACCEPT_ANY, session=session, auth=_auth(login)
-        ) as client,
-    ):
-        url = client.get_project_url(name)
+    url = project_url(endpoint, name)
+    with http_session(connect=index.connect_timeout, read=read) as session:
         try:
-            return client.get_project_page(name)
-        except NoSuchProjectError:
-            return None
+            return read_project_page(session, url, auth=_auth(login))
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else "?"
             _needs_login(index, url, status, login)
@@ -224,7 +216,7 @@ def _read_page(index: IndexConfig, endpoint: str, name: str, timeout: float | No
                 f"index {index.name!r} answered HTTP {status} for {url!r}",
                 "check the index URL in [tool.releasekit.indexes] and that it is a simple index",
             ) from None
-        except (UnsupportedContentTypeError, UnsupportedRepoVersionError, ValueError) as exc:
+        except UnreadablePage as exc:
             raise IndexFailure(
                 f"index {index.name!r} sent a page releasekit cannot read at {url!r}: {exc}",
                 "simple-url must point at a PEP 503/691 simple index (it usually ends in /simple/)",
@@ -272,18 +264,18 @@ def files_on_index(
     if page is None:
         return []
     files: list[IndexFile] = []
-    for package in page.packages:
+    for listed in page:
         if wanted is not None:
-            parsed = parse_dist_filename(package.filename)
+            parsed = parse_dist_filename(listed.filename)
             if parsed is None or parsed[0] != canonicalize_name(name) or parsed[1] != wanted:
                 continue
         files.append(
             IndexFile(
-                filename=package.filename,
-                url=package.url,
-                sha256=package.digests.get("sha256"),
-                yanked=(package.yanked_reason or "") if package.is_yanked else None,
-                requires_python=package.requires_python,
+                filename=listed.filename,
+                url=listed.url,
+                sha256=listed.sha256,
+                yanked=listed.yanked,
+                requires_python=listed.requires_python,
             )
         )
     return files

@@ -2,7 +2,8 @@
 
 The steps import their heavy libraries when they run (``import releasekit.nox`` in
 a noxfile stays light): twine for ``check`` and ``publish``, detect-secrets for
-leak-lint, pypi-simple (and pydantic under it) for every read of an index.
+leak-lint, and releasekit's own modules for the gate, publish and verify (an index's
+pages are read with the standard library and requests: :mod:`releasekit.simple_api`).
 Imported one after another, on the way, they add up to a good part of a second.
 :func:`preload` imports them in a background thread instead, while preflight,
 lint, test and build spend their time waiting for git, the linters, the build
@@ -24,9 +25,9 @@ __all__ = ["STEP_MODULES", "preload"]
 # the modules each stock step imports when it runs, slowest first
 STEP_MODULES: dict[str, tuple[str, ...]] = {
     "check": ("twine.commands.check", "releasekit.dist_checks", "releasekit.leaks"),
-    "gate": ("pypi_simple", "releasekit.index", "releasekit.publish"),
-    "publish": ("pypi_simple", "twine.commands.upload", "releasekit.publish", "releasekit.record"),
-    "verify": ("pypi_simple", "releasekit.verify"),
+    "gate": ("releasekit.index", "releasekit.publish"),
+    "publish": ("twine.commands.upload", "releasekit.publish", "releasekit.record"),
+    "verify": ("releasekit.verify",),
 }
 
 
