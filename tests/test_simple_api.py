@@ -51,9 +51,9 @@ def pages() -> Iterator[Pages]:
         def do_GET(self) -> None:
             if self.path.startswith("/simple/"):
                 state.accepts.append(self.headers.get("Accept", ""))
-            if self.path == "/simple/moved/":
+            if self.path.startswith("/simple/moved"):  # /simple/moved*/ -> /elsewhere/project/
                 self.send_response(301)
-                self.send_header("Location", "/elsewhere/project/moved/")
+                self.send_header("Location", "/elsewhere/project" + self.path[len("/simple") :])
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
@@ -238,12 +238,19 @@ def test_links_resolve_against_a_base_href_and_after_a_redirect(pages: Pages) ->
         "oxi_core-1.0.tar.gz": f"{pages.base}/pool/o/oxi_core-1.0.tar.gz",
         "oxi_core-0.9.tar.gz": f"{OTHER_HOST}/x/oxi_core-0.9.tar.gz",
     }
-    # /simple/moved/ answers 301 to /elsewhere/project/moved/: relative links follow the move
+    # /simple/moved*/ answer 301 to /elsewhere/project/moved*/: relative links follow the move
     pages.page(
         "/elsewhere/project/moved/", '<a href="../../files/moved-1.0.tar.gz">moved-1.0.tar.gz</a>'
     )
     (moved,) = files_on_index(pages.index(), "moved")
     assert moved.url == f"{pages.base}/elsewhere/files/moved-1.0.tar.gz"
+    listing = {"meta": {"api-version": "1.0"}, "files": [{"filename": "moved_json-1.0.tar.gz",
+               "url": "../files/moved_json-1.0.tar.gz", "hashes": {}}]}  # fmt: skip
+    pages.page(
+        "/elsewhere/project/moved-json/", json.dumps(listing), "application/vnd.pypi.simple.v1+json"
+    )
+    (moved,) = files_on_index(pages.index(), "moved-json")
+    assert moved.url == f"{pages.base}/elsewhere/project/files/moved_json-1.0.tar.gz"
 
 
 def test_the_file_name_is_the_link_text_or_else_the_url_s_last_segment(pages: Pages) -> None:
