@@ -487,3 +487,18 @@ class HookRunner:
                 else:
                     del self._servers[key]
         server.stop()
+
+    def start_ahead(
+        self, cmd: Sequence[str], cwd: str, extra_environ: Mapping[str, str] | None = None
+    ) -> bool:
+        """Start the server the hook ``cmd`` will use (its backend imported), running no hook.
+
+        ``cmd`` and ``extra_environ`` are those the hook will be called with; the
+        server runs in ``cwd``.  Never for an in-tree backend (``backend-path``):
+        it is imported from the tree only when its build runs.  True when a
+        server runs (False: hooks will run as plain processes, or it could not start).
+        """
+        env = _secrets.scrubbed_env({**os.environ, **(extra_environ or {})})
+        if env.get(_BACKEND_PATH):
+            return False
+        return self._server_for(cmd, cwd, env) is not None

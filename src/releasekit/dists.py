@@ -202,6 +202,10 @@ class _BuildEnv:
     def python_executable(self) -> str:
         return self._env.python_executable
 
+    @property
+    def path(self) -> str:
+        return self._env.path
+
     def make_extra_environ(self) -> Mapping[str, str]:
         return self._env.make_extra_environ()
 
@@ -361,8 +365,7 @@ def build_dists(package: Package, version: str, *, out_dir: Path | None = None) 
             log.info(
                 "building the sdist of %s %s (backend via %s)", package.name, version, installer
             )
-            env = envs.enter_context(_isolated_env())
-            installed: set[str] = set()
+            env, installed = _sdist_env(package, envs)
             builder = build.ProjectBuilder.from_isolated_env(env, package.root, runner=env.runner)
             sdist = _build(env, builder, "sdist", built_dir, installed)
             built_version = parse_dist_filename(sdist.name).version
@@ -387,6 +390,21 @@ def build_dists(package: Package, version: str, *, out_dir: Path | None = None) 
         sdist, wheel = _deliver([sdist, wheel], out_dir, package.name)
     log.info("built %s and %s in %s", sdist.name, wheel.name, out_dir)
     return Dists(sdist=sdist, wheels=(wheel,))
+
+
+def _sdist_env(package: Package, envs: contextlib.ExitStack) -> tuple[_BuildEnv, set[str]]:
+    """The environment prepared for ``package`` during the steps before the build
+    (:mod:`releasekit.build_envs`) when it has the requirements the build asks for, else a
+    fresh one; and what it has installed."""
+    import build
+
+    from releasekit.build_envs import take_prepared
+
+    requires = build.ProjectBuilder(package.root).build_system_requires
+    prepared = take_prepared(package, requires)
+    if prepared is None:
+        return envs.enter_context(_isolated_env()), set()
+    return envs.enter_context(prepared), set(requires)
 
 
 _PARTIAL = ".rk-partial-"  # a file being copied into dist/; never a dist name

@@ -46,6 +46,7 @@ from pathlib import Path
 from packaging.version import Version
 
 from releasekit import checks, git
+from releasekit.build_envs import prepare_build_envs
 from releasekit.commands import default_test_commands, run_in_environment
 from releasekit.concurrency import run_concurrently
 from releasekit.config import IndexConfig
@@ -569,6 +570,7 @@ def release_run(
             steps=steps,
             dist_root=dist_root,
         )
+        stack.enter_context(prepare_build_envs(workspace, targets, with_gate(steps), options))
         yield ReleaseRun(
             workspace=workspace,
             targets=targets,
