@@ -203,3 +203,20 @@ def test_a_monorepo_prepares_at_most_one_per_core_and_uses_each(oxi_repo: Path) 
     assert out.count(USED) == 2, "each package's build took its prepared environment"
     assert "removing the unused build environment" not in out
     assert wait_gone(server_pids(out)) == []
+
+
+def test_no_environment_is_prepared_for_files_a_resumed_release_may_reuse(
+    oxi_repo: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="releasekit")
+    workspace = load_workspace(oxi_repo)
+    core = workspace.get(CORE)
+    options = ReleaseOptions(index="staging")  # a real release: the build step may resume
+    targets = pipeline.plan_release(workspace, [core], options=options)
+    targets[0].dist_dir.mkdir(parents=True)
+    for name in ("oxi_core-0.1.0a1.tar.gz", "oxi_core-0.1.0a1-py3-none-any.whl"):
+        (targets[0].dist_dir / name).write_bytes(b"left by an interrupted run")
+    with prepare_build_envs(workspace, targets, pipeline.DEFAULT_STEPS, options):
+        assert take_prepared(core, {"hatchling"}) is None
+    assert "no build environment prepared for oxi-core: the build may reuse" in caplog.text
+    assert "preparing the build environment" not in caplog.text

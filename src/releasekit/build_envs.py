@@ -86,12 +86,15 @@ def _hook_command(env: _BuildEnv, root: Path) -> _Captured | None:
     import build
 
     builder = build.ProjectBuilder.from_isolated_env(env, root, runner=_capture)
+    token = _HELD.set([])  # build's "Getting build dependencies" line: no hook ran
     try:
         builder.get_requires_for_build("sdist")
     except build.BuildBackendException as exc:
         if isinstance(exc.exception, _Captured):
             return exc.exception
         raise
+    finally:
+        _HELD.reset(token)
     return None  # pragma: no cover - the runner always raises
 
 
@@ -227,11 +230,24 @@ def prepare_build_envs(
     """
     from releasekit.steps import step_build
 
-    if os.environ.get(_ENV_OFF) or not any(step.action is step_build for step in steps):
+    if not any(step.action is step_build for step in steps):
+        yield
+        return
+    if os.environ.get(_ENV_OFF):
+        log.debug("build environments made when each build starts: %s is set", _ENV_OFF)
         yield
         return
     publishing = any(step.remote for step in steps)
-    packages = [t.package for t in targets if _will_build(t, options, publishing)]
+    packages = []
+    for target in targets:
+        if _will_build(target, options, publishing):
+            packages.append(target.package)
+        else:
+            log.debug(
+                "no build environment prepared for %s: the build may reuse the files in %s",
+                target.package.name,
+                target.dist_dir,
+            )
     if not packages:
         yield
         return
