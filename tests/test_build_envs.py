@@ -10,9 +10,11 @@ and its hook server stopped.  The speed is measured in bench/, never here.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
+import signal
 import tempfile
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from releasekit.workspace import load_workspace
 from tests.cli import nox
 from tests.conftest import git
 from tests.test_hook_server import wait_gone
+from tests.test_interrupt import Running
 
 CORE, ADAPTER = "oxi-core", "oxi-adapter-reference"
 OFF = "RELEASEKIT_NO_PREPARED_BUILD_ENV"
@@ -84,6 +87,28 @@ def server_pids(output: str) -> list[int]:
     return [int(pid) for pid in re.findall(r"hook server (\d+)", output)]
 
 
+def hook_servers_in(tmp: Path) -> list[int]:
+    """The hook servers running with an interpreter under ``tmp`` (a build environment's),
+    read from /proc."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args[0].startswith(str(tmp).encode()) and any(b"_hook_server.py" in a for a in args):
+            found.append(int(entry.name))
+    return found
+
+
+def lint_with(repo: Path, command: str) -> None:
+    pyproject = repo / "pyproject.toml"
+    lint = f"lint = [{json.dumps(command)}]"
+    pyproject.write_text(
+        pyproject.read_text().replace("[tool.releasekit]\n", f"[tool.releasekit]\n{lint}\n")
+    )
+
+
 def test_a_rehearsal_builds_in_the_prepared_environment(oxi_repo: Path) -> None:
     result = nox(oxi_repo, "-s", "release", "--", CORE, "--rehearse")
     assert result.returncode == 0, result.stdout
@@ -106,13 +131,7 @@ def test_the_dists_are_the_files_a_build_without_preparation_makes(oxi_repo: Pat
 
 def test_no_hook_runs_before_the_build_step(oxi_repo: Path, tmp_path: Path) -> None:
     marker = use_marker_backend(oxi_repo)
-    pyproject = oxi_repo / "pyproject.toml"
-    pyproject.write_text(
-        pyproject.read_text().replace(
-            "[tool.releasekit]\n",
-            "[tool.releasekit]\nlint = [\"python -c 'raise SystemExit(3)'\"]\n",
-        )
-    )
+    lint_with(oxi_repo, "python -c 'raise SystemExit(3)'")
     commit(oxi_repo, "an in-tree backend; a lint that fails")
     tmp = tmp_path / "tmp"
     tmp.mkdir()
@@ -220,3 +239,30 @@ def test_no_environment_is_prepared_for_files_a_resumed_release_may_reuse(
         assert take_prepared(core, {"hatchling"}) is None
     assert "no build environment prepared for oxi-core: the build may reuse" in caplog.text
     assert "preparing the build environment" not in caplog.text
+
+
+@pytest.mark.timeout(400)
+def test_sigterm_before_the_build_removes_the_prepared_environment(
+    oxi_repo: Path, tmp_path: Path
+) -> None:
+    lint_with(oxi_repo, "python -c 'import time; time.sleep(120)'")
+    commit(oxi_repo, "a lint that takes its time")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    running = Running.start(oxi_repo, tmp, "-s", "release", "--", CORE, "--rehearse", "--debug")
+    try:
+        running.wait_for("── lint · oxi-core")
+        running.wait_for("the build environment of oxi-core is prepared")
+        servers = hook_servers_in(tmp)
+        assert len(servers) == 1, running.output  # hatchling imported, no hook run
+        os.kill(running.proc.pid, signal.SIGTERM)
+        code = running.finish()
+    finally:
+        if running.proc.poll() is None:
+            running.kill_group()
+    out = running.output
+    assert code != 0, out
+    assert "removing the unused build environment of oxi-core" in out
+    assert wait_gone(servers) == [], out
+    assert not leftovers(tmp), out
+    assert "hook get_requires_for_build_sdist" not in out
