@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from releasekit.concurrency import _HELD, Held, _holding, worker_count
+from releasekit.concurrency import Held, held_logs, run_held, worker_count
 
 if TYPE_CHECKING:
     from releasekit.dists import _BuildEnv
@@ -86,15 +86,17 @@ def _hook_command(env: _BuildEnv, root: Path) -> _Captured | None:
     import build
 
     builder = build.ProjectBuilder.from_isolated_env(env, root, runner=_capture)
-    token = _HELD.set([])  # build's "Getting build dependencies" line: no hook ran
-    try:
-        builder.get_requires_for_build("sdist")
-    except build.BuildBackendException as exc:
-        if isinstance(exc.exception, _Captured):
-            return exc.exception
-        raise
-    finally:
-        _HELD.reset(token)
+
+    # held and dropped: build's "Getting build dependencies" line, though no hook ran
+    def ask(_: None) -> set[str]:
+        return builder.get_requires_for_build("sdist")
+
+    asked = contextvars.copy_context().run(run_held, None, ask)
+    exc = asked.error
+    if isinstance(exc, build.BuildBackendException) and isinstance(exc.exception, _Captured):
+        return exc.exception
+    if exc is not None:
+        raise exc
     return None  # pragma: no cover - the runner always raises
 
 
@@ -129,7 +131,6 @@ def _prepare(package: Package, epoch: str) -> PreparedEnv:
 class _Job:
     package: Package
     future: Future[PreparedEnv]
-    held: Held = field(default_factory=list)
     taken: bool = False
 
 
@@ -158,20 +159,19 @@ class _Preparations:
             now,
             self._limit,
         )
-        token = _HELD.set(job.held)
-        try:
-            prepared = _prepare(job.package, epoch)
-        except BaseException as exc:
-            _HELD.reset(token)
-            log.debug("the build environment of %s was not prepared: %s", name, exc)
-            raise
+        try:  # what the preparation logs is held, shown in the build's block if it is used
+            done = contextvars.copy_context().run(
+                run_held, job.package, lambda package: _prepare(package, epoch)
+            )
         finally:
             with self._lock:
                 self._running -= 1
-        _HELD.reset(token)
-        prepared.held = job.held
+        if done.error is not None or done.value is None:
+            log.debug("the build environment of %s was not prepared: %s", name, done.error)
+            raise done.error or RuntimeError("no environment")
+        done.value.held = done.held
         log.debug("the build environment of %s is prepared", name)
-        return prepared
+        return done.value
 
     def take(self, package: Package) -> PreparedEnv | None:
         job = self._jobs.get(_key(package))
@@ -256,7 +256,7 @@ def prepare_build_envs(
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch is None:
         epoch = str(git.commit_time(workspace.root, "HEAD"))
-    with _holding():
+    with held_logs():
         preparations = _Preparations(packages, epoch)
         with _ACTIVE_LOCK:
             _ACTIVE.append(preparations)
