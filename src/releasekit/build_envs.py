@@ -143,13 +143,14 @@ class _Preparations:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(self._limit, thread_name_prefix="releasekit-prepare")
         self._jobs: dict[str, _Job] = {}
-        for package in packages:
-            job = _Job(package, Future())
-            job.future = self._pool.submit(contextvars.copy_context().run, self._one, job, epoch)
-            self._jobs[_key(package)] = job
+        for package in packages:  # in build order: the pool starts them in this order
+            run = contextvars.copy_context().run  # the run's context: a deadline goes with it
+            self._jobs[_key(package)] = _Job(
+                package, self._pool.submit(run, self._one, package, epoch)
+            )
 
-    def _one(self, job: _Job, epoch: str) -> PreparedEnv:
-        name = job.package.name
+    def _one(self, package: Package, epoch: str) -> PreparedEnv:
+        name = package.name
         with self._lock:
             self._running += 1
             now = self._running
@@ -161,7 +162,7 @@ class _Preparations:
         )
         try:  # what the preparation logs is held, shown in the build's block if it is used
             done = contextvars.copy_context().run(
-                run_held, job.package, lambda package: _prepare(package, epoch)
+                run_held, package, lambda package: _prepare(package, epoch)
             )
         finally:
             with self._lock:
