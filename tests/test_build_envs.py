@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import tempfile
 from pathlib import Path
@@ -266,3 +267,39 @@ def test_sigterm_before_the_build_removes_the_prepared_environment(
     assert wait_gone(servers) == [], out
     assert not leftovers(tmp), out
     assert "hook get_requires_for_build_sdist" not in out
+
+
+def test_more_packages_than_cores_are_prepared_a_core_at_a_time_and_each_used_once(
+    oxi_repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="releasekit")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    names = [CORE, ADAPTER]
+    for n in range(os.cpu_count() or 1):  # one package more than cores
+        extra = oxi_repo / "adapters" / f"_extra{n}"
+        shutil.copytree(oxi_repo / "adapters" / "_reference", extra)
+        pyproject = extra / "pyproject.toml"
+        pyproject.write_text(pyproject.read_text().replace(ADAPTER, f"oxi-adapter-extra{n}"))
+        names.append(f"oxi-adapter-extra{n}")
+    workspace = load_workspace(oxi_repo)
+    packages = [workspace.get(name) for name in names]
+    options = ReleaseOptions(rehearse=True)
+    targets = pipeline.plan_release(workspace, packages, options=options)
+    with prepare_build_envs(workspace, targets, pipeline.DEFAULT_STEPS, options):
+        for target in targets:  # as the build step takes them: in build order
+            taken = take_prepared(target.package, {"hatchling"})
+            assert taken is not None, target.package.name
+            with taken as env:
+                assert Path(env.path).is_dir()
+    started = PREPARING.findall(caplog.text)
+    assert sorted(name for name, _, _ in started) == sorted(names)
+    limit = min(len(names), os.cpu_count() or 1)
+    assert limit < len(names)
+    assert all(int(at_most) == limit and 1 <= int(n) <= limit for _, n, at_most in started)
+    assert caplog.text.count(USED) == len(names)
+    assert "removing the unused" not in caplog.text
+    assert not leftovers(tmp_path)
+    assert wait_gone(server_pids(caplog.text)) == []

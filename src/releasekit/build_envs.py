@@ -30,6 +30,7 @@ import contextlib
 import contextvars
 import logging
 import os
+import sysconfig
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -138,6 +139,9 @@ class _Preparations:
     """The preparations of one run, in build order, a bounded number at once."""
 
     def __init__(self, packages: Sequence[Package], epoch: str) -> None:
+        # sysconfig fills its variables on first use, racily before Python 3.12 (uv's
+        # find_uv_bin then reads EXE as None): once here, before any thread asks
+        sysconfig.get_config_vars()
         self._limit = worker_count(len(packages))
         self._running = 0
         self._lock = threading.Lock()
