@@ -9,6 +9,7 @@ configuration (:func:`install_into`), then ask the venv itself what got installe
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -16,10 +17,11 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from packaging.utils import canonicalize_name
@@ -41,6 +43,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("releasekit")
+
+Key = TypeVar("Key", bound=Hashable)
 
 _WINDOWS = os.name == "nt"
 _DROPPED_PREFIXES = ("PIP_", "UV_", "PYTHON")
@@ -120,6 +124,40 @@ def create_venv(path: Path) -> Venv:
             command=command,
         )
     return venv
+
+
+def venvs_in_background(
+    stack: contextlib.ExitStack[bool | None], where: Mapping[Key, Path]
+) -> dict[Key, Callable[[], Venv]]:
+    """A fresh venv at each ``where[key]``, made in the background from now on.
+
+    For a caller with other work before it needs them (verify reads the index
+    and checks the files it downloads meanwhile).  Calling ``result[key]()``
+    waits for that venv and shows the lines its making logged, then, in the
+    caller's block; it raises what making it raised.  ``stack`` owns the threads.
+    """
+    from releasekit.concurrency import held_logs, run_held
+
+    pool = stack.enter_context(
+        ThreadPoolExecutor(max_workers=max(1, len(where)), thread_name_prefix="releasekit-venv")
+    )
+    stack.enter_context(held_logs())
+    futures = {
+        key: pool.submit(contextvars.copy_context().run, run_held, path, create_venv)
+        for key, path in where.items()
+    }
+
+    def taker(key: Key) -> Callable[[], Venv]:
+        def take() -> Venv:
+            outcome = futures[key].result()
+            outcome.replay()
+            if outcome.error is not None or outcome.value is None:
+                raise outcome.error or RuntimeError("no venv was made")
+            return outcome.value
+
+        return take
+
+    return {key: taker(key) for key in where}
 
 
 def _plain(url: str) -> str:

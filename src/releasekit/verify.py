@@ -54,7 +54,7 @@ from releasekit.index import (
 )
 from releasekit.progress import Wait, byte_meter, grouped
 from releasekit.smoke import prove_installed
-from releasekit.venvs import InstallOptions, create_venv, install_into
+from releasekit.venvs import InstallOptions, Venv, install_into, venvs_in_background
 
 __all__ = [
     "DistKind",
@@ -316,6 +316,7 @@ def _install_and_prove(
     kind: DistKind,
     fetched: tuple[IndexFile, Path | None],
     root: Path,
+    made: Callable[[], Venv],
     console_scripts: Sequence[str],
     smoke: Sequence[str],
     dependency_index: IndexConfig | None,
@@ -331,7 +332,7 @@ def _install_and_prove(
             logins[url] = (login.username, login.password)
     work = root / "work"  # the cwd: outside the repository, nothing to shadow the install
     work.mkdir()
-    venv = create_venv(root / "venv")
+    venv = made()
     if kind == "sdist" and downloaded is not None:
         # Build the wheel from the very sdist the index serves; its build backend
         # comes the way the build step gets it, while the package and its
@@ -471,12 +472,6 @@ def _verify(
     wheel_built_from_sdist: bool,
 ) -> VerifyReport:
     chosen_kinds = kinds
-    files = wait_for_version(index, name, version, timeout=timeout, kinds=chosen_kinds)
-    checked: list[str] = []
-    if expected is not None:
-        from releasekit.record import check_served
-
-        checked = check_served(expected, files, index=index.name, source=expected_source)
     compare = set(chosen_kinds) == set(KINDS)
     # The wheel this run built from its sdist is verified below (installed and run);
     # when the index serves that very sdist, byte for byte (_fetch refuses anything
@@ -490,6 +485,13 @@ def _verify(
         for kind in chosen_kinds:
             scratch = tempfile.TemporaryDirectory(prefix=f"releasekit-verify-{kind}-")
             roots[kind] = Path(stack.enter_context(scratch))
+        venvs = venvs_in_background(stack, {kind: roots[kind] / "venv" for kind in installed})
+        files = wait_for_version(index, name, version, timeout=timeout, kinds=chosen_kinds)
+        checked: list[str] = []
+        if expected is not None:
+            from releasekit.record import check_served
+
+            checked = check_served(expected, files, index=index.name, source=expected_source)
         # Every download and every check of the downloaded bytes first, in order;
         # then the kinds install and prove themselves side by side, each in its
         # own venv and folder (they share nothing but the read-only index).
@@ -510,6 +512,7 @@ def _verify(
                     kind=kind,
                     fetched=fetched[kind],
                     root=roots[kind],
+                    made=venvs[kind],
                     console_scripts=console_scripts,
                     smoke=smoke,
                     dependency_index=dependency_index,
