@@ -17,13 +17,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_release import _tool, _tool_env, make_single  # noqa: E402
+from bench_release import _tool_env, make_single, stamped_rehearsal  # noqa: E402
 
 MARKS = {  # what each column is: the first output line matching it
     "index ready": "local index at http",
@@ -46,33 +45,7 @@ def _tree_at(ref: str, where: Path) -> Path:
 
 def one_round(project: Path, src: Path, verbose: bool) -> dict[str, float]:
     """One rehearsal with ``src`` first on the path: the time of each mark, and the end."""
-    env = _tool_env(PYTHONPATH=str(src))
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [_tool("nox"), "-s", "release", "--", "--rehearse"],
-        cwd=project,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    marks: dict[str, float] = {}
-    lines = []
-    for line in proc.stdout:
-        now = time.perf_counter() - started
-        lines.append(f"{now:6.2f}  {line.rstrip()}")
-        for name, text in MARKS.items():
-            if name not in marks and text in line:
-                marks[name] = now
-    code = proc.wait()
-    marks["end"] = time.perf_counter() - started
-    output = "\n".join(lines)
-    if code != 0 or "Session release was successful" not in output:
-        raise SystemExit(f"the rehearsal failed (exit {code}):\n{output}")
-    if verbose:
-        print(output)
+    marks, _ = stamped_rehearsal(project, _tool_env(PYTHONPATH=str(src)), MARKS, verbose=verbose)
     return marks
 
 

@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_release import _commit, _tool, _tool_env, make_single  # noqa: E402
+from bench_release import _commit, _tool_env, make_single, stamped_rehearsal  # noqa: E402
 
 OFF = "RELEASEKIT_NO_PREPARED_BUILD_ENV"
 MARKS = {"build": "── build ·", "build done": "── check ·"}
@@ -38,30 +36,7 @@ def one_round(project: Path, prepared: bool, verbose: bool) -> dict[str, float]:
     env = _tool_env(PYTHONPATH=str(HERE.parent / "src"))
     if not prepared:
         env[OFF] = "1"
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [_tool("nox"), "-s", "release", "--", "--rehearse"],
-        cwd=project,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    marks: dict[str, float] = {}
-    lines = []
-    for line in proc.stdout:
-        now = time.perf_counter() - started
-        lines.append(f"{now:6.2f}  {line.rstrip()}")
-        for name, text in MARKS.items():
-            if name not in marks and text in line:
-                marks[name] = now
-    code = proc.wait()
-    marks["end"] = time.perf_counter() - started
-    output = "\n".join(lines)
-    if code != 0 or "Session release was successful" not in output:
-        raise SystemExit(f"the rehearsal failed (exit {code}):\n{output}")
+    marks, output = stamped_rehearsal(project, env, MARKS)
     used = "build environment prepared during preflight/lint/test" in output
     if used != prepared:
         raise SystemExit(f"side {'B' if prepared else 'A'}: prepared environment used: {used}")

@@ -213,6 +213,41 @@ def _tool(name: str) -> str:
     return found
 
 
+def stamped_rehearsal(
+    project: Path, env: dict[str, str], marks: dict[str, str], *, verbose: bool = False
+) -> tuple[dict[str, float], str]:
+    """``nox -s release -- --rehearse`` in ``project``, every output line stamped with the
+    seconds since the start: when the first line holding each ``marks`` text came (by
+    name), ``"end"``, and the stamped output."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [_tool("nox"), "-s", "release", "--", "--rehearse"],
+        cwd=project,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen: dict[str, float] = {}
+    lines = []
+    for line in proc.stdout:
+        now = time.perf_counter() - started
+        lines.append(f"{now:6.2f}  {line.rstrip()}")
+        for name, text in marks.items():
+            if name not in seen and text in line:
+                seen[name] = now
+    code = proc.wait()
+    seen["end"] = time.perf_counter() - started
+    output = "\n".join(lines)
+    if code != 0 or "Session release was successful" not in output:
+        raise SystemExit(f"the rehearsal failed (exit {code}):\n{output}")
+    if verbose:
+        print(output)
+    return seen, output
+
+
 def _failed(what: str, code: int | str, output: str) -> RuntimeError:
     tail = "\n".join(output.rstrip().splitlines()[-40:])
     return RuntimeError(f"{what} failed (exit {code}):\n{tail}")

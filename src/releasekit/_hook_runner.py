@@ -45,7 +45,7 @@ from types import TracebackType
 from typing import Any
 
 from releasekit import _secrets
-from releasekit._process import commands, redact_text, run, spawn_piped
+from releasekit._process import command_failed, commands, redact_text, run, spawn_piped
 from releasekit._text import output_tail
 from releasekit.deadline import SLACK, active_deadline, time_left
 from releasekit.errors import CommandFailed
@@ -422,19 +422,7 @@ class HookRunner:
         _LEARNED.add(env.get(_BACKEND, ""), Path(f"{output_file}.imports"))
         if code != 0:
             output = redact_text(output_file.read_text(encoding="utf-8", errors="replace"))
-            tail = output_tail(output)
-            message = f"{_WHAT} failed (exit {code}): {shown}"
-            if tail:
-                message += "\n" + tail
-            raise CommandFailed(
-                message,
-                "read the output above, fix the cause, and run the same command again"
-                if tail
-                else "it printed nothing: run it by hand to see why, then run again",
-                command=args,
-                returncode=code,
-                output=output,
-            )
+            raise command_failed(_WHAT, shown, args, code, output)
 
     def _wait(self, server: _Server, request: Mapping[str, Any]) -> int | None:
         """Run ``request``; its exit code, or None when the deadline ran out (hook killed)."""

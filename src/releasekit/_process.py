@@ -150,26 +150,39 @@ def run(
             returncode=124,
         ) from exc
     if check and proc.returncode != 0:
-        output = redact_text(proc.stdout or "", secrets)
-        tail = output_tail(output)
-        message = f"{what or 'command'} failed (exit {proc.returncode}): {shown}"
-        if tail:
-            message += "\n" + tail
-        raise CommandFailed(
-            message,
-            hint
-            or (
-                "read the output above, fix the cause, and run the same command again"
-                if tail or not capture
-                else "it printed nothing: run it by hand to see why, then run again"
-            ),
-            command=args,
-            returncode=proc.returncode,
-            output=output,
-        )
+        output = redact_text(proc.stdout or "", secrets) if capture else None
+        raise command_failed(what, shown, args, proc.returncode, output, hint=hint)
     if proc.stdout is not None:
         proc.stdout = redact_text(proc.stdout, secrets)
     return proc
+
+
+def command_failed(
+    what: str,
+    shown: str,
+    args: Sequence[str],
+    returncode: int,
+    output: str | None,
+    *,
+    hint: str = "",
+) -> CommandFailed:
+    """The error of a command that exited ``returncode``; ``output`` None: not captured."""
+    tail = output_tail(output or "")
+    message = f"{what or 'command'} failed (exit {returncode}): {shown}"
+    if tail:
+        message += "\n" + tail
+    return CommandFailed(
+        message,
+        hint
+        or (
+            "read the output above, fix the cause, and run the same command again"
+            if tail or output is None
+            else "it printed nothing: run it by hand to see why, then run again"
+        ),
+        command=list(args),
+        returncode=returncode,
+        output=output or "",
+    )
 
 
 def spawn(
