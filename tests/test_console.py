@@ -154,3 +154,38 @@ def test_a_burnt_version_says_bump_and_never_then_run_the_same(
         block = report.failure()
         assert "hint: " in block
         assert ("then run: " in block) is repeat, block
+
+
+def test_a_build_backend_warning_is_one_line_once_and_quiet_hides_it(tmp_path: Path) -> None:
+    """setuptools warns about a license table at every hook; pyproject-hooks raises each
+    warning again in releasekit, with banners and a temporary path: one line each, here."""
+    from tests.cli import nox
+    from tests.conftest import make_repo
+
+    source = Path(__file__).parent / "projects" / "setuptools-pyproject"
+    repo = make_repo(source, tmp_path / "st", remote=False)
+    pyproject = repo / "pyproject.toml"
+    text = pyproject.read_text().replace(
+        'requires-python = ">=3.10"', 'requires-python = ">=3.10"\nlicense = {text = "MIT"}'
+    )
+    pyproject.write_text(text)
+    (repo / "noxfile.py").write_text("import releasekit.nox\n\nreleasekit.nox.install()\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "license table")
+    proc = nox(repo, "-s", "build")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    warned = [
+        line
+        for line in proc.stdout.splitlines()
+        if "the build backend warns: `project.license` as a TOML table is deprecated" in line
+    ]
+    assert len(warned) == 1, proc.stdout
+    assert "BuildBackendWarning" not in proc.stdout
+    assert "*****" not in proc.stdout and "\n!!" not in proc.stdout
+    building = proc.stdout.index("── build · st-demo")
+    assert building < proc.stdout.index(warned[0]) < proc.stdout.index("build ok in")
+
+    quiet = nox(repo, "-s", "build", "--", "-q")
+    assert quiet.returncode == 0, quiet.stdout[-3000:]
+    assert "build backend warns" not in quiet.stdout
+    assert "BuildBackendWarning" not in quiet.stdout

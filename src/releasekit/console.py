@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
@@ -293,3 +294,56 @@ def show_progress(
     for name in ("urllib3", "requests", "keyring", "sigstore", "tuf", "securesystemslib"):
         logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
     logging.getLogger("build").setLevel(logging.WARNING if quiet else logging.NOTSET)
+    _route_backend_warnings()
+
+
+class _BackendWarnings:
+    """What the build backend warned about in this session, and Python's own warning printer."""
+
+    original: Callable[..., object] | None = None
+    seen: set[str] = set()  # noqa: RUF012 - one set for the process, reset per session
+
+
+def _backend_warning_lines(message: str) -> list[str]:
+    """The text of a backend's warning without the banners setuptools frames it with."""
+    lines = (line.strip() for line in str(message).splitlines())
+    return [line for line in lines if line and not set(line) <= set("*!")]
+
+
+def _route_backend_warnings() -> None:
+    """A warning the build backend raised becomes one line of releasekit's output, once.
+
+    pyproject-hooks raises a backend's warnings again in this process, after every
+    hook (``BuildBackendWarning``), where Python prints each with its banners and
+    the backend's temporary path, ignoring ``-q``.  Here each distinct one is a
+    single warning line (its first line; the rest with ``--debug``), shown in the
+    package's block and hidden by ``-q``.  Other warnings print as before.
+    """
+    _BackendWarnings.seen = set()
+    if _BackendWarnings.original is not None:
+        return
+    original = warnings.showwarning
+    _BackendWarnings.original = original
+
+    def show(  # noqa: PLR0917 - warnings.showwarning's own signature
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if category.__name__ != "BuildBackendWarning":
+            original(message, category, filename, lineno, file, line)
+            return
+        text = str(message).strip()
+        if text in _BackendWarnings.seen:
+            return
+        _BackendWarnings.seen.add(text)
+        lines = _backend_warning_lines(text) or [text]
+        log = logging.getLogger("releasekit")
+        log.warning("the build backend warns: %s", lines[0])
+        if len(lines) > 1:
+            log.debug("%s", "\n".join(lines[1:]))
+
+    warnings.showwarning = show
