@@ -118,6 +118,26 @@ def test_every_session_is_in_the_sessions_reference_and_no_other() -> None:
     assert not problems, "\n".join(problems)
 
 
+ENVIRONMENT_PAGE = DOCS / "reference" / "environment.md"
+
+
+def test_every_releasekit_variable_is_in_the_environment_reference_and_no_other() -> None:
+    """Every RELEASEKIT_* name the code reads is on the page, and the page names no other."""
+    in_code = set()
+    for module in SRC.rglob("*.py"):
+        in_code |= set(re.findall(r"RELEASEKIT_[A-Z_]+[A-Z]", read(module)))
+    in_code = {name for name in in_code if not name.startswith("RELEASEKIT_INDEX_")}
+    on_page = set(re.findall(r"`(RELEASEKIT_[A-Z_]+[A-Z])", read(ENVIRONMENT_PAGE)))
+    on_page = {name for name in on_page if not name.startswith("RELEASEKIT_INDEX_")}
+    assert "RELEASEKIT_INDEX_<NAME>_PASSWORD" in read(ENVIRONMENT_PAGE)
+    problems = [f"{rel(ENVIRONMENT_PAGE)}: add {name}" for name in sorted(in_code - on_page)]
+    problems += [
+        f"{rel(ENVIRONMENT_PAGE)}: {name} is read nowhere in src/releasekit"
+        for name in sorted(on_page - in_code)
+    ]
+    assert not problems, "\n".join(problems)
+
+
 def session_flags() -> set[str]:
     """Every --flag a releasekit session parses (the argparse calls in releasekit/nox.py)."""
     source = read(SRC / "nox.py")
