@@ -13,7 +13,6 @@ Run: python bench/bench_index_start.py [--base main] [--head REF] [--rounds 5] [
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_release import _tool_env, make_single, stamped_rehearsal  # noqa: E402
+from bench_release import _tool_env, make_single, print_ab, stamped_rehearsal  # noqa: E402
 
 MARKS = {  # what each column is: the first output line matching it
     "index ready": "local index at http",
@@ -71,12 +70,7 @@ def main() -> int:
                     results[side].append(marks)
     print(f"medians of {options.rounds} rounds (seconds since the command started):")
     print(f"  A = {options.base}, B = {options.head or 'this checkout'}")
-    for side, rounds in results.items():
-        columns = [*MARKS, "end"]
-        medians = {c: statistics.median(r[c] for r in rounds if c in r) for c in columns}
-        print(f"  {side}: " + "  ".join(f"{c} {v:5.2f}" for c, v in medians.items()))
-    ends = {side: statistics.median(r["end"] for r in rounds) for side, rounds in results.items()}
-    print(f"  B - A: {ends['B'] - ends['A']:+.2f} s ({ends['B'] / ends['A']:.2f}x)")
+    print_ab(results, [*MARKS, "end"])
     return 0
 
 

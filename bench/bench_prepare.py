@@ -17,7 +17,6 @@ Run: python bench/bench_prepare.py [--rounds 5] [-v]
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_release import _commit, _tool_env, make_single, stamped_rehearsal  # noqa: E402
+from bench_release import _commit, _tool_env, make_single, print_ab, stamped_rehearsal  # noqa: E402
 
 OFF = "RELEASEKIT_NO_PREPARED_BUILD_ENV"
 MARKS = {"build": "── build ·", "build done": "── check ·"}
@@ -68,12 +67,7 @@ def main() -> int:
                         results[side].append(marks)
             print(f"{label}: medians of {options.rounds} rounds (seconds)")
             print(f"  A = {OFF}=1, B = prepared during preflight/lint/test")
-            for side, rounds in results.items():
-                columns = ["build", "build step", "end"]
-                medians = {c: statistics.median(r[c] for r in rounds) for c in columns}
-                print(f"  {side}: " + "  ".join(f"{c} {v:5.2f}" for c, v in medians.items()))
-            ends = {s: statistics.median(r["end"] for r in rs) for s, rs in results.items()}
-            print(f"  B - A: {ends['B'] - ends['A']:+.2f} s ({ends['B'] / ends['A']:.2f}x)")
+            print_ab(results, ["build", "build step", "end"])
     return 0
 
 

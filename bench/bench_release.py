@@ -248,6 +248,15 @@ def stamped_rehearsal(
     return seen, output
 
 
+def print_ab(results: dict[str, list[dict[str, float]]], columns: Sequence[str]) -> None:
+    """The medians of each side's marks, and how much sooner side B ends than side A."""
+    for side, rounds in results.items():
+        medians = {c: statistics.median(r[c] for r in rounds if c in r) for c in columns}
+        print(f"  {side}: " + "  ".join(f"{c} {v:5.2f}" for c, v in medians.items()))
+    ends = {side: statistics.median(r["end"] for r in rounds) for side, rounds in results.items()}
+    print(f"  B - A: {ends['B'] - ends['A']:+.2f} s ({ends['B'] / ends['A']:.2f}x)")
+
+
 def _failed(what: str, code: int | str, output: str) -> RuntimeError:
     tail = "\n".join(output.rstrip().splitlines()[-40:])
     return RuntimeError(f"{what} failed (exit {code}):\n{tail}")

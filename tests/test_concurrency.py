@@ -153,3 +153,32 @@ def test_preload_imports_what_the_later_steps_need_and_ignores_what_fails() -> N
     )
     lines = done.stdout.splitlines()
     assert lines == ["True False", "None"]
+
+
+def test_work_started_ahead_is_taken_once_and_what_nobody_took_is_discarded() -> None:
+    import threading
+
+    from releasekit.concurrency import Ahead
+
+    done = threading.Event()
+
+    def upper(key: str) -> str:
+        if key == "b":
+            done.set()
+        return key.upper()
+
+    def fail(key: str) -> str:
+        raise ZeroDivisionError(key)
+
+    discarded: list[tuple[str, str]] = []
+    with Ahead[str, str](3, discard=lambda key, value: discarded.append((key, value))) as ahead:
+        assert ahead.start("a", upper)
+        assert not ahead.start("a", fail), "one piece of work per key"
+        assert ahead.start("b", upper)
+        assert ahead.start("c", fail)
+        assert ahead.take("a") == "A"
+        assert ahead.take("a") is None, "taken once"
+        assert ahead.take("missing") is None
+        assert ahead.pending() == 2
+        assert done.wait(60)
+    assert discarded == [("b", "B")], "the failed one has nothing to discard"

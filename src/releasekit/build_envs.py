@@ -33,12 +33,11 @@ import os
 import sysconfig
 import threading
 from collections.abc import Collection, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from releasekit.concurrency import Held, held_logs, run_held, worker_count
+from releasekit.concurrency import Ahead, Held, run_held, worker_count
 
 if TYPE_CHECKING:
     from releasekit.dists import _BuildEnv
@@ -128,13 +127,6 @@ def _prepare(package: Package, epoch: str) -> PreparedEnv:
     return prepared
 
 
-@dataclass
-class _Job:
-    package: Package
-    future: Future[PreparedEnv]
-    taken: bool = False
-
-
 class _Preparations:
     """The preparations of one run, in build order, a bounded number at once."""
 
@@ -145,15 +137,19 @@ class _Preparations:
         self._limit = worker_count(len(packages))
         self._running = 0
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(self._limit, thread_name_prefix="releasekit-prepare")
-        self._jobs: dict[str, _Job] = {}
-        for package in packages:  # in build order: the pool starts them in this order
-            run = contextvars.copy_context().run  # the run's context: a deadline goes with it
-            self._jobs[_key(package)] = _Job(
-                package, self._pool.submit(run, self._one, package, epoch)
-            )
+        self._epoch = epoch
+        self._packages = {_key(package): package for package in packages}
+        self.ahead: Ahead[str, PreparedEnv] = Ahead(
+            self._limit, discard=self._discard, name="releasekit-prepare"
+        )
 
-    def _one(self, package: Package, epoch: str) -> PreparedEnv:
+    def start(self) -> None:
+        """Start every preparation (inside ``self.ahead``'s block: their lines are held)."""
+        for key in self._packages:  # in build order: the pool starts them in this order
+            self.ahead.start(key, self._one)
+
+    def _one(self, key: str) -> PreparedEnv:
+        package = self._packages[key]
         name = package.name
         with self._lock:
             self._running += 1
@@ -166,7 +162,7 @@ class _Preparations:
         )
         try:  # what the preparation logs is held, shown in the build's block if it is used
             done = contextvars.copy_context().run(
-                run_held, package, lambda package: _prepare(package, epoch)
+                run_held, package, lambda package: _prepare(package, self._epoch)
             )
         finally:
             with self._lock:
@@ -178,25 +174,16 @@ class _Preparations:
         log.debug("the build environment of %s is prepared", name)
         return done.value
 
+    def _discard(self, key: str, prepared: PreparedEnv) -> None:
+        log.debug("removing the unused build environment of %s", self._packages[key].name)
+        prepared.close.close()
+
     def take(self, package: Package) -> PreparedEnv | None:
-        job = self._jobs.get(_key(package))
-        if job is None or job.taken:
-            return None
-        job.taken = True
         try:
-            return job.future.result()
+            return self.ahead.take(_key(package))
         except Exception as exc:  # the build makes its own environment and reports its error
             log.debug("no prepared build environment for %s (%s): a fresh one", package.name, exc)
             return None
-
-    def close(self) -> None:
-        """Stop the preparations not started; remove every environment not taken."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        for job in self._jobs.values():
-            if job.taken or job.future.cancelled() or job.future.exception() is not None:
-                continue
-            log.debug("removing the unused build environment of %s", job.package.name)
-            job.future.result().close.close()
 
 
 def _key(package: Package) -> str:
@@ -261,8 +248,9 @@ def prepare_build_envs(
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch is None:
         epoch = str(git.commit_time(workspace.root, "HEAD"))
-    with held_logs():
-        preparations = _Preparations(packages, epoch)
+    preparations = _Preparations(packages, epoch)
+    with preparations.ahead:
+        preparations.start()
         with _ACTIVE_LOCK:
             _ACTIVE.append(preparations)
         try:
@@ -270,7 +258,6 @@ def prepare_build_envs(
         finally:
             with _ACTIVE_LOCK:
                 _ACTIVE.remove(preparations)
-            preparations.close()
 
 
 @contextlib.contextmanager

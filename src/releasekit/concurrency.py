@@ -15,15 +15,21 @@ import contextlib
 import contextvars
 import logging
 import os
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from types import TracebackType
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-__all__ = ["Outcome", "held_logs", "run_concurrently", "run_held", "worker_count"]
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+__all__ = ["Ahead", "Outcome", "held_logs", "run_concurrently", "run_held", "worker_count"]
 
 Item = TypeVar("Item")
 Value = TypeVar("Value")
+Key = TypeVar("Key", bound=Hashable)
 
 Held = list[tuple[logging.Handler, logging.LogRecord]]
 
@@ -127,3 +133,80 @@ def run_concurrently(
         ]
         for future in running:
             yield future.result()
+
+
+class Ahead(Generic[Key, Value]):
+    """Work started before it is needed, in background threads; each result taken once.
+
+    :meth:`start` runs ``action(key)`` in a pool of ``workers`` threads (in order,
+    each in a copy of the caller's context: a deadline goes along); :meth:`take`
+    waits for it and returns its value (or raises what it raised), or None when
+    nothing was started under that key or it was taken already.  Inside the
+    ``with`` block, what an action logs under :func:`run_held` is held.  Leaving
+    the block cancels what has not started, waits for the rest, and hands every
+    value nobody took to ``discard`` (a temporary folder to remove, a server to
+    stop).  The smoke venvs made during check, the build environments prepared
+    during preflight and verify's venvs are such work.
+    """
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        discard: Callable[[Key, Value], None] | None = None,
+        name: str = "releasekit-ahead",
+    ) -> None:
+        from concurrent.futures import ThreadPoolExecutor  # deferred: a noxfile imports us
+
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=name)
+        self._futures: dict[Key, Future[Value]] = {}
+        self._lock = threading.Lock()
+        self._discard = discard
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> Ahead[Key, Value]:
+        self._stack.enter_context(held_logs())
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.close()
+        finally:
+            self._stack.close()
+
+    def start(self, key: Key, action: Callable[[Key], Value]) -> bool:
+        """Start ``action(key)``; False when work under ``key`` is already there."""
+        with self._lock:
+            if key in self._futures:
+                return False
+            run = contextvars.copy_context().run
+            self._futures[key] = self._pool.submit(run, action, key)
+        return True
+
+    def take(self, key: Key) -> Value | None:
+        """The value of the work under ``key`` (waited for), once; None if there is none."""
+        with self._lock:
+            future = self._futures.pop(key, None)
+        return None if future is None else future.result()
+
+    def pending(self) -> int:
+        """How many results were started and not taken."""
+        with self._lock:
+            return len(self._futures)
+
+    def close(self) -> None:
+        """Cancel what has not started, wait for the rest, discard what nobody took."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            left, self._futures = list(self._futures.items()), {}
+        for key, future in left:
+            if future.cancelled() or future.exception() is not None:
+                continue
+            if self._discard is not None:
+                with contextlib.suppress(Exception):
+                    self._discard(key, future.result())

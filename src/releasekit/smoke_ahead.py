@@ -20,17 +20,14 @@ step's output, where it belongs.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import logging
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from releasekit.concurrency import Outcome, held_logs, run_held, worker_count
+from releasekit.concurrency import Ahead, Outcome, run_held, worker_count
 
 if TYPE_CHECKING:
     from releasekit.venvs import Venv
@@ -51,17 +48,15 @@ class Prepared:
     stack: contextlib.ExitStack[bool | None] = field(repr=False)
 
 
-@dataclass
-class _Scope:
-    pool: ThreadPoolExecutor
-    running: dict[Key, Future[Outcome[Key, Prepared]]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+def _discard(_: Key, outcome: Outcome[Key, Prepared]) -> None:
+    if outcome.value is not None:
+        outcome.value.stack.close()
 
 
 class _Current:
-    """The scope of the run in progress (one at a time; a run inside a run shares it)."""
+    """The work of the run in progress (one at a time; a run inside a run shares it)."""
 
-    scope: _Scope | None = None
+    ahead: Ahead[Key, Outcome[Key, Prepared]] | None = None
 
 
 def wheel_key(wheel: Path, *where: object) -> Key | None:
@@ -76,25 +71,21 @@ def wheel_key(wheel: Path, *where: object) -> Key | None:
 @contextlib.contextmanager
 def smoke_ahead() -> Iterator[None]:
     """Allow :func:`start` inside the block; on leaving, every venv not taken is removed."""
-    if _Current.scope is not None:
+    if _Current.ahead is not None:
         yield
         return
-    pool = ThreadPoolExecutor(max_workers=worker_count(64), thread_name_prefix="releasekit-ahead")
-    scope = _Current.scope = _Scope(pool)
-    try:
-        with held_logs():
+    with Ahead(worker_count(64), discard=_discard, name="releasekit-ahead") as ahead:
+        _Current.ahead = ahead
+        try:
             yield
-    finally:
-        _Current.scope = None
-        pool.shutdown(wait=True)
-        for future in scope.running.values():
-            _discard(future)
+        finally:
+            _Current.ahead = None
 
 
 def start(key: Key | None, prepare: Callable[[Path], Venv], what: str) -> None:
     """Run ``prepare(work)`` (make the venv, install the wheel) in the background."""
-    scope = _Current.scope
-    if scope is None or key is None:
+    ahead = _Current.ahead
+    if ahead is None or key is None:
         return
 
     def run(_: Key) -> Prepared:
@@ -107,23 +98,16 @@ def start(key: Key | None, prepare: Callable[[Path], Venv], what: str) -> None:
             stack.close()
             raise
 
-    with scope.lock:
-        if key in scope.running:
-            return
-        scope.running[key] = scope.pool.submit(contextvars.copy_context().run, run_held, key, run)
-    log.debug("the smoke test's venv for %s: made while the checks run", what)
+    if ahead.start(key, lambda key: run_held(key, run)):
+        log.debug("the smoke test's venv for %s: made while the checks run", what)
 
 
 def take(key: Key | None, what: str) -> Prepared | None:
     """The venv :func:`start` made for exactly ``key``, its log lines shown now; else None."""
-    scope = _Current.scope
-    if scope is None or key is None:
+    ahead = _Current.ahead
+    outcome = ahead.take(key) if ahead is not None and key is not None else None
+    if outcome is None:
         return None
-    with scope.lock:
-        future = scope.running.pop(key, None)
-    if future is None:
-        return None
-    outcome = future.result()
     if outcome.error is not None or outcome.value is None:
         log.debug("the smoke test's venv made ahead for %s failed: making it again", what)
         return None
@@ -133,12 +117,4 @@ def take(key: Key | None, what: str) -> Prepared | None:
 
 def pending() -> int:
     """How many venvs were made ahead and not taken yet."""
-    scope = _Current.scope
-    return 0 if scope is None else len(scope.running)
-
-
-def _discard(future: Future[Outcome[Key, Prepared]]) -> None:
-    with contextlib.suppress(BaseException):
-        outcome = future.result()
-        if outcome.value is not None:
-            outcome.value.stack.close()
+    return 0 if _Current.ahead is None else _Current.ahead.pending()

@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from packaging.utils import canonicalize_name
@@ -41,6 +41,9 @@ __all__ = [
     "isolated_env",
     "missing_requirement",
 ]
+
+if TYPE_CHECKING:
+    from releasekit.concurrency import Outcome
 
 log = logging.getLogger("releasekit")
 
@@ -136,20 +139,19 @@ def venvs_in_background(
     waits for that venv and shows the lines its making logged, then, in the
     caller's block; it raises what making it raised.  ``stack`` owns the threads.
     """
-    from releasekit.concurrency import held_logs, run_held
+    from releasekit.concurrency import Ahead, run_held
 
-    pool = stack.enter_context(
-        ThreadPoolExecutor(max_workers=max(1, len(where)), thread_name_prefix="releasekit-venv")
+    ahead: Ahead[Key, Outcome[Key, Venv]] = stack.enter_context(
+        Ahead(len(where), name="releasekit-venv")
     )
-    stack.enter_context(held_logs())
-    futures = {
-        key: pool.submit(contextvars.copy_context().run, run_held, path, create_venv)
-        for key, path in where.items()
-    }
+    for key in where:
+        ahead.start(key, lambda key: run_held(key, lambda key: create_venv(where[key])))
 
     def taker(key: Key) -> Callable[[], Venv]:
         def take() -> Venv:
-            outcome = futures[key].result()
+            outcome = ahead.take(key)
+            if outcome is None:
+                raise RuntimeError(f"the venv for {key!r} was taken already")
             outcome.replay()
             if outcome.error is not None or outcome.value is None:
                 raise outcome.error or RuntimeError("no venv was made")
